@@ -1,0 +1,282 @@
+/*
+ * callbacks.c: libmilter callbacks. Each one records the stage's facts in
+ * the session, asks the rule engine for a verdict and maps it back.
+ *
+ * Must never answer accept or continue for a session it could not set up:
+ * a missing session or a failed allocation is a tempfail. xxfi_close can
+ * come alone with no session, and xxfi_abort between any two message
+ * callbacks.
+ */
+#include "milter/callbacks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "milter/log.h"
+#include "milter/rules_holder.h"
+#include "milter/session.h"
+#include "milter/verdict_map.h"
+
+/* Steps whose callbacks can carry no reply (negotiated SMFIP_NR_*). */
+#define NOREPLY_BIT(stage) STAGE_BIT(stage)
+
+struct priv {
+    struct session *s;
+    unsigned noreply; /* NOREPLY_BIT mask */
+};
+
+static const char *macro_lookup(void *ctx, const char *name)
+{
+    return smfi_getsymval((SMFICTX *)ctx, (char *)name);
+}
+
+unsigned long callbacks_protocol_flags(const struct ruleset *rs, unsigned long offered)
+{
+    unsigned rules = ruleset_stages(rs);
+    unsigned need = rules | ruleset_fact_stages(rs);
+    unsigned message = STAGE_BIT(STAGE_MAIL) | STAGE_BIT(STAGE_RCPT) | STAGE_BIT(STAGE_DATA) |
+                       STAGE_BIT(STAGE_EOH) | STAGE_BIT(STAGE_EOM);
+    unsigned long flags = SMFIP_NOHDRS | SMFIP_NOBODY | SMFIP_NOUNKNOWN;
+
+    if (!(need & STAGE_BIT(STAGE_HELO)))
+        flags |= SMFIP_NOHELO;
+    if (!(need & message))
+        flags |= SMFIP_NOMAIL | SMFIP_NORCPT;
+    if (!(rules & STAGE_BIT(STAGE_DATA)))
+        flags |= SMFIP_NODATA;
+    if (!(rules & STAGE_BIT(STAGE_EOH)))
+        flags |= SMFIP_NOEOH;
+    /* Steps we take only to record facts need no reply from us. */
+    if (!(rules & STAGE_BIT(STAGE_CONNECT)))
+        flags |= SMFIP_NR_CONN;
+    if (!(rules & STAGE_BIT(STAGE_HELO)))
+        flags |= SMFIP_NR_HELO;
+    if (!(rules & STAGE_BIT(STAGE_MAIL)))
+        flags |= SMFIP_NR_MAIL;
+    if (!(rules & STAGE_BIT(STAGE_RCPT)))
+        flags |= SMFIP_NR_RCPT;
+    return flags & offered;
+}
+
+static unsigned noreply_mask(unsigned long flags)
+{
+    unsigned m = 0;
+
+    if (flags & SMFIP_NR_CONN) m |= NOREPLY_BIT(STAGE_CONNECT);
+    if (flags & SMFIP_NR_HELO) m |= NOREPLY_BIT(STAGE_HELO);
+    if (flags & SMFIP_NR_MAIL) m |= NOREPLY_BIT(STAGE_MAIL);
+    if (flags & SMFIP_NR_RCPT) m |= NOREPLY_BIT(STAGE_RCPT);
+    return m;
+}
+
+/* The session, created on first use when the MTA did not negotiate. */
+static struct priv *priv_get(SMFICTX *ctx)
+{
+    struct priv *p = smfi_getpriv(ctx);
+
+    if (p == NULL) {
+        if ((p = calloc(1, sizeof *p)) == NULL)
+            return NULL;
+        if ((p->s = session_new(rules_holder_acquire())) == NULL) {
+            free(p);
+            return NULL;
+        }
+        smfi_setpriv(ctx, p);
+    }
+    p->s->env.macro = macro_lookup;
+    p->s->env.macro_ctx = ctx;
+    return p;
+}
+
+static void note_queue_id(SMFICTX *ctx, struct session *s)
+{
+    const char *qid = smfi_getsymval(ctx, "i");
+
+    if (qid != NULL)
+        snprintf(s->queue_id, sizeof s->queue_id, "%s", qid);
+}
+
+/*
+ * Evaluate a stage. ok is false when recording the stage's facts failed.
+ * A step negotiated without a reply remembers a failure for the next
+ * step that can answer.
+ */
+static sfsistat run_stage(SMFICTX *ctx, struct priv *p, enum stage stage, bool ok)
+{
+    struct session *s = p->s;
+    bool noreply = (p->noreply & NOREPLY_BIT(stage)) != 0;
+    bool can_reply = stage != STAGE_CONNECT;
+    struct verdict v;
+    sfsistat rc;
+
+    if (!ok)
+        s->failed = true;
+    if (s->failed) {
+        if (noreply)
+            return SMFIS_NOREPLY;
+        s->failed = false;
+        return verdict_internal_error(ctx, s, stage, "out of memory", can_reply);
+    }
+    if (noreply)
+        return SMFIS_NOREPLY; /* no rules here: the stage's facts are all we wanted */
+    if (ruleset_eval(s->rules, stage, &s->env, &v) < 0)
+        return verdict_internal_error(ctx, s, stage, "rule evaluation failed", can_reply);
+    rc = verdict_apply(ctx, s, stage, &v, can_reply);
+    return rc;
+}
+
+static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+                             unsigned long f2, unsigned long f3, unsigned long *pf0,
+                             unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+    struct priv *p = priv_get(ctx);
+
+    (void)f2;
+    (void)f3;
+    *pf0 = f0 & SMFIF_SETSYMLIST;
+    *pf2 = 0;
+    *pf3 = 0;
+    if (p == NULL) {
+        /* Take every step so the next callback can answer tempfail. */
+        *pf1 = 0;
+        return SMFIS_CONTINUE;
+    }
+    *pf1 = callbacks_protocol_flags(p->s->rules, f1);
+    p->noreply = noreply_mask(*pf1);
+    if (f0 & SMFIF_SETSYMLIST) {
+        smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen} {auth_type}");
+        smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
+        smfi_setsymlist(ctx, SMFIM_EOM, "i");
+    }
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+    struct priv *p = priv_get(ctx);
+    struct ipaddr ip;
+    bool have_ip;
+    int rc;
+
+    if (p == NULL)
+        return verdict_internal_error(ctx, NULL, STAGE_CONNECT, "out of memory", false);
+    have_ip = ipaddr_from_sockaddr((const struct sockaddr *)hostaddr, &ip) == 0;
+    rc = envelope_set_client(&p->s->env, hostname, have_ip ? &ip : NULL);
+    session_set_client_text(p->s);
+    return run_stage(ctx, p, STAGE_CONNECT, rc == 0);
+}
+
+static sfsistat cb_helo(SMFICTX *ctx, char *helo)
+{
+    struct priv *p = priv_get(ctx);
+
+    if (p == NULL)
+        return verdict_internal_error(ctx, NULL, STAGE_HELO, "out of memory", true);
+    return run_stage(ctx, p, STAGE_HELO, envelope_set_helo(&p->s->env, helo) == 0);
+}
+
+static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
+{
+    struct priv *p = priv_get(ctx);
+    int rc;
+
+    if (p == NULL)
+        return verdict_internal_error(ctx, NULL, STAGE_MAIL, "out of memory", true);
+    /* A new message on the same connection starts from a clean slate. */
+    envelope_reset_message(&p->s->env);
+    p->s->queue_id[0] = '\0';
+    p->s->messages++;
+    note_queue_id(ctx, p->s);
+    rc = envelope_set_auth_user(&p->s->env, smfi_getsymval(ctx, "{auth_authen}"));
+    if (rc == 0)
+        rc = envelope_set_sender(&p->s->env, argv && argv[0] ? argv[0] : "");
+    return run_stage(ctx, p, STAGE_MAIL, rc == 0);
+}
+
+static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+    struct priv *p = priv_get(ctx);
+    sfsistat rc;
+
+    if (p == NULL)
+        return verdict_internal_error(ctx, NULL, STAGE_RCPT, "out of memory", true);
+    note_queue_id(ctx, p->s);
+    rc = run_stage(ctx, p, STAGE_RCPT,
+                   envelope_set_rcpt(&p->s->env, argv && argv[0] ? argv[0] : "") == 0);
+    if (rc == SMFIS_CONTINUE || rc == SMFIS_ACCEPT || rc == SMFIS_NOREPLY)
+        p->s->env.rcpt_count++;
+    return rc;
+}
+
+static sfsistat cb_data(SMFICTX *ctx)
+{
+    struct priv *p = priv_get(ctx);
+
+    if (p == NULL)
+        return verdict_internal_error(ctx, NULL, STAGE_DATA, "out of memory", true);
+    note_queue_id(ctx, p->s);
+    return run_stage(ctx, p, STAGE_DATA, true);
+}
+
+static sfsistat cb_eoh(SMFICTX *ctx)
+{
+    struct priv *p = priv_get(ctx);
+
+    if (p == NULL)
+        return verdict_internal_error(ctx, NULL, STAGE_EOH, "out of memory", true);
+    note_queue_id(ctx, p->s);
+    return run_stage(ctx, p, STAGE_EOH, true);
+}
+
+static sfsistat cb_eom(SMFICTX *ctx)
+{
+    struct priv *p = priv_get(ctx);
+
+    if (p == NULL)
+        return verdict_internal_error(ctx, NULL, STAGE_EOM, "out of memory", true);
+    note_queue_id(ctx, p->s);
+    return run_stage(ctx, p, STAGE_EOM, true);
+}
+
+static sfsistat cb_abort(SMFICTX *ctx)
+{
+    struct priv *p = smfi_getpriv(ctx);
+
+    if (p != NULL) {
+        envelope_reset_message(&p->s->env);
+        p->s->queue_id[0] = '\0';
+    }
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat cb_close(SMFICTX *ctx)
+{
+    struct priv *p = smfi_getpriv(ctx);
+
+    if (p != NULL) {
+        session_free(p->s);
+        free(p);
+        smfi_setpriv(ctx, NULL);
+    }
+    return SMFIS_CONTINUE;
+}
+
+struct smfiDesc mxguard_milter = {
+    .xxfi_name = "mxguard",
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = SMFIF_NONE,
+    .xxfi_connect = cb_connect,
+    .xxfi_helo = cb_helo,
+    .xxfi_envfrom = cb_envfrom,
+    .xxfi_envrcpt = cb_envrcpt,
+    .xxfi_header = NULL,
+    .xxfi_eoh = cb_eoh,
+    .xxfi_body = NULL,
+    .xxfi_eom = cb_eom,
+    .xxfi_abort = cb_abort,
+    .xxfi_close = cb_close,
+    .xxfi_unknown = NULL,
+    .xxfi_data = cb_data,
+    .xxfi_negotiate = cb_negotiate,
+};

@@ -1,0 +1,102 @@
+/*
+ * log.c: one line per event, to syslog (facility mail) or to stderr in the
+ * foreground. Safe from any thread: each line is written with one call.
+ */
+#include "milter/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static bool use_stderr = true;
+static int verbosity;
+static const char *log_ident = "mxguard";
+
+void log_open(const char *ident, bool to_stderr, int verbose)
+{
+    log_ident = ident;
+    use_stderr = to_stderr;
+    verbosity = verbose;
+    if (!to_stderr)
+        openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+int log_verbosity(void)
+{
+    return verbosity;
+}
+
+static void emit(int prio, const char *fmt, va_list ap, const char *suffix)
+{
+    char msg[2048];
+
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (use_stderr) {
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+        fprintf(stderr, "%s %s[%ld]: %s%s%s\n", stamp, log_ident, (long)getpid(), msg,
+                suffix ? ": " : "", suffix ? suffix : "");
+    } else if (suffix != NULL) {
+        syslog(prio, "%s: %s", msg, suffix);
+    } else {
+        syslog(prio, "%s", msg);
+    }
+}
+
+#define LOG_FN(name, prio, with_errno)                              \
+    void name(const char *fmt, ...)                                 \
+    {                                                               \
+        char err[128];                                              \
+        va_list ap;                                                 \
+        const char *suffix = NULL;                                  \
+        if (with_errno)                                             \
+            suffix = strerror_r(errno, err, sizeof err);            \
+        va_start(ap, fmt);                                          \
+        emit(prio, fmt, ap, suffix);                                \
+        va_end(ap);                                                 \
+    }
+
+LOG_FN(log_info, LOG_INFO, 0)
+LOG_FN(log_warn, LOG_WARNING, 1)
+LOG_FN(log_warnx, LOG_WARNING, 0)
+
+void log_debug(const char *fmt, ...)
+{
+    va_list ap;
+
+    if (verbosity < 1)
+        return;
+    va_start(ap, fmt);
+    emit(LOG_DEBUG, fmt, ap, NULL);
+    va_end(ap);
+}
+
+void log_fatal(const char *fmt, ...)
+{
+    char err[128];
+    const char *suffix = strerror_r(errno, err, sizeof err);
+    va_list ap;
+
+    va_start(ap, fmt);
+    emit(LOG_ERR, fmt, ap, suffix);
+    va_end(ap);
+    exit(1);
+}
+
+void log_fatalx(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    emit(LOG_ERR, fmt, ap, NULL);
+    va_end(ap);
+    exit(1);
+}

@@ -1,0 +1,21 @@
+/*
+ * log.h: a small logging API: syslog (facility mail) or stderr.
+ */
+#ifndef MXG_MILTER_LOG_H
+#define MXG_MILTER_LOG_H
+
+#include <stdbool.h>
+
+void log_open(const char *ident, bool to_stderr, int verbose);
+int log_verbosity(void);
+
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* warn appends strerror(errno); warnx does not. */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Start-up only: log and exit(1). */
+void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void log_fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

@@ -1,0 +1,236 @@
+/*
+ * main.c: start-up. Parse options, check the rules, open the milter
+ * socket as root, drop privileges, then hand over to the supervisor,
+ * which runs the filter in a child process.
+ *
+ * exit() belongs here and nowhere else.
+ */
+
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libmilter/mfapi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "milter/callbacks.h"
+#include "milter/log.h"
+#include "milter/options.h"
+#include "milter/privdrop.h"
+#include "milter/rules_holder.h"
+#include "milter/supervisor.h"
+#include "milter/test_session.h"
+#include "rules/ruleset.h"
+
+static struct ruleset *load_rules(const char *path, bool quiet_ok)
+{
+    struct diag diag;
+    struct ruleset *rs;
+
+    diag_init(&diag);
+    rs = ruleset_load(path, &diag);
+    diag_print(&diag, stderr);
+    if (rs == NULL && diag.count == 0)
+        fprintf(stderr, "%s: cannot load rules\n", path);
+    if (rs != NULL && !quiet_ok)
+        printf("%s: OK, %u rules%s\n", path, ruleset_rule_count(rs),
+               diag.warnings ? " (with warnings)" : "");
+    diag_free(&diag);
+    return rs;
+}
+
+static int run_check(const struct options *o)
+{
+    struct ruleset *rs = load_rules(o->config, false);
+
+    if (rs == NULL)
+        return 1;
+    if (o->verbose)
+        ruleset_print(rs, stdout);
+    ruleset_unref(rs);
+    return 0;
+}
+
+static int run_test_session(const struct options *o)
+{
+    struct test_session_opts t = { o->test_session, o->test_client_name, o->test_auth_user };
+    struct ruleset *rs = load_rules(o->config, true);
+    int rc;
+
+    if (rs == NULL)
+        return 1;
+    rc = test_session_run(rs, &t, stdin, stdout);
+    ruleset_unref(rs);
+    return rc;
+}
+
+/* unix:/path or local:/path -> /path; NULL for inet sockets. */
+static const char *unix_path(const char *spec)
+{
+    if (strncmp(spec, "unix:", 5) == 0)
+        return spec + 5;
+    if (strncmp(spec, "local:", 6) == 0)
+        return spec + 6;
+    if (strchr(spec, ':') == NULL)
+        return spec;
+    return NULL;
+}
+
+static void warn_exposed_socket(const char *spec)
+{
+    const char *at = strchr(spec, '@');
+
+    if (unix_path(spec) != NULL)
+        return;
+    if (at == NULL) {
+        log_warnx("socket %s has no host: it listens on every interface; anyone who reaches it can ask for verdicts. Use inet:PORT@127.0.0.1", spec);
+        return;
+    }
+    at++;
+    if (strncmp(at, "127.", 4) != 0 && strcmp(at, "localhost") != 0 && strcmp(at, "::1") != 0 &&
+        strcmp(at, "[::1]") != 0)
+        log_warnx("socket %s listens on a non-loopback address: make sure only your MTA can reach it", spec);
+}
+
+static void open_socket(const struct options *o, const struct run_as *who)
+{
+    const char *path = unix_path(o->socket);
+    mode_t old;
+
+    if (smfi_setconn((char *)o->socket) != MI_SUCCESS)
+        log_fatalx("invalid socket specification \"%s\"", o->socket);
+    warn_exposed_socket(o->socket);
+    /* libmilter never chmods its socket: its mode comes from the umask. */
+    old = umask(o->umask);
+    if (smfi_opensocket(true) != MI_SUCCESS)
+        log_fatalx("cannot open milter socket %s (does its directory exist?)", o->socket);
+    umask(old);
+    if (path != NULL && who != NULL && chown(path, who->uid, who->gid) < 0)
+        log_warn("chown %s", path);
+}
+
+static void daemonize(void)
+{
+    pid_t pid = fork();
+    int fd;
+
+    if (pid < 0)
+        log_fatal("fork");
+    if (pid > 0)
+        _exit(0);
+    setsid();
+    if (chdir("/") < 0)
+        log_fatal("chdir /");
+    if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
+    }
+}
+
+static void write_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL)
+        log_fatal("cannot write pid file %s", path);
+    fprintf(f, "%ld\n", (long)getpid());
+    fclose(f);
+}
+
+/* The rule file's path as the filter sees it after chroot. */
+static const char *path_in_chroot(const char *config, const char *root)
+{
+    size_t n;
+
+    if (root == NULL)
+        return config;
+    n = strlen(root);
+    while (n > 1 && root[n - 1] == '/')
+        n--;
+    if (config[0] != '/' || strncmp(config, root, n) != 0 || config[n] != '/')
+        log_fatalx("with --chroot %s the rule file must be given by an absolute path inside it", root);
+    return config + n;
+}
+
+static int filter_main(void *arg)
+{
+    sigset_t set;
+
+    (void)arg;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    /* A restarted child serves the file as it is now; if it is broken, the
+       rules the supervisor checked at start-up. */
+    rules_holder_reload("filter start");
+    if (rules_holder_start_signal_thread() < 0) {
+        log_warnx("cannot start the reload thread");
+        return 1;
+    }
+    if (smfi_main() != MI_SUCCESS) {
+        log_warnx("milter main loop failed");
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    struct run_as who;
+    struct ruleset *rs;
+    const char *error;
+    int rc;
+
+    switch (options_parse(argc, argv, &o)) {
+    case OPTIONS_EXIT_OK: return 0;
+    case OPTIONS_USAGE: return 2;
+    case OPTIONS_RUN: break;
+    }
+    if (o.check)
+        return run_check(&o);
+    if (o.test_session != NULL)
+        return run_test_session(&o);
+
+    log_open("mxguard", o.foreground, o.verbose);
+    if (o.user != NULL && privdrop_lookup(o.user, &who, &error) < 0)
+        log_fatalx("--user %s: %s", o.user, error);
+    if (geteuid() == 0 && o.user == NULL && !o.allow_root)
+        log_fatalx("refusing to run as root: give --user USER (or --allow-root to insist)");
+    if (geteuid() != 0 && (o.user != NULL || o.chroot_dir != NULL))
+        log_fatalx("--user and --chroot need mxguard to be started as root");
+    if ((rs = load_rules(o.config, true)) == NULL)
+        log_fatalx("%s: rules not loaded; not starting", o.config);
+    rules_holder_init(rs, path_in_chroot(o.config, o.chroot_dir));
+
+    if (smfi_register(mxguard_milter) != MI_SUCCESS)
+        log_fatalx("smfi_register failed");
+    smfi_settimeout(o.milter_timeout);
+    open_socket(&o, o.user ? &who : NULL);
+    if (!o.foreground)
+        daemonize();
+    if (o.pidfile != NULL)
+        write_pidfile(o.pidfile);
+    if (o.user != NULL && privdrop_apply(&who, o.chroot_dir, &error) < 0)
+        log_fatal("dropping privileges to %s: %s", o.user, error);
+    log_info("mxguard %s serving %s on %s as uid %ld (%u rules)", PACKAGE_VERSION, o.config,
+             o.socket, (long)getuid(), ruleset_rule_count(rs));
+
+    {
+        struct supervisor_limits lim = { o.restart_max, o.restart_window };
+        rc = supervisor_run(&lim, filter_main, NULL);
+    }
+    if (o.pidfile != NULL)
+        unlink(o.pidfile);
+    rules_holder_shutdown();
+    log_info("mxguard stopped");
+    return rc;
+}

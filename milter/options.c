@@ -1,0 +1,191 @@
+/*
+ * options.c: the option table and its parser.
+ *
+ * Every option is described once below; getopt_long's table and the
+ * --help text are generated from it, so they cannot drift apart.
+ */
+#include "milter/options.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+
+enum {
+    OPT_UMASK = 256,
+    OPT_ALLOW_ROOT,
+    OPT_RESTART_LIMIT,
+    OPT_TIMEOUT,
+    OPT_TEST_SESSION,
+    OPT_CLIENT_NAME,
+    OPT_AUTH_USER,
+};
+
+static const struct option_desc {
+    const char *name;
+    int has_arg;
+    int val;
+    const char *arg;
+    const char *doc;
+} descs[] = {
+    { "config", 1, 'c', "FILE", "rule file (default " OPTIONS_DEFAULT_CONFIG ")" },
+    { "socket", 1, 'p', "SPEC", "milter socket: unix:/path, local:/path, inet:PORT@HOST, inet6:PORT@HOST (default " OPTIONS_DEFAULT_SOCKET ")" },
+    { "foreground", 0, 'f', NULL, "stay in the foreground and log to stderr" },
+    { "check", 0, 'n', NULL, "load and check the rule file, print every problem, exit 0 or 1" },
+    { "user", 1, 'u', "USER[:GROUP]", "drop privileges to USER (and GROUP) after opening the socket" },
+    { "pidfile", 1, 'P', "FILE", "write the supervisor's process id to FILE" },
+    { "chroot", 1, 'r', "DIR", "chroot to DIR before dropping privileges" },
+    { "umask", 1, OPT_UMASK, "MODE", "umask for creating the unix socket (default 0117: owner and group may connect)" },
+    { "allow-root", 0, OPT_ALLOW_ROOT, NULL, "keep running as root when no --user is given (not recommended)" },
+    { "restart-limit", 1, OPT_RESTART_LIMIT, "N/SECONDS", "give up after N filter restarts within SECONDS (default 5/60)" },
+    { "milter-timeout", 1, OPT_TIMEOUT, "SECONDS", "how long to wait for the MTA on the milter socket (default 7210)" },
+    { "test-session", 1, OPT_TEST_SESSION, "ADDR", "read an SMTP dialogue on stdin as if from client ADDR and print the replies" },
+    { "client-name", 1, OPT_CLIENT_NAME, "NAME", "with --test-session: the client host name" },
+    { "auth-user", 1, OPT_AUTH_USER, "USER", "with --test-session: the SMTP AUTH user" },
+    { "verbose", 0, 'v', NULL, "log more; with -n, print the rules as understood" },
+    { "version", 0, 'V', NULL, "print the version and exit" },
+    { "help", 0, 'h', NULL, "print this help and exit" },
+};
+#define NDESCS (sizeof descs / sizeof descs[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: mxguard [options]\n\n");
+    for (size_t i = 0; i < NDESCS; i++) {
+        char left[64];
+        if (descs[i].val < 256)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", descs[i].val, descs[i].name,
+                     descs[i].arg ? " " : "", descs[i].arg ? descs[i].arg : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", descs[i].name,
+                     descs[i].arg ? " " : "", descs[i].arg ? descs[i].arg : "");
+        fprintf(out, "  %-32s %s\n", left, descs[i].doc);
+    }
+    fprintf(out, "\nSignals: SIGHUP or SIGUSR1 reloads the rules, SIGTERM stops. See mxguard(8).\n");
+}
+
+static int parse_int(const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 0);
+
+    if (*s == '\0' || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_restart(const char *s, struct options *o)
+{
+    char buf[32];
+    char *slash;
+    long n, w;
+
+    if (strlen(s) >= sizeof buf)
+        return -1;
+    strcpy(buf, s);
+    if ((slash = strchr(buf, '/')) == NULL)
+        return -1;
+    *slash = '\0';
+    if (parse_int(buf, 1, 1000, &n) < 0 || parse_int(slash + 1, 1, 86400, &w) < 0)
+        return -1;
+    o->restart_max = (int)n;
+    o->restart_window = (int)w;
+    return 0;
+}
+
+static void defaults(struct options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->config = OPTIONS_DEFAULT_CONFIG;
+    o->socket = OPTIONS_DEFAULT_SOCKET;
+    o->umask = 0117;
+    o->restart_max = 5;
+    o->restart_window = 60;
+    o->milter_timeout = 7210;
+}
+
+static int apply(struct options *o, int c, const char *arg)
+{
+    long v;
+
+    switch (c) {
+    case 'c': o->config = arg; return 0;
+    case 'p': o->socket = arg; return 0;
+    case 'f': o->foreground = true; return 0;
+    case 'n': o->check = true; return 0;
+    case 'u': o->user = arg; return 0;
+    case 'P': o->pidfile = arg; return 0;
+    case 'r': o->chroot_dir = arg; return 0;
+    case 'v': o->verbose++; return 0;
+    case OPT_ALLOW_ROOT: o->allow_root = true; return 0;
+    case OPT_TEST_SESSION: o->test_session = arg; return 0;
+    case OPT_CLIENT_NAME: o->test_client_name = arg; return 0;
+    case OPT_AUTH_USER: o->test_auth_user = arg; return 0;
+    case OPT_UMASK:
+        if (parse_int(arg, 0, 0777, &v) < 0) {
+            fprintf(stderr, "mxguard: --umask: expected an octal mode like 0117, found \"%s\"\n", arg);
+            return -1;
+        }
+        o->umask = (mode_t)v;
+        return 0;
+    case OPT_RESTART_LIMIT:
+        if (parse_restart(arg, o) < 0) {
+            fprintf(stderr, "mxguard: --restart-limit: expected N/SECONDS like 5/60, found \"%s\"\n", arg);
+            return -1;
+        }
+        return 0;
+    case OPT_TIMEOUT:
+        if (parse_int(arg, 1, 86400, &v) < 0) {
+            fprintf(stderr, "mxguard: --milter-timeout: expected seconds (1 to 86400), found \"%s\"\n", arg);
+            return -1;
+        }
+        o->milter_timeout = (int)v;
+        return 0;
+    }
+    return -1;
+}
+
+enum options_result options_parse(int argc, char **argv, struct options *o)
+{
+    struct option longopts[NDESCS + 1];
+    char shortopts[2 * NDESCS + 1];
+    size_t ns = 0;
+    int c;
+
+    defaults(o);
+    memset(longopts, 0, sizeof longopts);
+    for (size_t i = 0; i < NDESCS; i++) {
+        longopts[i].name = descs[i].name;
+        longopts[i].has_arg = descs[i].has_arg;
+        longopts[i].val = descs[i].val;
+        if (descs[i].val < 256) {
+            shortopts[ns++] = (char)descs[i].val;
+            if (descs[i].has_arg)
+                shortopts[ns++] = ':';
+        }
+    }
+    shortopts[ns] = '\0';
+    optind = 1;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return OPTIONS_EXIT_OK;
+        }
+        if (c == 'V') {
+            printf("mxguard %s\n", PACKAGE_VERSION);
+            return OPTIONS_EXIT_OK;
+        }
+        if (c == '?' || apply(o, c, optarg) < 0) {
+            fprintf(stderr, "Try 'mxguard --help'.\n");
+            return OPTIONS_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "mxguard: unexpected argument \"%s\"\nTry 'mxguard --help'.\n", argv[optind]);
+        return OPTIONS_USAGE;
+    }
+    return OPTIONS_RUN;
+}

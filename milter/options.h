@@ -1,0 +1,37 @@
+/*
+ * options.h: command-line options, described once in a table (options.c)
+ * that drives getopt_long, --help and the checks on combinations.
+ */
+#ifndef MXG_MILTER_OPTIONS_H
+#define MXG_MILTER_OPTIONS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define OPTIONS_DEFAULT_SOCKET "unix:/run/mxguard/mxguard.sock"
+#define OPTIONS_DEFAULT_CONFIG SYSCONFDIR "/mxguard/mxguard.rules"
+
+struct options {
+    const char *config;
+    const char *socket;
+    bool foreground;
+    bool check;
+    const char *user;       /* USER or USER:GROUP */
+    const char *pidfile;
+    const char *chroot_dir;
+    int verbose;
+    mode_t umask;
+    bool allow_root;
+    int restart_max;        /* restarts allowed within restart_window seconds */
+    int restart_window;
+    int milter_timeout;     /* seconds libmilter waits on the MTA */
+    const char *test_session; /* client address for --test-session */
+    const char *test_client_name;
+    const char *test_auth_user;
+};
+
+enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_USAGE };
+
+enum options_result options_parse(int argc, char **argv, struct options *o);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * session.h: per-connection state, kept only through smfi_setpriv.
+ *
+ * libmilter's worker pool may run one connection's callbacks on different
+ * threads, never at once: the session needs no lock, but nothing of it may
+ * live in thread-local storage.
+ */
+#ifndef MXG_MILTER_SESSION_H
+#define MXG_MILTER_SESSION_H
+
+#include <stdbool.h>
+
+#include "policy/envelope.h"
+#include "rules/ruleset.h"
+
+struct session {
+    struct envelope env;
+    struct ruleset *rules;     /* the rules this connection started with */
+    char id[24];               /* our own id: the MTA's queue id comes late */
+    char queue_id[32];         /* MTA macro i, once known */
+    char client[300];          /* "name[address]" for logs */
+    bool failed;               /* an internal error seen in a no-reply step */
+    unsigned messages;
+};
+
+/* Takes over the reference to rules. NULL when out of memory. */
+struct session *session_new(struct ruleset *rules);
+void session_free(struct session *s);
+
+/* Describe the client for logs once its facts are known. */
+void session_set_client_text(struct session *s);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * test_session.c: drive the rule engine with an SMTP dialogue read from
+ * standard input, without an MTA, and print the replies an MTA would give,
+ * each preceded by a comment naming the rule that decided.
+ *
+ * The engine is the daemon's own; only the SMTP reading and writing live
+ * here. Nothing is ever delivered.
+ */
+#include "milter/test_session.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#define LINE_MAX_SMTP 4096
+
+struct sim {
+    const struct ruleset *rs;
+    struct envelope env;
+    FILE *out;
+    bool in_mail;
+};
+
+/* Print the decision comment and the reply; true when the command was refused. */
+static bool decide(struct sim *sim, enum stage stage, const char *ok_reply)
+{
+    struct verdict v;
+
+    if (ruleset_eval(sim->rs, stage, &sim->env, &v) < 0) {
+        fprintf(sim->out, "# %s: internal error: tempfail\n451 4.3.0 Temporary local problem, please try again later\n",
+                stage_name(stage));
+        return true;
+    }
+    if (v.rule != NULL)
+        fprintf(sim->out, "# %s: rule %s: %s\n", stage_name(stage), rule_where(v.rule), rule_text(v.rule));
+    else
+        fprintf(sim->out, "# %s: no rule matched: continue\n", stage_name(stage));
+    switch (v.action) {
+    case ACTION_REJECT:
+    case ACTION_TEMPFAIL:
+        if (v.has_reply)
+            fprintf(sim->out, "%s %s %s\n", v.code, v.xcode, v.text);
+        else if (v.action == ACTION_REJECT)
+            fprintf(sim->out, "550 5.7.1 Command rejected\n");
+        else
+            fprintf(sim->out, "451 4.7.1 Service unavailable - try again later\n");
+        return true;
+    case ACTION_DISCARD:
+        fprintf(sim->out, "# the message will be discarded\n");
+        break;
+    case ACTION_ACCEPT:
+        fprintf(sim->out, "# accepted: no further checks for this %s\n",
+                stage == STAGE_CONNECT || stage == STAGE_HELO ? "connection" : "message");
+        break;
+    default:
+        break;
+    }
+    if (ok_reply != NULL)
+        fprintf(sim->out, "%s\n", ok_reply);
+    return false;
+}
+
+static const char *arg_after(const char *line, const char *verb)
+{
+    size_t n = strlen(verb);
+
+    if (strncasecmp(line, verb, n) != 0)
+        return NULL;
+    line += n;
+    while (*line == ' ')
+        line++;
+    return line;
+}
+
+/* The path argument of MAIL FROM / RCPT TO, without ESMTP parameters. */
+static void path_arg(const char *arg, char *out, size_t outsz)
+{
+    const char *end = arg[0] == '<' ? strchr(arg, '>') : strchr(arg, ' ');
+    size_t n = end ? (size_t)(end - arg) + (arg[0] == '<') : strlen(arg);
+
+    if (n >= outsz)
+        n = outsz - 1;
+    memcpy(out, arg, n);
+    out[n] = '\0';
+}
+
+static void read_data(struct sim *sim, FILE *in)
+{
+    char line[LINE_MAX_SMTP];
+
+    if (sim->env.rcpt_count == 0) {
+        fprintf(sim->out, "554 5.5.1 Error: no valid recipients\n");
+        return;
+    }
+    if (decide(sim, STAGE_DATA, "354 End data with <CR><LF>.<CR><LF>"))
+        return;
+    while (fgets(line, sizeof line, in) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strcmp(line, ".") == 0)
+            break;
+    }
+    if (!decide(sim, STAGE_EOH, NULL))
+        decide(sim, STAGE_EOM, "250 2.0.0 Ok: queued (test session: nothing delivered)");
+    envelope_reset_message(&sim->env);
+    sim->in_mail = false;
+}
+
+static int command(struct sim *sim, const char *line, FILE *in)
+{
+    char path[1024];
+    const char *arg;
+
+    if ((arg = arg_after(line, "EHLO")) != NULL || (arg = arg_after(line, "HELO")) != NULL) {
+        envelope_set_helo(&sim->env, arg);
+        decide(sim, STAGE_HELO, "250 mxguard-test-session");
+    } else if ((arg = arg_after(line, "MAIL FROM:")) != NULL) {
+        envelope_reset_message(&sim->env);
+        path_arg(arg, path, sizeof path);
+        envelope_set_sender(&sim->env, path);
+        sim->in_mail = !decide(sim, STAGE_MAIL, "250 2.1.0 Ok");
+    } else if ((arg = arg_after(line, "RCPT TO:")) != NULL) {
+        if (!sim->in_mail) {
+            fprintf(sim->out, "503 5.5.1 Error: need MAIL command\n");
+            return 0;
+        }
+        path_arg(arg, path, sizeof path);
+        envelope_set_rcpt(&sim->env, path);
+        if (!decide(sim, STAGE_RCPT, "250 2.1.5 Ok"))
+            sim->env.rcpt_count++;
+    } else if (strcasecmp(line, "DATA") == 0) {
+        read_data(sim, in);
+    } else if (strcasecmp(line, "RSET") == 0) {
+        envelope_reset_message(&sim->env);
+        sim->in_mail = false;
+        fprintf(sim->out, "250 2.0.0 Ok\n");
+    } else if (strcasecmp(line, "NOOP") == 0) {
+        fprintf(sim->out, "250 2.0.0 Ok\n");
+    } else if (strcasecmp(line, "QUIT") == 0) {
+        fprintf(sim->out, "221 2.0.0 Bye\n");
+        return 1;
+    } else if (line[0] != '\0') {
+        fprintf(sim->out, "502 5.5.2 Error: command not recognized\n");
+    }
+    return 0;
+}
+
+int test_session_run(const struct ruleset *rs, const struct test_session_opts *o, FILE *in, FILE *out)
+{
+    struct sim sim = { .rs = rs, .out = out };
+    struct ipaddr ip;
+    char name[128], line[LINE_MAX_SMTP];
+    int rc = 0;
+
+    if (ipaddr_parse(o->client_addr, &ip) < 0) {
+        fprintf(stderr, "mxguard: --test-session: \"%s\" is not an IPv4 or IPv6 address\n", o->client_addr);
+        return 2;
+    }
+    envelope_init(&sim.env);
+    snprintf(name, sizeof name, "[%s]", o->client_addr);
+    if (envelope_set_client(&sim.env, o->client_name ? o->client_name : name, &ip) < 0 ||
+        envelope_set_auth_user(&sim.env, o->auth_user) < 0) {
+        envelope_free(&sim.env);
+        return 1;
+    }
+    if (!decide(&sim, STAGE_CONNECT, "220 mxguard-test-session ESMTP")) {
+        while (fgets(line, sizeof line, in) != NULL) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (line[0] == '#')
+                continue; /* comments let a dialogue file explain itself */
+            if (command(&sim, line, in))
+                break;
+        }
+    }
+    envelope_free(&sim.env);
+    return rc;
+}

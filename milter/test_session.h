@@ -1,0 +1,20 @@
+/*
+ * test_session.h: mxguard --test-session, the SMTP session simulator.
+ */
+#ifndef MXG_MILTER_TEST_SESSION_H
+#define MXG_MILTER_TEST_SESSION_H
+
+#include <stdio.h>
+
+#include "rules/ruleset.h"
+
+struct test_session_opts {
+    const char *client_addr;
+    const char *client_name;  /* NULL: "[addr]" as postfix reports unknown names */
+    const char *auth_user;
+};
+
+/* Reads a dialogue from in, writes replies to out. Returns an exit status. */
+int test_session_run(const struct ruleset *rs, const struct test_session_opts *o, FILE *in, FILE *out);
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * verdict_map.c: map verdicts to SMFIS_* codes and smfi_setreply, and log
+ * one line per decision.
+ *
+ * Must never turn a failure into an accept: anything unexpected becomes a
+ * tempfail.
+ */
+#include "milter/verdict_map.h"
+
+#include <string.h>
+
+#include "milter/log.h"
+
+void verdict_escape_percent(const char *in, char *out, size_t outsz)
+{
+    size_t o = 0;
+
+    for (; *in != '\0' && o + 2 < outsz; in++) {
+        if (*in == '%')
+            out[o++] = '%';
+        out[o++] = *in;
+    }
+    out[o] = '\0';
+}
+
+static void log_decision(const struct session *s, enum stage stage, const struct verdict *v)
+{
+    const char *rcpt = s->env.rcpt.raw.s;
+
+    if (v->rule == NULL) {
+        if (log_verbosity() > 0)
+            log_debug("session=%s qid=%s client=%s stage=%s rule=default action=continue",
+                      s->id, s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage));
+        return;
+    }
+    log_info("session=%s qid=%s client=%s stage=%s%s%.300s rule=%s action=%s%s%s%s%s%s%s%s",
+             s->id, s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage),
+             stage == STAGE_RCPT && rcpt ? " rcpt=" : "", stage == STAGE_RCPT && rcpt ? rcpt : "",
+             rule_where(v->rule), action_name(v->action),
+             v->has_reply ? " reply=\"" : "", v->has_reply ? v->code : "",
+             v->has_reply ? " " : "", v->has_reply ? v->xcode : "",
+             v->has_reply ? " " : "", v->has_reply ? v->text : "", v->has_reply ? "\"" : "");
+    if (v->has_reply)
+        log_debug("session=%s rule %s: %s", s->id, rule_where(v->rule), rule_text(v->rule));
+}
+
+static void set_reply(SMFICTX *ctx, const struct session *s, const struct verdict *v)
+{
+    char text[2 * REPLY_TEXT_MAX + 1];
+
+    verdict_escape_percent(v->text, text, sizeof text);
+    if (smfi_setreply(ctx, (char *)v->code, (char *)v->xcode, text) != MI_SUCCESS)
+        log_warnx("session=%s: the MTA refused reply \"%s %s %s\"; it answers with its own text",
+                  s->id, v->code, v->xcode, v->text);
+}
+
+sfsistat verdict_apply(SMFICTX *ctx, struct session *s, enum stage stage,
+                       const struct verdict *v, bool can_reply)
+{
+    log_decision(s, stage, v);
+    switch (v->action) {
+    case ACTION_NONE:
+    case ACTION_CONTINUE:
+        return SMFIS_CONTINUE;
+    case ACTION_ACCEPT:
+        return SMFIS_ACCEPT;
+    case ACTION_DISCARD:
+        return SMFIS_DISCARD;
+    case ACTION_REJECT:
+    case ACTION_TEMPFAIL:
+        if (v->has_reply && can_reply)
+            set_reply(ctx, s, v);
+        return v->action == ACTION_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+    }
+    return verdict_internal_error(ctx, s, stage, "unknown action", can_reply);
+}
+
+sfsistat verdict_internal_error(SMFICTX *ctx, struct session *s, enum stage stage,
+                                const char *what, bool can_reply)
+{
+    log_warnx("session=%s qid=%s client=%s stage=%s internal error (%s): tempfail",
+              s ? s->id : "-", s && s->queue_id[0] ? s->queue_id : "-",
+              s ? s->client : "unknown", stage_name(stage), what);
+    if (can_reply)
+        smfi_setreply(ctx, "451", "4.3.0", "Temporary local problem, please try again later");
+    return SMFIS_TEMPFAIL;
+}

@@ -1,0 +1,109 @@
+/*
+ * envelope.c: bounded copies of what the MTA reported.
+ *
+ * Must never keep a pointer into libmilter's buffers: they are reused as
+ * soon as the callback returns.
+ */
+#include "policy/envelope.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void envelope_init(struct envelope *env)
+{
+    memset(env, 0, sizeof *env);
+}
+
+static void str_clear(struct envelope_str *str)
+{
+    free(str->s);
+    memset(str, 0, sizeof *str);
+}
+
+static int str_set(struct envelope_str *str, const char *value, size_t cap)
+{
+    size_t len;
+
+    str_clear(str);
+    if (value == NULL)
+        return 0;
+    len = strnlen(value, cap + 1);
+    if (len > cap) {
+        len = cap;
+        str->overlong = true;
+    }
+    if ((str->s = malloc(len + 1)) == NULL)
+        return -1;
+    memcpy(str->s, value, len);
+    str->s[len] = '\0';
+    str->len = len;
+    return 0;
+}
+
+static void path_clear(struct envelope_path *p)
+{
+    str_clear(&p->raw);
+    address_free(&p->addr);
+    memset(p, 0, sizeof *p);
+}
+
+static int path_set(struct envelope_path *p, const char *value)
+{
+    path_clear(p);
+    if (str_set(&p->raw, value, ADDRESS_INPUT_MAX) < 0)
+        return -1;
+    p->present = true;
+    if (p->raw.overlong) {
+        p->error = "address too long";
+        return 0;
+    }
+    if (address_parse(p->raw.s ? p->raw.s : "", p->raw.len, &p->addr, &p->error) == 0) {
+        p->ok = true;
+    } else if (p->error != NULL && strcmp(p->error, "out of memory") == 0) {
+        return -1;
+    }
+    return 0;
+}
+
+int envelope_set_client(struct envelope *env, const char *name, const struct ipaddr *ip)
+{
+    env->have_client_ip = ip != NULL;
+    if (ip != NULL)
+        env->client_ip = *ip;
+    return str_set(&env->client_name, name, ENVELOPE_NAME_MAX);
+}
+
+int envelope_set_helo(struct envelope *env, const char *helo)
+{
+    return str_set(&env->helo, helo, ENVELOPE_NAME_MAX);
+}
+
+int envelope_set_auth_user(struct envelope *env, const char *user)
+{
+    return str_set(&env->auth_user, user, ENVELOPE_NAME_MAX);
+}
+
+int envelope_set_sender(struct envelope *env, const char *path)
+{
+    return path_set(&env->sender, path);
+}
+
+int envelope_set_rcpt(struct envelope *env, const char *path)
+{
+    return path_set(&env->rcpt, path);
+}
+
+void envelope_reset_message(struct envelope *env)
+{
+    path_clear(&env->sender);
+    path_clear(&env->rcpt);
+    env->rcpt_count = 0;
+}
+
+void envelope_free(struct envelope *env)
+{
+    str_clear(&env->client_name);
+    str_clear(&env->helo);
+    str_clear(&env->auth_user);
+    envelope_reset_message(env);
+}

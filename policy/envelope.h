@@ -1,0 +1,64 @@
+/*
+ * envelope.h: what the MTA has told us about one SMTP session so far.
+ *
+ * Filled by milter/ from libmilter callbacks, or by the session simulator
+ * and the tests directly: nothing here knows about libmilter. Every string
+ * is a bounded copy owned by the envelope; a value longer than its bound is
+ * kept cut at the bound with its "overlong" flag set, so checks can treat
+ * it as invalid instead of trusting a prefix.
+ */
+#ifndef MXG_POLICY_ENVELOPE_H
+#define MXG_POLICY_ENVELOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy/address.h"
+#include "policy/ipaddr.h"
+
+#define ENVELOPE_NAME_MAX 1024 /* HELO, client name, AUTH user */
+
+struct envelope_str {
+    char *s;        /* NUL-terminated, or NULL when the MTA gave nothing */
+    size_t len;
+    bool overlong;  /* the MTA's value was longer and was cut at the bound */
+};
+
+struct envelope_path {
+    struct envelope_str raw; /* as the MTA passed it */
+    struct address addr;     /* parsed; valid only when ok */
+    bool present;
+    bool ok;
+    const char *error;       /* static parse error when !ok */
+};
+
+/* Looks up an MTA macro by name ("{auth_authen}", "i"); NULL when absent. */
+typedef const char *envelope_macro_fn(void *ctx, const char *name);
+
+struct envelope {
+    struct ipaddr client_ip;
+    bool have_client_ip;
+    struct envelope_str client_name;
+    struct envelope_str helo;
+    struct envelope_str auth_user;
+    struct envelope_path sender;
+    struct envelope_path rcpt;   /* the recipient being evaluated */
+    unsigned rcpt_count;         /* recipients accepted so far in this message */
+    envelope_macro_fn *macro;
+    void *macro_ctx;
+};
+
+void envelope_init(struct envelope *env);
+void envelope_free(struct envelope *env);
+
+/* Each returns 0, or -1 when out of memory (the caller tempfails). */
+int envelope_set_client(struct envelope *env, const char *name, const struct ipaddr *ip);
+int envelope_set_helo(struct envelope *env, const char *helo);
+int envelope_set_auth_user(struct envelope *env, const char *user);
+int envelope_set_sender(struct envelope *env, const char *path);
+int envelope_set_rcpt(struct envelope *env, const char *path);
+
+/* A new MAIL FROM starts a new message on the same connection. */
+void envelope_reset_message(struct envelope *env);
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * ast.h: the compiled shape of a rule set, shared by the parser, the
+ * compiler and the evaluator. Nothing outside rules/ includes it.
+ */
+#ifndef MXG_RULES_AST_H
+#define MXG_RULES_AST_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "rules/cidr_set.h"
+#include "rules/diag.h"
+#include "rules/facts.h"
+#include "rules/ruleset.h"
+#include "rules/strset.h"
+
+enum list_kind { LIST_NETWORKS, LIST_DOMAINS, LIST_ADDRESSES };
+
+struct list {
+    char *name;
+    enum list_kind kind;
+    struct rules_loc loc;
+    struct cidr_set *nets;  /* LIST_NETWORKS */
+    struct strset *strs;    /* LIST_DOMAINS, LIST_ADDRESSES */
+    struct list *next;
+};
+
+enum cond_op {
+    COND_AND,
+    COND_OR,
+    COND_NOT,
+    COND_BOOL,   /* a boolean fact */
+    COND_IN,     /* fact in <list> (exact; networks: containment) */
+    COND_UNDER,  /* domain fact equal to or below an entry of <list> */
+    COND_EQ,
+    COND_NE
+};
+
+struct cond {
+    enum cond_op op;
+    struct rules_loc loc;
+    struct cond *left, *right;   /* AND, OR, NOT (left only) */
+    const struct fact_def *fact;
+    char *fact_name;             /* as written, until resolved */
+    struct list *list;
+    char *list_name;             /* as written, until resolved */
+    char *str;                   /* EQ, NE */
+    size_t len;
+};
+
+struct reply {
+    char code[4];
+    char xcode[12];
+    char *text;                  /* template with %{fact} references */
+    struct rules_loc loc;
+};
+
+struct rule {
+    struct rules_loc loc;
+    enum stage stage;
+    enum action action;
+    bool has_reply;
+    struct reply reply;
+    struct cond *cond;           /* NULL: always */
+    char where[256];             /* "file:line" */
+    char *text;                  /* canonical form */
+    struct rule *next;
+};
+
+struct ruleset {
+    atomic_uint refs;
+    char *path;
+    char **files;                /* names every rules_loc.file points into */
+    size_t nfiles;
+    struct list *lists;
+    struct rule *stages[STAGE_COUNT];
+    unsigned nrules;
+    unsigned stage_mask;
+    unsigned fact_stage_mask;
+    bool uses_auth;
+};
+
+/* parse.y: fills rs (rules unresolved) and reports syntax errors. */
+int rules_parse_file(struct ruleset *rs, const char *path, struct diag *diag);
+
+/* compile.c: resolves names, checks types and replies, loads list files. */
+void rules_compile(struct ruleset *rs, struct diag *diag);
+
+/* lists.c */
+int list_load_file(struct list *l, const char *path, struct diag *diag);
+int list_add_entry(struct list *l, const char *entry, const struct rules_loc *loc, struct diag *diag);
+struct list *list_new(const char *name, enum list_kind kind, const struct rules_loc *loc);
+void list_free(struct list *l);
+
+void cond_free(struct cond *c);
+void rule_free(struct rule *r);
+
+/* reply.c */
+int reply_check(const struct reply *r, enum action a, struct diag *diag);
+void reply_expand(const struct reply *r, const struct envelope *env, char *out, size_t outsz);
+/* The %{fact} names a template uses, for compile-time checks; calls fn for each. */
+void reply_each_ref(const char *text, void (*fn)(void *ctx, const char *name, size_t len), void *ctx);
+
+#endif

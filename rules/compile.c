@@ -1,0 +1,196 @@
+/*
+ * compile.c: turn a parsed rule file into something the evaluator can run
+ * without a single failure path: resolve fact and list names, check types,
+ * check replies, and warn about rules that can never match.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/ast.h"
+
+static struct list *find_list(const struct ruleset *rs, const char *name)
+{
+    for (struct list *l = rs->lists; l != NULL; l = l->next)
+        if (strcmp(l->name, name) == 0)
+            return l;
+    return NULL;
+}
+
+static const char *list_kind_name(enum list_kind k)
+{
+    return k == LIST_NETWORKS ? "networks" : k == LIST_DOMAINS ? "domains" : "addresses";
+}
+
+static bool list_fits(enum list_kind k, enum fact_type t)
+{
+    return (k == LIST_NETWORKS && t == FACT_IP) || (k == LIST_DOMAINS && t == FACT_DOMAIN) ||
+           (k == LIST_ADDRESSES && t == FACT_ADDRESS);
+}
+
+static void note_fact(struct ruleset *rs, const struct fact_def *f)
+{
+    rs->fact_stage_mask |= STAGE_BIT(f->first_stage);
+    if (strncmp(f->name, "auth", 4) == 0)
+        rs->uses_auth = true;
+}
+
+static const struct fact_def *resolve_fact(struct ruleset *rs, const char *name, size_t len,
+                                           enum stage stage, const struct rules_loc *loc,
+                                           struct diag *diag)
+{
+    char key[64];
+    const struct fact_def *f = NULL;
+
+    if (len < sizeof key) {
+        memcpy(key, name, len);
+        key[len] = '\0';
+        f = fact_lookup(key);
+    }
+    if (f == NULL) {
+        diag_error(diag, loc, "unknown fact \"%.*s\" (mxguard.rules(5) lists the facts)", (int)len, name);
+        return NULL;
+    }
+    if (f->first_stage > stage) {
+        diag_error(diag, loc, "fact \"%s\" is not known yet at stage %s; it is known from stage %s on",
+                   f->name, stage_name(stage), stage_name(f->first_stage));
+        return NULL;
+    }
+    note_fact(rs, f);
+    return f;
+}
+
+static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, struct diag *diag)
+{
+    c->fact = resolve_fact(rs, c->fact_name, strlen(c->fact_name), stage, &c->loc, diag);
+    if (c->fact == NULL)
+        return;
+    switch (c->op) {
+    case COND_BOOL:
+        if (c->fact->type != FACT_BOOL)
+            diag_error(diag, &c->loc, "fact \"%s\" is a %s, not a condition: expected 'in <list>', '=' or '!=' after it",
+                       c->fact->name, fact_type_name(c->fact->type));
+        break;
+    case COND_IN:
+    case COND_UNDER:
+        if ((c->list = find_list(rs, c->list_name)) == NULL) {
+            diag_error(diag, &c->loc, "unknown list <%s>: expected a list defined earlier with 'list'", c->list_name);
+        } else if (!list_fits(c->list->kind, c->fact->type)) {
+            diag_error(diag, &c->loc, "list <%s> holds %s, but fact \"%s\" is a %s",
+                       c->list->name, list_kind_name(c->list->kind), c->fact->name, fact_type_name(c->fact->type));
+        } else if (c->op == COND_UNDER && c->list->kind != LIST_DOMAINS) {
+            diag_error(diag, &c->loc, "'under' matches domains and their subdomains: expected a domain fact and a domains list");
+        }
+        break;
+    case COND_EQ:
+    case COND_NE:
+        if (c->fact->type == FACT_BOOL || c->fact->type == FACT_IP || c->fact->type == FACT_NUMBER)
+            diag_error(diag, &c->loc, "fact \"%s\" is a %s: compare it with %s",
+                       c->fact->name, fact_type_name(c->fact->type),
+                       c->fact->type == FACT_IP ? "'in <list>'" : c->fact->type == FACT_BOOL ? "itself ('if fact' or 'if not fact')" : "a number");
+        break;
+    default:
+        break;
+    }
+}
+
+static void check_cond(struct ruleset *rs, struct cond *c, enum stage stage, struct diag *diag)
+{
+    if (c == NULL)
+        return;
+    if (c->op == COND_AND || c->op == COND_OR || c->op == COND_NOT) {
+        check_cond(rs, c->left, stage, diag);
+        check_cond(rs, c->right, stage, diag);
+        return;
+    }
+    check_test(rs, c, stage, diag);
+}
+
+struct ref_ctx {
+    struct ruleset *rs;
+    const struct rule *rule;
+    struct diag *diag;
+};
+
+static void check_ref(void *ctx, const char *name, size_t len)
+{
+    struct ref_ctx *rc = ctx;
+
+    resolve_fact(rc->rs, name, len, rc->rule->stage, &rc->rule->reply.loc, rc->diag);
+}
+
+static void print_cond(FILE *f, const struct cond *c, bool top)
+{
+    switch (c->op) {
+    case COND_AND:
+    case COND_OR:
+        if (!top)
+            fputc('(', f);
+        print_cond(f, c->left, false);
+        fputs(c->op == COND_AND ? " and " : " or ", f);
+        print_cond(f, c->right, false);
+        if (!top)
+            fputc(')', f);
+        break;
+    case COND_NOT:
+        fputs("not ", f);
+        print_cond(f, c->left, false);
+        break;
+    case COND_BOOL:
+        fputs(c->fact_name, f);
+        break;
+    case COND_IN:
+    case COND_UNDER:
+        fprintf(f, "%s %s <%s>", c->fact_name, c->op == COND_IN ? "in" : "under", c->list_name);
+        break;
+    case COND_EQ:
+    case COND_NE:
+        fprintf(f, "%s %s \"%s\"", c->fact_name, c->op == COND_EQ ? "=" : "!=", c->str);
+        break;
+    }
+}
+
+static void make_text(struct rule *r)
+{
+    size_t size;
+    FILE *f = open_memstream(&r->text, &size);
+
+    if (f == NULL)
+        return;
+    fputs(action_name(r->action), f);
+    if (r->has_reply)
+        fprintf(f, " %s %s \"%s\"", r->reply.code, r->reply.xcode, r->reply.text);
+    if (r->cond != NULL) {
+        fputs(" if ", f);
+        print_cond(f, r->cond, true);
+    }
+    fputc(';', f);
+    fclose(f);
+}
+
+static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
+{
+    const struct rule *always = NULL;
+
+    for (struct rule *r = rs->stages[s]; r != NULL; r = r->next) {
+        rs->stage_mask |= STAGE_BIT(s);
+        check_cond(rs, r->cond, s, diag);
+        if (r->has_reply && reply_check(&r->reply, r->action, diag) == 0) {
+            struct ref_ctx rc = { rs, r, diag };
+            reply_each_ref(r->reply.text, check_ref, &rc);
+        }
+        if (r->action == ACTION_DISCARD && s < STAGE_MAIL)
+            diag_error(diag, &r->loc, "discard needs a message: expected it at stage mail or later");
+        if (always != NULL)
+            diag_warning(diag, &r->loc, "this rule can never match: the rule at %s always decides first", always->where);
+        else if (r->cond == NULL)
+            always = r;
+        make_text(r);
+    }
+}
+
+void rules_compile(struct ruleset *rs, struct diag *diag)
+{
+    for (int s = 0; s < STAGE_COUNT; s++)
+        compile_stage(rs, (enum stage)s, diag);
+}

@@ -1,0 +1,106 @@
+/*
+ * eval.c: run one stage's rules against a session's facts.
+ *
+ * Reads only the immutable rule set and the envelope: any number of
+ * threads may evaluate the same rule set at once without a lock. A fact
+ * that cannot be determined makes the whole evaluation fail (the caller
+ * tempfails); it never reads as "no match".
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "rules/ast.h"
+
+static int test_eval(const struct cond *c, const struct envelope *env, bool *out)
+{
+    struct fact_value v = { 0 };
+
+    if (c->fact->get(env, &v) != FACT_OK)
+        return -1;
+    if (!v.present) {
+        *out = c->op == COND_NE;
+        return 0;
+    }
+    switch (c->op) {
+    case COND_BOOL:
+        *out = v.b;
+        break;
+    case COND_IN:
+        if (c->list->kind == LIST_NETWORKS)
+            *out = cidr_set_contains(c->list->nets, v.ip);
+        else
+            *out = strset_contains(c->list->strs, v.s, v.len);
+        break;
+    case COND_UNDER:
+        *out = strset_contains_domain_or_parent(c->list->strs, v.s, v.len);
+        break;
+    case COND_EQ:
+    case COND_NE: {
+        bool eq = v.len == c->len &&
+                  (c->fact->type == FACT_STRING ? memcmp(v.s, c->str, c->len) == 0
+                                                : strncasecmp(v.s, c->str, c->len) == 0);
+        *out = c->op == COND_EQ ? eq : !eq;
+        break;
+    }
+    default:
+        return -1;
+    }
+    return 0;
+}
+
+static int cond_eval(const struct cond *c, const struct envelope *env, bool *out)
+{
+    bool l;
+
+    switch (c->op) {
+    case COND_AND:
+        if (cond_eval(c->left, env, &l) < 0)
+            return -1;
+        if (!l) {
+            *out = false;
+            return 0;
+        }
+        return cond_eval(c->right, env, out);
+    case COND_OR:
+        if (cond_eval(c->left, env, &l) < 0)
+            return -1;
+        if (l) {
+            *out = true;
+            return 0;
+        }
+        return cond_eval(c->right, env, out);
+    case COND_NOT:
+        if (cond_eval(c->left, env, &l) < 0)
+            return -1;
+        *out = !l;
+        return 0;
+    default:
+        return test_eval(c, env, out);
+    }
+}
+
+int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelope *env,
+                 struct verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    if ((unsigned)stage >= STAGE_COUNT)
+        return -1;
+    for (const struct rule *r = rs->stages[stage]; r != NULL; r = r->next) {
+        bool match = true;
+        if (r->cond != NULL && cond_eval(r->cond, env, &match) < 0)
+            return -1;
+        if (!match)
+            continue;
+        v->action = r->action;
+        v->rule = r;
+        if (r->has_reply) {
+            v->has_reply = true;
+            memcpy(v->code, r->reply.code, sizeof v->code);
+            memcpy(v->xcode, r->reply.xcode, sizeof v->xcode);
+            reply_expand(&r->reply, env, v->text, sizeof v->text);
+        }
+        return 0;
+    }
+    v->action = ACTION_NONE;
+    return 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * facts.h: the named facts that rule conditions test.
+ *
+ * A fact is a name, a type, the first stage at which it is known, and a
+ * getter. Checks in policy/ add their own facts to the table in facts.c
+ * (one entry each); the parser, the evaluator, reply expansion and the man
+ * page all work from that one table.
+ */
+#ifndef MXG_RULES_FACTS_H
+#define MXG_RULES_FACTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy/envelope.h"
+#include "rules/stage.h"
+
+enum fact_type {
+    FACT_STRING,
+    FACT_IP,
+    FACT_DOMAIN,
+    FACT_ADDRESS,
+    FACT_BOOL,
+    FACT_NUMBER
+};
+
+struct fact_value {
+    bool present;           /* false: the MTA did not give it (yet) */
+    const char *s;          /* STRING, DOMAIN, ADDRESS */
+    size_t len;
+    const struct ipaddr *ip;/* IP */
+    bool b;                 /* BOOL */
+    long n;                 /* NUMBER */
+};
+
+/* Three outcomes, as for every lookup: the value, or an error (tempfail). */
+enum fact_result { FACT_OK = 0, FACT_ERROR = -1 };
+
+struct fact_def {
+    const char *name;
+    enum fact_type type;
+    enum stage first_stage;   /* known from this stage on */
+    enum fact_result (*get)(const struct envelope *env, struct fact_value *out);
+    const char *doc;
+};
+
+const struct fact_def *fact_lookup(const char *name);
+const char *fact_type_name(enum fact_type t);
+
+/* The whole table, for -n listings and documentation checks. */
+const struct fact_def *fact_table(size_t *count);
+
+#endif

@@ -1,0 +1,359 @@
+/*
+ * grammar.y: the mxguard rule language.
+ *
+ * Must keep parsing after a mistake (the "error ';'" and "error '}'"
+ * rules), so that "mxguard -n" reports every mistake in one run, each as
+ * file:line:col with what was expected there.
+ */
+%code requires {
+#include "rules/ast.h"
+struct parser;
+
+/* Locations carry the file name too, for file:line:col across includes. */
+#define YYLLOC_DEFAULT(Cur, Rhs, N)                                   \
+    do {                                                              \
+        if (N) {                                                      \
+            (Cur).file = YYRHSLOC(Rhs, 1).file;                       \
+            (Cur).first_line = YYRHSLOC(Rhs, 1).first_line;           \
+            (Cur).first_column = YYRHSLOC(Rhs, 1).first_column;       \
+            (Cur).last_line = YYRHSLOC(Rhs, N).last_line;             \
+            (Cur).last_column = YYRHSLOC(Rhs, N).last_column;         \
+        } else {                                                      \
+            (Cur).file = YYRHSLOC(Rhs, 0).file;                       \
+            (Cur).first_line = (Cur).last_line = YYRHSLOC(Rhs, 0).last_line;       \
+            (Cur).first_column = (Cur).last_column = YYRHSLOC(Rhs, 0).last_column; \
+        }                                                             \
+    } while (0)
+}
+
+%code {
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/parser.h"
+
+static void rules_error(struct rules_loc *loc, struct parser *p, const char *msg);
+static struct cond *cond_new(enum cond_op op, const struct rules_loc *loc);
+static struct cond *cond_test(enum cond_op op, const struct rules_loc *loc, char *fact, char *list, char *str);
+static void list_begin(struct parser *p, char *name, char *kind, const struct rules_loc *loc);
+static void list_end(struct parser *p);
+static void stage_begin(struct parser *p, char *name, const struct rules_loc *loc);
+static void rule_add(struct parser *p, enum action a, struct reply *reply, bool has_reply,
+                     struct cond *cond, const struct rules_loc *loc);
+}
+
+%define api.pure full
+%define api.prefix {rules_}
+%define api.location.type {struct rules_loc}
+%define parse.error custom
+%define parse.lac full
+%locations
+%param {struct parser *p}
+
+%union {
+    char *str;
+    long num;
+    int act;
+    struct cond *cond;
+    struct {
+        struct reply r;
+        int has;
+    } reply;
+}
+
+%token <str> WORD "name" STRING "quoted string"
+%token <num> NUMBER "number"
+%token LIST "list" FILE_ "file" ON "on" IF "if"
+%token AND "and" OR "or" NOT "not" IN "in" UNDER "under"
+%token ACCEPT "accept" REJECT "reject" TEMPFAIL "tempfail" DISCARD "discard" CONTINUE "continue"
+%token NE "!="
+
+%left OR
+%left AND
+%precedence NOT
+
+%type <cond> cond_opt cond test
+%type <act> action
+%type <reply> reply_opt
+
+%destructor { free($$); } <str>
+%destructor { cond_free($$); } <cond>
+%destructor { free($$.r.text); } <reply>
+
+%%
+
+file
+    : %empty
+    | file item
+    ;
+
+item
+    : list_decl
+    | stage_block
+    | error ';'        { yyerrok; }
+    | error '}'        { yyerrok; p->stage = -1; }
+    ;
+
+list_decl
+    : LIST WORD WORD   { list_begin(p, $2, $3, &@2); $2 = $3 = NULL; /* owned by list_begin */ }
+      list_body ';'    { list_end(p); }
+    ;
+
+list_body
+    : FILE_ STRING
+        {
+            if (p->list != NULL) {
+                char *path = parser_path(p, $2);
+                if (path == NULL || list_load_file(p->list, path, p->diag) < 0)
+                    diag_error(p->diag, &@2, "cannot read list file \"%s\": %s", $2,
+                               path == NULL ? "out of memory" : strerror(errno));
+                free(path);
+            }
+            free($2);
+        }
+    | '{' entries '}'
+    | '{' '}'
+    ;
+
+entries
+    : entry
+    | entries ',' entry
+    ;
+
+entry
+    : STRING   { if (p->list) list_add_entry(p->list, $1, &@1, p->diag); free($1); }
+    | WORD     { if (p->list) list_add_entry(p->list, $1, &@1, p->diag); free($1); }
+    | NUMBER   { diag_error(p->diag, &@1, "expected a network, domain or address, found number %ld", $1); }
+    ;
+
+stage_block
+    : ON WORD '{'      { stage_begin(p, $2, &@2); $2 = NULL; }
+      rules '}'        { p->stage = -1; }
+    ;
+
+rules
+    : %empty
+    | rules rule
+    ;
+
+rule
+    : action reply_opt cond_opt ';'
+        { rule_add(p, (enum action)$1, &$2.r, $2.has, $3, &@1); }
+    | error ';'
+        { yyerrok; }
+    ;
+
+action
+    : ACCEPT    { $$ = ACTION_ACCEPT; }
+    | REJECT    { $$ = ACTION_REJECT; }
+    | TEMPFAIL  { $$ = ACTION_TEMPFAIL; }
+    | DISCARD   { $$ = ACTION_DISCARD; }
+    | CONTINUE  { $$ = ACTION_CONTINUE; }
+    ;
+
+reply_opt
+    : %empty
+        { memset(&$$, 0, sizeof $$); }
+    | NUMBER WORD STRING
+        {
+            memset(&$$, 0, sizeof $$);
+            $$.has = 1;
+            if ($1 < 0 || $1 > 999)
+                diag_error(p->diag, &@1, "expected a 3-digit SMTP reply code, found %ld", $1);
+            else
+                snprintf($$.r.code, sizeof $$.r.code, "%03ld", $1);
+            if (strlen($2) >= sizeof $$.r.xcode)
+                diag_error(p->diag, &@2, "expected an enhanced status code like 5.7.1, found \"%.20s\"", $2);
+            else
+                strcpy($$.r.xcode, $2);
+            $$.r.text = $3;
+            $$.r.loc = @1;
+            free($2);
+        }
+    | NUMBER STRING
+        {
+            memset(&$$, 0, sizeof $$);
+            diag_error(p->diag, &@2, "expected an enhanced status code like 5.7.1 after the reply code");
+            free($2);
+        }
+    ;
+
+cond_opt
+    : %empty   { $$ = NULL; }
+    | IF cond  { $$ = $2; }
+    ;
+
+cond
+    : cond OR cond     { $$ = cond_new(COND_OR, &@2); if ($$) { $$->left = $1; $$->right = $3; } else { cond_free($1); cond_free($3); } }
+    | cond AND cond    { $$ = cond_new(COND_AND, &@2); if ($$) { $$->left = $1; $$->right = $3; } else { cond_free($1); cond_free($3); } }
+    | NOT cond         { $$ = cond_new(COND_NOT, &@1); if ($$) $$->left = $2; else cond_free($2); }
+    | '(' cond ')'     { $$ = $2; }
+    | test
+    ;
+
+test
+    : WORD                          { $$ = cond_test(COND_BOOL, &@1, $1, NULL, NULL); }
+    | WORD IN '<' WORD '>'          { $$ = cond_test(COND_IN, &@1, $1, $4, NULL); }
+    | WORD UNDER '<' WORD '>'       { $$ = cond_test(COND_UNDER, &@1, $1, $4, NULL); }
+    | WORD '=' STRING               { $$ = cond_test(COND_EQ, &@1, $1, NULL, $3); }
+    | WORD NE STRING                { $$ = cond_test(COND_NE, &@1, $1, NULL, $3); }
+    ;
+
+%%
+
+static void rules_error(struct rules_loc *loc, struct parser *p, const char *msg)
+{
+    diag_error(p->diag, loc, "%s", msg);
+}
+
+/* Token names as an admin reads them: keywords and punctuation quoted. */
+static void describe(yysymbol_kind_t k, char *out, size_t outsz)
+{
+    const char *name = yysymbol_name(k);
+
+    if (k == YYSYMBOL_YYEOF)
+        snprintf(out, outsz, "end of file");
+    else if (k == YYSYMBOL_WORD || k == YYSYMBOL_STRING || k == YYSYMBOL_NUMBER)
+        snprintf(out, outsz, "%s", name);
+    else if (name[0] == '\'')
+        snprintf(out, outsz, "%s", name);
+    else
+        snprintf(out, outsz, "'%s'", name);
+}
+
+static int yyreport_syntax_error(const yypcontext_t *ctx, struct parser *p)
+{
+    enum { MAX_EXPECTED = 8 };
+    yysymbol_kind_t expected[MAX_EXPECTED];
+    int n = yypcontext_expected_tokens(ctx, expected, MAX_EXPECTED);
+    yysymbol_kind_t found = yypcontext_token(ctx);
+    char msg[512], tok[64];
+    size_t used = 0;
+
+    used += (size_t)snprintf(msg, sizeof msg, "expected ");
+    if (n <= 0 || n == MAX_EXPECTED)
+        used += (size_t)snprintf(msg + used, sizeof msg - used, "something else");
+    for (int i = 0; i < n && n < MAX_EXPECTED && used < sizeof msg; i++) {
+        describe(expected[i], tok, sizeof tok);
+        used += (size_t)snprintf(msg + used, sizeof msg - used, "%s%s",
+                                 i == 0 ? "" : (i == n - 1 ? " or " : ", "), tok);
+    }
+    describe(found, tok, sizeof tok);
+    if (used < sizeof msg) {
+        if (found == YYSYMBOL_WORD || found == YYSYMBOL_STRING || found == YYSYMBOL_NUMBER)
+            snprintf(msg + used, sizeof msg - used, ", found %s \"%s\"", tok, p->last_text);
+        else
+            snprintf(msg + used, sizeof msg - used, ", found %s", tok);
+    }
+    diag_error(p->diag, yypcontext_location(ctx), "%s", msg);
+    return 0;
+}
+
+static struct cond *cond_new(enum cond_op op, const struct rules_loc *loc)
+{
+    struct cond *c = calloc(1, sizeof *c);
+
+    if (c != NULL) {
+        c->op = op;
+        c->loc = *loc;
+    }
+    return c;
+}
+
+static struct cond *cond_test(enum cond_op op, const struct rules_loc *loc,
+                              char *fact, char *list, char *str)
+{
+    struct cond *c = cond_new(op, loc);
+
+    if (c == NULL) {
+        free(fact);
+        free(list);
+        free(str);
+        return NULL;
+    }
+    c->fact_name = fact;
+    c->list_name = list;
+    c->str = str;
+    c->len = str ? strlen(str) : 0;
+    return c;
+}
+
+static void list_begin(struct parser *p, char *name, char *kind, const struct rules_loc *loc)
+{
+    static const struct { const char *word; enum list_kind kind; } kinds[] = {
+        { "networks", LIST_NETWORKS }, { "domains", LIST_DOMAINS }, { "addresses", LIST_ADDRESSES },
+    };
+    struct rules_loc kloc = *loc;
+
+    p->list = NULL;
+    for (const struct list *l = p->rs->lists; l != NULL; l = l->next) {
+        if (strcmp(l->name, name) == 0) {
+            diag_error(p->diag, loc, "list <%s> is already defined at %s:%d",
+                       name, l->loc.file, l->loc.first_line);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (strcmp(kind, kinds[i].word) == 0) {
+            p->list = list_new(name, kinds[i].kind, loc);
+            if (p->list == NULL)
+                diag_error(p->diag, loc, "out of memory");
+            goto out;
+        }
+    }
+    kloc.first_column = loc->last_column + 1;
+    diag_error(p->diag, &kloc, "expected list type networks, domains or addresses, found \"%s\"", kind);
+out:
+    free(name);
+    free(kind);
+}
+
+static void list_end(struct parser *p)
+{
+    if (p->list != NULL) {
+        struct list **tail = &p->rs->lists;
+        while (*tail != NULL)
+            tail = &(*tail)->next;
+        *tail = p->list;
+        p->list = NULL;
+    }
+}
+
+static void stage_begin(struct parser *p, char *name, const struct rules_loc *loc)
+{
+    p->stage = stage_from_name(name);
+    if (p->stage < 0)
+        diag_error(p->diag, loc, "expected a stage (connect, helo, mail, rcpt, data, eoh or eom), found \"%s\"", name);
+    free(name);
+}
+
+static void rule_add(struct parser *p, enum action a, struct reply *reply, bool has_reply,
+                     struct cond *cond, const struct rules_loc *loc)
+{
+    struct rule *r;
+
+    if (p->stage < 0) {
+        cond_free(cond);
+        free(reply->text);
+        return;
+    }
+    if ((r = calloc(1, sizeof *r)) == NULL) {
+        diag_error(p->diag, loc, "out of memory");
+        cond_free(cond);
+        free(reply->text);
+        return;
+    }
+    r->loc = *loc;
+    r->stage = (enum stage)p->stage;
+    r->action = a;
+    r->has_reply = has_reply;
+    r->reply = *reply;
+    r->cond = cond;
+    snprintf(r->where, sizeof r->where, "%s:%d", loc->file, loc->first_line);
+    if (p->tail[p->stage] == NULL)
+        p->tail[p->stage] = &p->rs->stages[p->stage];
+    *p->tail[p->stage] = r;
+    p->tail[p->stage] = &r->next;
+    p->rs->nrules++;
+}

@@ -1,0 +1,155 @@
+/*
+ * lists.c: named lists of networks, domains and addresses, inline or from
+ * list files (one entry a line, '#' comments).
+ *
+ * Every entry is validated as it is loaded and a bad one is reported with
+ * its own file:line:col; a list never silently holds less than the admin
+ * wrote.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/address.h"
+#include "rules/ast.h"
+
+#define LIST_LINE_MAX 1024
+
+struct list *list_new(const char *name, enum list_kind kind, const struct rules_loc *loc)
+{
+    struct list *l = calloc(1, sizeof *l);
+
+    if (l == NULL)
+        return NULL;
+    l->name = strdup(name);
+    l->kind = kind;
+    l->loc = *loc;
+    if (kind == LIST_NETWORKS)
+        l->nets = cidr_set_new();
+    else
+        l->strs = strset_new();
+    if (l->name == NULL || (l->nets == NULL && l->strs == NULL)) {
+        list_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+void list_free(struct list *l)
+{
+    if (l == NULL)
+        return;
+    free(l->name);
+    cidr_set_free(l->nets);
+    strset_free(l->strs);
+    free(l);
+}
+
+static int add_domain(struct list *l, const char *entry, const char **error_r)
+{
+    size_t len = strlen(entry);
+
+    if (entry[0] == '.') {
+        *error_r = "a domain entry starts with '.': write the domain itself and test it with 'under' to match its subdomains";
+        return -1;
+    }
+    if (len > 0 && entry[len - 1] == '.')
+        len--;
+    if (address_check_domain(entry, len, error_r) < 0)
+        return -1;
+    if (strset_add(l->strs, entry, len) < 0) {
+        *error_r = "out of memory";
+        return -1;
+    }
+    return 0;
+}
+
+static int add_address(struct list *l, const char *entry, const char **error_r)
+{
+    struct address a;
+    int rc;
+
+    if (address_parse(entry, strlen(entry), &a, error_r) < 0)
+        return -1;
+    if (a.is_null) {
+        address_free(&a);
+        *error_r = "expected a mail address, found <>: test sender.null instead";
+        return -1;
+    }
+    rc = strset_add(l->strs, a.full, a.full_len);
+    address_free(&a);
+    if (rc < 0)
+        *error_r = "out of memory";
+    return rc;
+}
+
+int list_add_entry(struct list *l, const char *entry, const struct rules_loc *loc, struct diag *diag)
+{
+    const char *error = NULL;
+    int rc;
+
+    switch (l->kind) {
+    case LIST_NETWORKS:
+        rc = cidr_set_add(l->nets, entry, &error);
+        break;
+    case LIST_DOMAINS:
+        rc = add_domain(l, entry, &error);
+        break;
+    default:
+        rc = add_address(l, entry, &error);
+        break;
+    }
+    if (rc < 0)
+        diag_error(diag, loc, "list <%s>: \"%s\": %s", l->name, entry, error);
+    return rc;
+}
+
+/* Strip comment and surrounding blanks in place; returns start of the entry. */
+static char *entry_of(char *line, size_t *col)
+{
+    char *hash = strchr(line, '#');
+    char *end;
+
+    if (hash != NULL)
+        *hash = '\0';
+    *col = 1;
+    while (*line != '\0' && isspace((unsigned char)*line)) {
+        line++;
+        (*col)++;
+    }
+    end = line + strlen(line);
+    while (end > line && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return line;
+}
+
+int list_load_file(struct list *l, const char *path, struct diag *diag)
+{
+    char line[LIST_LINE_MAX + 2];
+    FILE *f = fopen(path, "r");
+    struct rules_loc loc = { path, 0, 1, 0, 1 };
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        size_t col, n = strlen(line);
+        char *entry;
+
+        loc.first_line = ++loc.last_line;
+        if (n > LIST_LINE_MAX && line[n - 1] != '\n') {
+            int c;
+            diag_error(diag, &loc, "list <%s>: line longer than %d bytes", l->name, LIST_LINE_MAX);
+            while ((c = fgetc(f)) != EOF && c != '\n')
+                ;
+            continue;
+        }
+        entry = entry_of(line, &col);
+        if (*entry == '\0')
+            continue;
+        loc.first_column = loc.last_column = (int)col;
+        (void)list_add_entry(l, entry, &loc, diag);
+    }
+    fclose(f);
+    return 0;
+}

@@ -1,0 +1,105 @@
+/*
+ * parse_file.c: read a rule file and run the grammar over it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rules/parser.h"
+#include "grammar.h"
+
+int rules_parse(struct parser *p);
+
+static const char *pool_name(struct ruleset *rs, const char *path)
+{
+    char **grown = realloc(rs->files, (rs->nfiles + 1) * sizeof *grown);
+    char *copy = strdup(path);
+
+    if (grown == NULL || copy == NULL) {
+        free(copy);
+        if (grown != NULL)
+            rs->files = grown;
+        return NULL;
+    }
+    rs->files = grown;
+    rs->files[rs->nfiles++] = copy;
+    return copy;
+}
+
+char *parser_path(const struct parser *p, const char *path)
+{
+    char *out;
+
+    if (path[0] == '/' || p->dir == NULL)
+        return strdup(path);
+    if (asprintf(&out, "%s/%s", p->dir, path) < 0)
+        return NULL;
+    return out;
+}
+
+static char *read_all(const char *path, size_t *len, struct diag *diag)
+{
+    FILE *f = fopen(path, "r");
+    struct stat st;
+    char *buf;
+
+    if (f == NULL) {
+        diag_error(diag, NULL, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > RULE_FILE_MAX) {
+        diag_error(diag, NULL, "%s: not a regular file of at most %u bytes", path, RULE_FILE_MAX);
+        fclose(f);
+        return NULL;
+    }
+    if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+        diag_error(diag, NULL, "%s: out of memory", path);
+        fclose(f);
+        return NULL;
+    }
+    *len = fread(buf, 1, (size_t)st.st_size, f);
+    buf[*len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+int rules_parse_file(struct ruleset *rs, const char *path, struct diag *diag)
+{
+    struct parser p;
+    char *buf, *slash;
+    size_t len = 0;
+    int rc;
+
+    memset(&p, 0, sizeof p);
+    if ((buf = read_all(path, &len, diag)) == NULL)
+        return -1;
+    p.rs = rs;
+    p.diag = diag;
+    p.buf = buf;
+    p.len = len;
+    p.line = 1;
+    p.col = 1;
+    p.stage = -1;
+    p.file = pool_name(rs, path);
+    p.dir = strdup(path);
+    if (p.file == NULL || p.dir == NULL) {
+        diag_error(diag, NULL, "%s: out of memory", path);
+        free(p.dir);
+        free(buf);
+        return -1;
+    }
+    slash = strrchr(p.dir, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+    } else {
+        free(p.dir);
+        p.dir = NULL;
+    }
+    rc = rules_parse(&p);
+    list_free(p.list);
+    free(p.dir);
+    free(buf);
+    return rc == 0 ? 0 : -1;
+}

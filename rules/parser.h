@@ -1,0 +1,34 @@
+/*
+ * parser.h: state shared by the hand-written lexer and the bison grammar.
+ */
+#ifndef MXG_RULES_PARSER_H
+#define MXG_RULES_PARSER_H
+
+#include <stddef.h>
+
+#include "rules/ast.h"
+
+#define RULE_FILE_MAX (16u * 1024 * 1024) /* a rule file, not a list file */
+
+struct parser {
+    struct ruleset *rs;
+    struct diag *diag;
+    const char *file;      /* pooled in rs->files */
+    char *dir;             /* directory of file, for relative list paths */
+    const char *buf;
+    size_t len, pos;
+    int line, col;
+    char last_text[64];    /* text of the last token, for error messages */
+    int stage;             /* current "on STAGE" block, -1 outside */
+    struct list *list;     /* list being declared */
+    struct rule **tail[STAGE_COUNT];
+};
+
+/* Returns a token; fills *val and *loc. Defined in lexer.c. */
+union RULES_STYPE;
+int rules_lex(union RULES_STYPE *val, struct rules_loc *loc, struct parser *p);
+
+/* Resolve a path written in a rule file against the file's directory. */
+char *parser_path(const struct parser *p, const char *path);
+
+#endif

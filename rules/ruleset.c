@@ -1,0 +1,124 @@
+/*
+ * ruleset.c: load, share and free rule sets.
+ *
+ * A rule set is immutable once ruleset_load returns it: sessions hold a
+ * reference for their whole life, a reload builds a new one next to it,
+ * and the last reference frees it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/ast.h"
+
+void cond_free(struct cond *c)
+{
+    if (c == NULL)
+        return;
+    cond_free(c->left);
+    cond_free(c->right);
+    free(c->fact_name);
+    free(c->list_name);
+    free(c->str);
+    free(c);
+}
+
+void rule_free(struct rule *r)
+{
+    if (r == NULL)
+        return;
+    cond_free(r->cond);
+    free(r->reply.text);
+    free(r->text);
+    free(r);
+}
+
+static void ruleset_free(struct ruleset *rs)
+{
+    for (int s = 0; s < STAGE_COUNT; s++) {
+        struct rule *r = rs->stages[s];
+        while (r != NULL) {
+            struct rule *next = r->next;
+            rule_free(r);
+            r = next;
+        }
+    }
+    while (rs->lists != NULL) {
+        struct list *next = rs->lists->next;
+        list_free(rs->lists);
+        rs->lists = next;
+    }
+    for (size_t i = 0; i < rs->nfiles; i++)
+        free(rs->files[i]);
+    free(rs->files);
+    free(rs->path);
+    free(rs);
+}
+
+struct ruleset *ruleset_load(const char *path, struct diag *diag)
+{
+    struct ruleset *rs = calloc(1, sizeof *rs);
+    unsigned errors = diag->errors;
+
+    if (rs == NULL || (rs->path = strdup(path)) == NULL) {
+        diag_error(diag, NULL, "%s: out of memory", path);
+        free(rs);
+        return NULL;
+    }
+    atomic_init(&rs->refs, 1);
+    if (rules_parse_file(rs, path, diag) == 0)
+        rules_compile(rs, diag);
+    if (diag->errors != errors) {
+        ruleset_free(rs);
+        return NULL;
+    }
+    return rs;
+}
+
+struct ruleset *ruleset_ref(struct ruleset *rs)
+{
+    atomic_fetch_add_explicit(&rs->refs, 1, memory_order_relaxed);
+    return rs;
+}
+
+void ruleset_unref(struct ruleset *rs)
+{
+    if (rs != NULL && atomic_fetch_sub_explicit(&rs->refs, 1, memory_order_acq_rel) == 1)
+        ruleset_free(rs);
+}
+
+unsigned ruleset_stages(const struct ruleset *rs) { return rs->stage_mask; }
+unsigned ruleset_fact_stages(const struct ruleset *rs) { return rs->fact_stage_mask; }
+bool ruleset_uses_auth(const struct ruleset *rs) { return rs->uses_auth; }
+const char *ruleset_path(const struct ruleset *rs) { return rs->path; }
+unsigned ruleset_rule_count(const struct ruleset *rs) { return rs->nrules; }
+const char *rule_where(const struct rule *r) { return r->where; }
+const char *rule_text(const struct rule *r) { return r->text ? r->text : action_name(r->action); }
+
+const char *action_name(enum action a)
+{
+    switch (a) {
+    case ACTION_NONE: return "default";
+    case ACTION_CONTINUE: return "continue";
+    case ACTION_ACCEPT: return "accept";
+    case ACTION_REJECT: return "reject";
+    case ACTION_TEMPFAIL: return "tempfail";
+    case ACTION_DISCARD: return "discard";
+    }
+    return "?";
+}
+
+void ruleset_print(const struct ruleset *rs, FILE *out)
+{
+    for (const struct list *l = rs->lists; l != NULL; l = l->next)
+        fprintf(out, "# list <%s>: %zu entries (%s:%d)\n", l->name,
+                l->nets ? cidr_set_count(l->nets) : strset_count(l->strs),
+                l->loc.file, l->loc.first_line);
+    for (int s = 0; s < STAGE_COUNT; s++) {
+        if (rs->stages[s] == NULL)
+            continue;
+        fprintf(out, "on %s {\n", stage_name((enum stage)s));
+        for (const struct rule *r = rs->stages[s]; r != NULL; r = r->next)
+            fprintf(out, "    %s  # %s\n", rule_text(r), r->where);
+        fprintf(out, "}\n");
+    }
+}

@@ -1,0 +1,78 @@
+/*
+ * ruleset.h: a loaded rule file, immutable and shared by reference.
+ *
+ * The engine knows nothing of libmilter: milter/, the session simulator,
+ * the unit tests and the fuzzers all drive it through this header.
+ */
+#ifndef MXG_RULES_RULESET_H
+#define MXG_RULES_RULESET_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "policy/envelope.h"
+#include "rules/diag.h"
+#include "rules/stage.h"
+
+struct ruleset;
+struct rule;
+
+enum action {
+    ACTION_NONE = 0,  /* no rule decided: the stage's default (continue) */
+    ACTION_CONTINUE,  /* this stage is done; the SMTP dialogue goes on */
+    ACTION_ACCEPT,    /* accept the message (or connection) without further checks */
+    ACTION_REJECT,
+    ACTION_TEMPFAIL,
+    ACTION_DISCARD
+};
+
+#define REPLY_TEXT_MAX 980 /* one SMTP reply line, as libmilter and postfix accept */
+
+struct verdict {
+    enum action action;
+    const struct rule *rule;      /* NULL when the stage default decided */
+    bool has_reply;
+    char code[4];                 /* "554" */
+    char xcode[12];               /* "5.7.1" */
+    char text[REPLY_TEXT_MAX + 1];/* expanded and sanitised; no % doubling yet */
+};
+
+/*
+ * Load and validate a rule file. On success returns a rule set with one
+ * reference; on any error returns NULL. Every error and warning goes to
+ * *diag as "file:line:col: message".
+ */
+struct ruleset *ruleset_load(const char *path, struct diag *diag);
+
+struct ruleset *ruleset_ref(struct ruleset *rs);
+void ruleset_unref(struct ruleset *rs);
+
+/*
+ * Evaluate one stage. Returns 0 with *v filled, or -1 on an internal or
+ * lookup error, which the caller must answer with a tempfail.
+ */
+int ruleset_eval(const struct ruleset *rs, enum stage stage,
+                 const struct envelope *env, struct verdict *v);
+
+/* Stages that have at least one rule (STAGE_BIT mask). */
+unsigned ruleset_stages(const struct ruleset *rs);
+
+/* Stages whose facts some rule or reply uses (STAGE_BIT of first_stage). */
+unsigned ruleset_fact_stages(const struct ruleset *rs);
+
+/* True when a rule tests authentication facts (needs {auth_authen}). */
+bool ruleset_uses_auth(const struct ruleset *rs);
+
+const char *ruleset_path(const struct ruleset *rs);
+unsigned ruleset_rule_count(const struct ruleset *rs);
+
+/* "file:line" of a rule, and its canonical text. */
+const char *rule_where(const struct rule *r);
+const char *rule_text(const struct rule *r);
+
+const char *action_name(enum action a);
+
+/* Print the rule set back in canonical form (mxguard -n -v). */
+void ruleset_print(const struct ruleset *rs, FILE *out);
+
+#endif

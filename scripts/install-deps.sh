@@ -1,0 +1,40 @@
+#!/bin/sh
+# install-deps.sh: install the Debian packages mxguard needs to build and
+# to run its whole test suite, without starting any of their services and
+# without touching the system's mail set-up. Safe to run again.
+set -eu
+
+[ "$(id -u)" = 0 ] || { echo "install-deps.sh: run as root" >&2; exit 1; }
+
+BUILD="build-essential autoconf automake pkg-config bison
+  libmilter-dev libspf2-dev libopendkim-dev libunbound-dev libevent-dev
+  libpcre2-dev liblmdb-dev libhiredis-dev libcmocka-dev"
+TEST="postfix miltertest swaks libio-socket-inet6-perl sasl2-bin libsasl2-modules
+  redis-server nsd python3-dnslib clang libclang-rt-14-dev procps iproute2"
+
+# WITH_TEST_DEPS=0 installs only what building needs.
+pkgs=$BUILD
+[ "${WITH_TEST_DEPS:-1}" = 0 ] || pkgs="$pkgs $TEST"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+    # Packages with services (postfix, nsd, redis) must not start them:
+    # tests run their own private instances on loopback.
+    made_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+    [ "$made_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
+fi
+
+# The unprivileged user the daemon runs as.
+id mxguard >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mxguard

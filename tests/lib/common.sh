@@ -1,0 +1,120 @@
+# common.sh: sourced by every script test. Each test gets its own temp
+# directory, its own sockets and ports, and stops what it started by PID,
+# so tests can run in parallel and leave nothing behind.
+#
+# The automake harness exports MXGUARD (the built daemon), SRCDIR and
+# BUILDDIR. Exit 77 means "skipped".
+
+set -u
+
+: "${MXGUARD:?MXGUARD must name the built mxguard binary}"
+: "${SRCDIR:?SRCDIR must name the source tree}"
+
+TEST_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "/tmp/mxg-$TEST_NAME.XXXXXX")
+chmod 755 "$T"          # postfix's smtpd must reach sockets below it
+CLEANUP_PIDS=""
+CLEANUP_CMDS=""
+FAILURES=0
+CHECKS=0
+
+cleanup() {
+    local pid
+    for cmd in $CLEANUP_CMDS; do "$cmd" || true; done
+    for pid in $CLEANUP_PIDS; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in $CLEANUP_PIDS; do
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if [ "${KEEP_TMP:-0}" = 1 ] || [ "$FAILURES" -ne 0 ]; then
+        echo "# files kept in $T"
+    else
+        rm -rf "$T"
+    fi
+}
+trap cleanup EXIT
+
+on_exit() { CLEANUP_CMDS="$CLEANUP_CMDS $1"; }
+track_pid() { CLEANUP_PIDS="$CLEANUP_PIDS $1"; }
+
+# Under scripts/test-all.sh (MXG_NO_SKIP=1) a skip is a failure: the
+# install step must have brought every tool.
+skip() {
+    echo "SKIP: $*"
+    [ "${MXG_NO_SKIP:-0}" = 1 ] && exit 1
+    exit 77
+}
+need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+need_cmd() { command -v "$1" >/dev/null 2>&1 || skip "needs $1 (scripts/install-deps.sh installs it)"; }
+
+# check NAME COMMAND...: run a check, print ok/FAIL, count failures.
+check() {
+    local name=$1; shift
+    CHECKS=$((CHECKS + 1))
+    if "$@"; then
+        echo "ok - $name"
+    else
+        echo "FAIL - $name"
+        FAILURES=$((FAILURES + 1))
+    fi
+}
+
+# contains FILE PATTERN (extended regex)
+contains() { grep -Eq -- "$2" "$1"; }
+not_contains() { ! grep -Eq -- "$2" "$1"; }
+
+finish() {
+    echo "# $TEST_NAME: $((CHECKS - FAILURES)) of $CHECKS checks passed"
+    [ "$FAILURES" -eq 0 ] || exit 1
+    exit 0
+}
+
+# wait_for SECONDS COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+    local limit=$1; shift
+    local n=$((limit * 10))
+    while [ "$n" -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
+
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# The unprivileged user the daemon runs as in tests.
+ensure_user() {
+    id mxguard >/dev/null 2>&1 ||
+        useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin mxguard
+}
+
+# start_mxguard RULES [extra options...]: start the daemon in the
+# foreground (supervisor and filter), on a unix socket in $T.
+# Sets MXG_SOCK, MXG_PID (the supervisor), MXG_LOG.
+start_mxguard() {
+    local rules=$1; shift
+    need_root
+    ensure_user
+    MXG_SOCK="$T/mxguard.sock"
+    MXG_LOG="$T/mxguard.log"
+    "$MXGUARD" -f -c "$rules" -p "unix:$MXG_SOCK" -u mxguard --umask 0111 \
+        -P "$T/mxguard.pid" "$@" >"$MXG_LOG" 2>&1 </dev/null &
+    MXG_PID=$!
+    track_pid "$MXG_PID"
+    if ! wait_for 10 test -S "$MXG_SOCK" || ! wait_for 10 filter_pid_exists; then
+        echo "# mxguard did not start; its log:"; sed 's/^/#   /' "$MXG_LOG"
+        return 1
+    fi
+}
+
+# The filter process: the supervisor's child.
+filter_pid() { pgrep -P "$MXG_PID" -x mxguard | head -n 1; }
+filter_pid_exists() { [ -n "$(filter_pid)" ]; }
+
+stop_mxguard() {
+    kill -TERM "$MXG_PID" 2>/dev/null || return 0
+    wait_for 20 pid_gone "$MXG_PID"
+}

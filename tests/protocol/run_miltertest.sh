@@ -1,0 +1,24 @@
+#!/bin/bash
+# run_miltertest.sh: protocol tests with Debian's miltertest against the
+# built daemon on a unix socket: relay verdicts for outside, trusted and
+# authenticated clients, aborted and dropped transactions, replies.
+. "$SRCDIR/tests/lib/common.sh"
+need_root
+need_cmd miltertest
+
+run_script() { # RULES LUA
+    local rules=$1 lua=$2 out="$T/$(basename "$2" .lua).out"
+    start_mxguard "$rules" || return 1
+    miltertest -D sock="unix:$MXG_SOCK" -s "$lua" >"$out" 2>&1
+    local rc=$?
+    sed 's/^/#   /' "$out"
+    stop_mxguard
+    [ $rc -eq 0 ] && ! grep -q FAILED "$out"
+}
+
+check "relay verdicts over the milter protocol" \
+    run_script "$SRCDIR/rules/examples/gateway.rules" "$SRCDIR/tests/protocol/relay.lua"
+check "reply text, codes and percent escaping" \
+    run_script "$SRCDIR/tests/protocol/reply.rules" "$SRCDIR/tests/protocol/reply.lua"
+check "no internal errors logged" not_contains "$MXG_LOG" "internal error"
+finish
