@@ -82,12 +82,15 @@ struct ruleset {
 
 /* parse.y: fills rs (rules unresolved) and reports syntax errors. */
 int rules_parse_file(struct ruleset *rs, const char *path, struct diag *diag);
+/* The same over text in memory; path names it in messages and anchors relative paths. */
+int rules_parse_buffer(struct ruleset *rs, const char *path, const char *buf, size_t len,
+                       struct diag *diag);
 
 /* compile.c: resolves names, checks types and replies, loads list files. */
 void rules_compile(struct ruleset *rs, struct diag *diag);
 
 /* lists.c */
-int list_load_file(struct list *l, const char *path, struct diag *diag);
+int list_load_file(struct list *l, const char *path, struct diag *diag, const char **error_r);
 int list_add_entry(struct list *l, const char *entry, const struct rules_loc *loc, struct diag *diag);
 struct list *list_new(const char *name, enum list_kind kind, const struct rules_loc *loc);
 void list_free(struct list *l);

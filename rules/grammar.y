@@ -27,7 +27,6 @@ struct parser;
 }
 
 %code {
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,9 +104,9 @@ list_body
         {
             if (p->list != NULL) {
                 char *path = parser_path(p, $2);
-                if (path == NULL || list_load_file(p->list, path, p->diag) < 0)
-                    diag_error(p->diag, &@2, "cannot read list file \"%s\": %s", $2,
-                               path == NULL ? "out of memory" : strerror(errno));
+                const char *why = "out of memory";
+                if (path == NULL || list_load_file(p->list, path, p->diag, &why) < 0)
+                    diag_error(p->diag, &@2, "cannot read list file \"%s\": %s", $2, why);
                 free(path);
             }
             free($2);
@@ -286,6 +285,8 @@ static void list_begin(struct parser *p, char *name, char *kind, const struct ru
     };
     struct rules_loc kloc = *loc;
 
+    /* A declaration cut short by a syntax error never reached list_end. */
+    list_free(p->list);
     p->list = NULL;
     for (const struct list *l = p->rs->lists; l != NULL; l = l->next) {
         if (strcmp(l->name, name) == 0) {

@@ -7,6 +7,8 @@
  * wrote.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,14 +126,24 @@ static char *entry_of(char *line, size_t *col)
     return line;
 }
 
-int list_load_file(struct list *l, const char *path, struct diag *diag)
+int list_load_file(struct list *l, const char *path, struct diag *diag, const char **error_r)
 {
     char line[LIST_LINE_MAX + 2];
     FILE *f = fopen(path, "r");
     struct rules_loc loc = { path, 0, 1, 0, 1 };
 
-    if (f == NULL)
+    struct stat st;
+
+    if (f == NULL) {
+        *error_r = strerror(errno);
         return -1;
+    }
+    /* A device or a FIFO could feed the loader forever. */
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        *error_r = "not a regular file";
+        return -1;
+    }
     while (fgets(line, sizeof line, f) != NULL) {
         size_t col, n = strlen(line);
         char *entry;

@@ -67,14 +67,25 @@ static char *read_all(const char *path, size_t *len, struct diag *diag)
 
 int rules_parse_file(struct ruleset *rs, const char *path, struct diag *diag)
 {
-    struct parser p;
-    char *buf, *slash;
     size_t len = 0;
+    char *buf = read_all(path, &len, diag);
+    int rc;
+
+    if (buf == NULL)
+        return -1;
+    rc = rules_parse_buffer(rs, path, buf, len, diag);
+    free(buf);
+    return rc;
+}
+
+int rules_parse_buffer(struct ruleset *rs, const char *path, const char *buf, size_t len,
+                       struct diag *diag)
+{
+    struct parser p;
+    char *slash;
     int rc;
 
     memset(&p, 0, sizeof p);
-    if ((buf = read_all(path, &len, diag)) == NULL)
-        return -1;
     p.rs = rs;
     p.diag = diag;
     p.buf = buf;
@@ -87,7 +98,6 @@ int rules_parse_file(struct ruleset *rs, const char *path, struct diag *diag)
     if (p.file == NULL || p.dir == NULL) {
         diag_error(diag, NULL, "%s: out of memory", path);
         free(p.dir);
-        free(buf);
         return -1;
     }
     slash = strrchr(p.dir, '/');
@@ -100,6 +110,5 @@ int rules_parse_file(struct ruleset *rs, const char *path, struct diag *diag)
     rc = rules_parse(&p);
     list_free(p.list);
     free(p.dir);
-    free(buf);
     return rc == 0 ? 0 : -1;
 }

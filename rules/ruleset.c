@@ -54,10 +54,11 @@ static void ruleset_free(struct ruleset *rs)
     free(rs);
 }
 
-struct ruleset *ruleset_load(const char *path, struct diag *diag)
+static struct ruleset *load(const char *path, const char *buf, size_t len, struct diag *diag)
 {
     struct ruleset *rs = calloc(1, sizeof *rs);
     unsigned errors = diag->errors;
+    int rc;
 
     if (rs == NULL || (rs->path = strdup(path)) == NULL) {
         diag_error(diag, NULL, "%s: out of memory", path);
@@ -65,13 +66,24 @@ struct ruleset *ruleset_load(const char *path, struct diag *diag)
         return NULL;
     }
     atomic_init(&rs->refs, 1);
-    if (rules_parse_file(rs, path, diag) == 0)
+    rc = buf ? rules_parse_buffer(rs, path, buf, len, diag) : rules_parse_file(rs, path, diag);
+    if (rc == 0)
         rules_compile(rs, diag);
     if (diag->errors != errors) {
         ruleset_free(rs);
         return NULL;
     }
     return rs;
+}
+
+struct ruleset *ruleset_load(const char *path, struct diag *diag)
+{
+    return load(path, NULL, 0, diag);
+}
+
+struct ruleset *ruleset_load_buffer(const char *name, const char *buf, size_t len, struct diag *diag)
+{
+    return load(name, buf, len, diag);
 }
 
 struct ruleset *ruleset_ref(struct ruleset *rs)

@@ -44,6 +44,9 @@ struct verdict {
  */
 struct ruleset *ruleset_load(const char *path, struct diag *diag);
 
+/* The same from text in memory (fuzzers, tests); name stands for the file. */
+struct ruleset *ruleset_load_buffer(const char *name, const char *buf, size_t len, struct diag *diag);
+
 struct ruleset *ruleset_ref(struct ruleset *rs);
 void ruleset_unref(struct ruleset *rs);
 

@@ -17,6 +17,7 @@ CLEANUP_PIDS=""
 CLEANUP_CMDS=""
 FAILURES=0
 CHECKS=0
+MXG_STARTS=0
 
 cleanup() {
     local pid
@@ -66,6 +67,11 @@ contains() { grep -Eq -- "$2" "$1"; }
 not_contains() { ! grep -Eq -- "$2" "$1"; }
 
 finish() {
+    # A sanitizer build reports into the daemon's log: any report fails.
+    if [ "$MXG_STARTS" -gt 0 ]; then
+        cat "$T"/mxguard-*.log >"$T/all-daemon-logs"
+        check "no sanitizer report in the daemon logs" not_contains "$T/all-daemon-logs" "Sanitizer|runtime error:"
+    fi
     echo "# $TEST_NAME: $((CHECKS - FAILURES)) of $CHECKS checks passed"
     [ "$FAILURES" -eq 0 ] || exit 1
     exit 0
@@ -99,7 +105,8 @@ start_mxguard() {
     need_root
     ensure_user
     MXG_SOCK="$T/mxguard.sock"
-    MXG_LOG="$T/mxguard.log"
+    MXG_STARTS=$((MXG_STARTS + 1))
+    MXG_LOG="$T/mxguard-$MXG_STARTS.log"
     "$MXGUARD" -f -c "$rules" -p "unix:$MXG_SOCK" -u mxguard --umask 0111 \
         -P "$T/mxguard.pid" "$@" >"$MXG_LOG" 2>&1 </dev/null &
     MXG_PID=$!
