@@ -1,62 +1,185 @@
 /*
- * cidr_set.c: a path-compressed binary trie over 128-bit keys.
+ * cidr_set.c: a set of networks as a sorted array of disjoint address
+ * ranges, with a direct index on the top 16 bits of each address.
  *
- * Lookup walks at most one node per distinct prefix length on the path,
- * so its cost depends on the address, not on how many networks the list
- * holds. Memory: two nodes at most per network. Never allocates on lookup.
+ * Networks are collected while a list loads; cidr_set_freeze merges them
+ * into disjoint ranges (a containment test needs only their union). A
+ * lookup reads one index slot and binary-searches the few ranges of its
+ * bucket, so its cost barely depends on how many networks the list
+ * holds: a handful of cache lines, never a pointer chase per prefix bit.
+ * Never allocates on lookup; safe from any thread once frozen.
  */
 #include "rules/cidr_set.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct cidr_node {
-    uint8_t key[16];
-    uint8_t plen;     /* 0..128 */
-    bool entry;       /* a network the admin listed (not only a branch point) */
-    struct cidr_node *child[2];
+/* A 128-bit key as two halves, for cheap comparisons. */
+struct u128 {
+    uint64_t hi, lo;
 };
 
-struct cidr_set {
-    struct cidr_node *root;
-    size_t count;
+struct range {
+    struct u128 first, last;
 };
+
+/* Buckets: 65536 for IPv4 (top 16 bits of the IPv4 address), 65536 for the rest (top 16 bits). */
+#define NBUCKETS (2u * 65536u)
+
+struct cidr_set {
+    struct range *ranges;
+    size_t count, cap;      /* networks added; ranges after freeze */
+    size_t added;
+    uint32_t *index;        /* NBUCKETS + 1 entries: first range of each bucket */
+    bool frozen;
+};
+
+static struct u128 key_of(const uint8_t b[16])
+{
+    struct u128 k = { 0, 0 };
+    for (int i = 0; i < 8; i++) {
+        k.hi = k.hi << 8 | b[i];
+        k.lo = k.lo << 8 | b[i + 8];
+    }
+    return k;
+}
+
+static int cmp128(struct u128 a, struct u128 b)
+{
+    if (a.hi != b.hi)
+        return a.hi < b.hi ? -1 : 1;
+    if (a.lo != b.lo)
+        return a.lo < b.lo ? -1 : 1;
+    return 0;
+}
+
+static bool is_v4(struct u128 k)
+{
+    return k.hi == 0 && (k.lo >> 32) == 0xffffu;
+}
+
+/* Monotonic in the key: all IPv4-mapped keys sort between ::ffff:0:0 and ::ffff:ffff:ffff. */
+static uint32_t bucket_of(struct u128 k)
+{
+    if (is_v4(k))
+        return 65536u + (uint32_t)((k.lo >> 16) & 0xffff);
+    return (uint32_t)(k.hi >> 48);
+}
 
 struct cidr_set *cidr_set_new(void)
 {
     return calloc(1, sizeof(struct cidr_set));
 }
 
-static void node_free(struct cidr_node *n)
-{
-    /* Iterative over the left spine keeps the recursion depth at 128 at most. */
-    while (n != NULL) {
-        struct cidr_node *next = n->child[0];
-        node_free(n->child[1]);
-        free(n);
-        n = next;
-    }
-}
-
 void cidr_set_free(struct cidr_set *set)
 {
     if (set == NULL)
         return;
-    node_free(set->root);
+    free(set->ranges);
+    free(set->index);
     free(set);
 }
 
-static unsigned common_bits(const uint8_t *a, const uint8_t *b, unsigned max)
+int cidr_set_add_key(struct cidr_set *set, const struct ipaddr *net, unsigned plen)
 {
-    unsigned i = 0;
+    struct range r;
+    uint64_t mhi, mlo;
 
-    while (i + 8 <= max && a[i >> 3] == b[i >> 3])
-        i += 8;
-    while (i < max && ipaddr_bit(a, i) == ipaddr_bit(b, i))
-        i++;
-    return i;
+    if (set->frozen || plen > 128)
+        return -1;
+    if (set->count == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 16;
+        struct range *grown = realloc(set->ranges, cap * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        set->ranges = grown;
+        set->cap = cap;
+    }
+    /* Host part of the mask: bits below the prefix. */
+    mhi = plen >= 64 ? 0 : (plen == 0 ? UINT64_MAX : UINT64_MAX >> plen);
+    mlo = plen >= 128 ? 0 : (plen <= 64 ? UINT64_MAX : UINT64_MAX >> (plen - 64));
+    r.first = key_of(net->b);
+    r.first.hi &= ~mhi;
+    r.first.lo &= ~mlo;
+    r.last.hi = r.first.hi | mhi;
+    r.last.lo = r.first.lo | mlo;
+    set->ranges[set->count++] = r;
+    set->added++;
+    return 0;
+}
+
+static int by_first(const void *a, const void *b)
+{
+    const struct range *x = a, *y = b;
+    int c = cmp128(x->first, y->first);
+    return c != 0 ? c : -cmp128(x->last, y->last);
+}
+
+/* True when next starts at or before last + 1: the ranges overlap or abut. */
+static bool touches(struct u128 last, struct u128 next)
+{
+    struct u128 after = last;
+
+    if (++after.lo == 0 && ++after.hi == 0)
+        return true; /* last is the top of the address space */
+    return cmp128(next, after) <= 0;
+}
+
+int cidr_set_freeze(struct cidr_set *set)
+{
+    size_t out = 0;
+
+    if (set->frozen)
+        return 0;
+    qsort(set->ranges, set->count, sizeof *set->ranges, by_first);
+    for (size_t i = 0; i < set->count; i++) {
+        struct range r = set->ranges[i];
+        if (out > 0 && touches(set->ranges[out - 1].last, r.first)) {
+            if (cmp128(r.last, set->ranges[out - 1].last) > 0)
+                set->ranges[out - 1].last = r.last;
+        } else {
+            set->ranges[out++] = r;
+        }
+    }
+    set->count = out;
+    if ((set->index = malloc((NBUCKETS + 1) * sizeof *set->index)) == NULL)
+        return -1;
+    /* index[b] = first range whose first address lies in bucket b or later. */
+    for (uint32_t b = 0, i = 0; b <= NBUCKETS; b++) {
+        while (i < out && bucket_of(set->ranges[i].first) < b)
+            i++;
+        set->index[b] = i;
+    }
+    set->frozen = true;
+    return 0;
+}
+
+bool cidr_set_contains(const struct cidr_set *set, const struct ipaddr *ip)
+{
+    struct u128 k = key_of(ip->b);
+    uint32_t b = bucket_of(k);
+    size_t lo, hi;
+
+    if (!set->frozen || set->count == 0)
+        return false;
+    /* The answer is the last range starting at or before k: it starts in
+       k's bucket, or it is the one just before that bucket. */
+    lo = set->index[b] > 0 ? set->index[b] - 1 : 0;
+    hi = set->index[b + 1];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp128(set->ranges[mid].first, k) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && cmp128(k, set->ranges[lo - 1].last) <= 0;
+}
+
+size_t cidr_set_count(const struct cidr_set *set)
+{
+    return set->added;
 }
 
 static void mask_key(uint8_t key[16], unsigned plen)
@@ -65,92 +188,13 @@ static void mask_key(uint8_t key[16], unsigned plen)
         key[i >> 3] &= (uint8_t)~(0x80u >> (i & 7));
 }
 
-static struct cidr_node *node_new(const uint8_t *key, unsigned plen, bool entry)
-{
-    struct cidr_node *n = calloc(1, sizeof *n);
-
-    if (n == NULL)
-        return NULL;
-    memcpy(n->key, key, 16);
-    mask_key(n->key, plen);
-    n->plen = (uint8_t)plen;
-    n->entry = entry;
-    return n;
-}
-
-int cidr_set_add_key(struct cidr_set *set, const struct ipaddr *net, unsigned plen)
-{
-    struct cidr_node **pp = &set->root;
-    const uint8_t *key = net->b;
-
-    while (*pp != NULL) {
-        struct cidr_node *n = *pp;
-        unsigned min = n->plen < plen ? n->plen : plen;
-        unsigned common = common_bits(n->key, key, min);
-
-        if (common < n->plen) {
-            /* The new prefix diverges inside n's prefix: split here. */
-            struct cidr_node *leaf, *glue;
-            if (common == plen) {
-                if ((leaf = node_new(key, plen, true)) == NULL)
-                    return -1;
-                leaf->child[ipaddr_bit(n->key, plen)] = n;
-                *pp = leaf;
-            } else {
-                if ((leaf = node_new(key, plen, true)) == NULL)
-                    return -1;
-                if ((glue = node_new(key, common, false)) == NULL) {
-                    free(leaf);
-                    return -1;
-                }
-                glue->child[ipaddr_bit(key, common)] = leaf;
-                glue->child[ipaddr_bit(n->key, common)] = n;
-                *pp = glue;
-            }
-            set->count++;
-            return 0;
-        }
-        if (n->plen == plen) {
-            if (!n->entry)
-                set->count++;
-            n->entry = true;
-            return 0;
-        }
-        pp = &n->child[ipaddr_bit(key, n->plen)];
-    }
-    if ((*pp = node_new(key, plen, true)) == NULL)
-        return -1;
-    set->count++;
-    return 0;
-}
-
-bool cidr_set_contains(const struct cidr_set *set, const struct ipaddr *ip)
-{
-    const struct cidr_node *n = set->root;
-
-    while (n != NULL) {
-        if (common_bits(n->key, ip->b, n->plen) < n->plen)
-            return false;
-        if (n->entry)
-            return true; /* any containing network will do */
-        if (n->plen >= 128)
-            return false;
-        n = n->child[ipaddr_bit(ip->b, n->plen)];
-    }
-    return false;
-}
-
-size_t cidr_set_count(const struct cidr_set *set)
-{
-    return set->count;
-}
-
 int cidr_parse(const char *text, struct ipaddr *net, unsigned *plen, const char **error_r)
 {
     char buf[64];
     const char *slash = strchr(text, '/');
     size_t alen = slash ? (size_t)(slash - text) : strlen(text);
     unsigned max, bits;
+    struct ipaddr masked;
 
     if (alen == 0 || alen >= sizeof buf) {
         *error_r = "expected an IPv4 or IPv6 address or network";
@@ -181,13 +225,11 @@ int cidr_parse(const char *text, struct ipaddr *net, unsigned *plen, const char 
     }
     /* An IPv4 network lives under ::ffff:0:0/96 in the shared key space. */
     *plen = max == 32 ? 96 + bits : bits;
-    {
-        struct ipaddr masked = *net;
-        mask_key(masked.b, *plen);
-        if (memcmp(masked.b, net->b, 16) != 0) {
-            *error_r = "host bits set below the prefix length";
-            return -1;
-        }
+    masked = *net;
+    mask_key(masked.b, *plen);
+    if (memcmp(masked.b, net->b, 16) != 0) {
+        *error_r = "host bits set below the prefix length";
+        return -1;
     }
     return 0;
 }

@@ -27,9 +27,16 @@ int cidr_set_add(struct cidr_set *set, const char *text, const char **error_r);
 /* Add a parsed network; plen counts bits of the 128-bit (mapped) key. */
 int cidr_set_add_key(struct cidr_set *set, const struct ipaddr *net, unsigned plen);
 
-/* True when some network in the set contains ip. */
+/*
+ * Build the lookup structure once every network is added; no network can
+ * be added after. 0, or -1 when out of memory.
+ */
+int cidr_set_freeze(struct cidr_set *set);
+
+/* True when some network in the set contains ip. False before freezing. */
 bool cidr_set_contains(const struct cidr_set *set, const struct ipaddr *ip);
 
+/* Networks added (before merging). */
 size_t cidr_set_count(const struct cidr_set *set);
 
 #endif

@@ -191,6 +191,9 @@ static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
 
 void rules_compile(struct ruleset *rs, struct diag *diag)
 {
+    for (struct list *l = rs->lists; l != NULL; l = l->next)
+        if (l->nets != NULL && cidr_set_freeze(l->nets) < 0)
+            diag_error(diag, &l->loc, "list <%s>: out of memory", l->name);
     for (int s = 0; s < STAGE_COUNT; s++)
         compile_stage(rs, (enum stage)s, diag);
 }
