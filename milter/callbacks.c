@@ -34,7 +34,15 @@ static const char *macro_lookup(void *ctx, const char *name)
 unsigned long callbacks_protocol_flags(const struct ruleset *rs, unsigned long offered)
 {
     unsigned rules = ruleset_stages(rs);
-    unsigned need = rules | ruleset_fact_stages(rs);
+    unsigned need;
+    /* A refusal at connect is answered at HELO or later, and a refusal at
+       connect or helo is repeated at every later command: those steps
+       must then be taken with a reply. */
+    if (rules & STAGE_BIT(STAGE_CONNECT))
+        rules |= STAGE_BIT(STAGE_HELO);
+    if (rules & (STAGE_BIT(STAGE_CONNECT) | STAGE_BIT(STAGE_HELO)))
+        rules |= STAGE_BIT(STAGE_MAIL) | STAGE_BIT(STAGE_RCPT);
+    need = rules | ruleset_fact_stages(rs);
     unsigned message = STAGE_BIT(STAGE_MAIL) | STAGE_BIT(STAGE_RCPT) | STAGE_BIT(STAGE_DATA) |
                        STAGE_BIT(STAGE_EOH) | STAGE_BIT(STAGE_EOM);
     unsigned long flags = SMFIP_NOHDRS | SMFIP_NOBODY | SMFIP_NOUNKNOWN;
@@ -108,7 +116,7 @@ static sfsistat run_stage(SMFICTX *ctx, struct priv *p, enum stage stage, bool o
     bool noreply = (p->noreply & NOREPLY_BIT(stage)) != 0;
     bool can_reply = stage != STAGE_CONNECT;
     struct verdict v;
-    sfsistat rc;
+    enum flow_origin origin;
 
     if (!ok)
         s->failed = true;
@@ -120,10 +128,15 @@ static sfsistat run_stage(SMFICTX *ctx, struct priv *p, enum stage stage, bool o
     }
     if (noreply)
         return SMFIS_NOREPLY; /* no rules here: the stage's facts are all we wanted */
-    if (ruleset_eval(s->rules, stage, &s->env, &v) < 0)
+    if (flow_eval(&s->flow, s->rules, stage, can_reply, &s->env, &v, &origin) < 0)
         return verdict_internal_error(ctx, s, stage, "rule evaluation failed", can_reply);
-    rc = verdict_apply(ctx, s, stage, &v, can_reply);
-    return rc;
+    if (origin == FLOW_DEFERRED)
+        log_info("session=%s client=%s stage=connect rule=%s action=%s: answered at the next command",
+                 s->id, s->client, rule_where(s->flow.conn_verdict.rule),
+                 action_name(s->flow.conn_verdict.action));
+    if (origin == FLOW_SKIPPED)
+        return SMFIS_CONTINUE;
+    return verdict_apply(ctx, s, stage, &v, can_reply);
 }
 
 static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -185,6 +198,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
         return verdict_internal_error(ctx, NULL, STAGE_MAIL, "out of memory", true);
     /* A new message on the same connection starts from a clean slate. */
     envelope_reset_message(&p->s->env);
+    flow_new_message(&p->s->flow);
     p->s->queue_id[0] = '\0';
     p->s->messages++;
     note_queue_id(ctx, p->s);
@@ -245,6 +259,7 @@ static sfsistat cb_abort(SMFICTX *ctx)
 
     if (p != NULL) {
         envelope_reset_message(&p->s->env);
+        flow_new_message(&p->s->flow);
         p->s->queue_id[0] = '\0';
     }
     return SMFIS_CONTINUE;

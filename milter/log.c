@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 static bool use_stderr = true;
+static bool tee_stderr;
 static int verbosity;
 static const char *log_ident = "mxguard";
 
@@ -24,6 +25,11 @@ void log_open(const char *ident, bool to_stderr, int verbose)
     verbosity = verbose;
     if (!to_stderr)
         openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void log_tee_stderr(bool on)
+{
+    tee_stderr = on;
 }
 
 int log_verbosity(void)
@@ -44,10 +50,13 @@ static void emit(int prio, const char *fmt, va_list ap, const char *suffix)
         strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
         fprintf(stderr, "%s %s[%ld]: %s%s%s\n", stamp, log_ident, (long)getpid(), msg,
                 suffix ? ": " : "", suffix ? suffix : "");
-    } else if (suffix != NULL) {
-        syslog(prio, "%s: %s", msg, suffix);
     } else {
-        syslog(prio, "%s", msg);
+        if (suffix != NULL)
+            syslog(prio, "%s: %s", msg, suffix);
+        else
+            syslog(prio, "%s", msg);
+        if (tee_stderr)
+            fprintf(stderr, "mxguard: %s%s%s\n", msg, suffix ? ": " : "", suffix ? suffix : "");
     }
 }
 

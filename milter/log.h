@@ -7,6 +7,9 @@
 #include <stdbool.h>
 
 void log_open(const char *ident, bool to_stderr, int verbose);
+/* Until the daemon detaches, copy syslog lines to stderr too, so start-up
+   errors reach the admin's terminal. */
+void log_tee_stderr(bool on);
 int log_verbosity(void);
 
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -113,15 +113,26 @@ static void open_socket(const struct options *o, const struct run_as *who)
         log_warn("chown %s", path);
 }
 
-static void daemonize(void)
+/*
+ * Detach. The parent waits until the child reports that start-up
+ * finished (pid file written, privileges dropped), so that "mxguard"
+ * exits 1 when any of that fails, not 0. Returns the pipe to report on.
+ */
+static int daemonize(void)
 {
-    pid_t pid = fork();
-    int fd;
+    int ready[2], fd;
+    pid_t pid;
+    char ok;
 
-    if (pid < 0)
+    if (pipe(ready) < 0)
+        log_fatal("pipe");
+    if ((pid = fork()) < 0)
         log_fatal("fork");
-    if (pid > 0)
-        _exit(0);
+    if (pid > 0) {
+        close(ready[1]);
+        _exit(read(ready[0], &ok, 1) == 1 ? 0 : 1);
+    }
+    close(ready[0]);
     setsid();
     if (chdir("/") < 0)
         log_fatal("chdir /");
@@ -132,6 +143,16 @@ static void daemonize(void)
         if (fd > 2)
             close(fd);
     }
+    return ready[1];
+}
+
+static void report_ready(int fd)
+{
+    if (fd >= 0) {
+        (void)!write(fd, "", 1);
+        close(fd);
+    }
+    log_tee_stderr(false);
 }
 
 static void write_pidfile(const char *path)
@@ -188,7 +209,8 @@ int main(int argc, char **argv)
     struct run_as who;
     struct ruleset *rs;
     const char *error;
-    int rc;
+    char *config_abs = NULL;
+    int rc, ready = -1;
 
     switch (options_parse(argc, argv, &o)) {
     case OPTIONS_EXIT_OK: return 0;
@@ -201,6 +223,16 @@ int main(int argc, char **argv)
         return run_test_session(&o);
 
     log_open("mxguard", o.foreground, o.verbose);
+    log_tee_stderr(!o.foreground);
+    /* Reloads happen after chdir("/"): keep the rule file's absolute path. */
+    if (o.config[0] != '/') {
+        char cwd[4096];
+        if (getcwd(cwd, sizeof cwd) == NULL || asprintf(&config_abs, "%s/%s", cwd, o.config) < 0)
+            log_fatal("cannot make the rule file path absolute");
+        o.config = config_abs;
+    }
+    if (o.chroot_dir != NULL && o.user == NULL)
+        log_fatalx("--chroot needs --user: a chroot is no boundary for root");
     if (o.user != NULL && privdrop_lookup(o.user, &who, &error) < 0)
         log_fatalx("--user %s: %s", o.user, error);
     if (geteuid() == 0 && o.user == NULL && !o.allow_root)
@@ -216,11 +248,12 @@ int main(int argc, char **argv)
     smfi_settimeout(o.milter_timeout);
     open_socket(&o, o.user ? &who : NULL);
     if (!o.foreground)
-        daemonize();
+        ready = daemonize();
     if (o.pidfile != NULL)
         write_pidfile(o.pidfile);
     if (o.user != NULL && privdrop_apply(&who, o.chroot_dir, &error) < 0)
         log_fatal("dropping privileges to %s: %s", o.user, error);
+    report_ready(ready);
     log_info("mxguard %s serving %s on %s as uid %ld (%u rules)", PACKAGE_VERSION, o.config,
              o.socket, (long)getuid(), ruleset_rule_count(rs));
 
@@ -228,9 +261,12 @@ int main(int argc, char **argv)
         struct supervisor_limits lim = { o.restart_max, o.restart_window };
         rc = supervisor_run(&lim, filter_main, NULL);
     }
-    if (o.pidfile != NULL)
-        unlink(o.pidfile);
+    /* Removing it needs write access to its directory as the run user. */
+    if (o.pidfile != NULL && unlink(o.pidfile) < 0)
+        log_warn("cannot remove pid file %s (put it in a directory %s may write)", o.pidfile,
+                 o.user ? o.user : "mxguard");
     rules_holder_shutdown();
     log_info("mxguard stopped");
+    free(config_abs);
     return rc;
 }

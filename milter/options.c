@@ -66,15 +66,20 @@ static void usage(FILE *out)
     fprintf(out, "\nSignals: SIGHUP or SIGUSR1 reloads the rules, SIGTERM stops. See mxguard(8).\n");
 }
 
-static int parse_int(const char *s, long min, long max, long *out)
+static int parse_base(const char *s, int base, long min, long max, long *out)
 {
     char *end;
-    long v = strtol(s, &end, 0);
+    long v = strtol(s, &end, base);
 
     if (*s == '\0' || *end != '\0' || v < min || v > max)
         return -1;
     *out = v;
     return 0;
+}
+
+static int parse_int(const char *s, long min, long max, long *out)
+{
+    return parse_base(s, 10, min, max, out);
 }
 
 static int parse_restart(const char *s, struct options *o)
@@ -125,7 +130,7 @@ static int apply(struct options *o, int c, const char *arg)
     case OPT_CLIENT_NAME: o->test_client_name = arg; return 0;
     case OPT_AUTH_USER: o->test_auth_user = arg; return 0;
     case OPT_UMASK:
-        if (parse_int(arg, 0, 0777, &v) < 0) {
+        if (parse_base(arg, 8, 0, 0777, &v) < 0) { /* always octal, like umask(1) */
             fprintf(stderr, "mxguard: --umask: expected an octal mode like 0117, found \"%s\"\n", arg);
             return -1;
         }

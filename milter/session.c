@@ -20,6 +20,7 @@ struct session *session_new(struct ruleset *rules)
         return NULL;
     }
     envelope_init(&s->env);
+    flow_init(&s->flow);
     s->rules = rules;
     /* Unique across restarts of the filter process: pid and a counter. */
     snprintf(s->id, sizeof s->id, "%lx.%lx", (unsigned long)getpid(),

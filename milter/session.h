@@ -11,11 +11,13 @@
 #include <stdbool.h>
 
 #include "policy/envelope.h"
+#include "rules/flow.h"
 #include "rules/ruleset.h"
 
 struct session {
     struct envelope env;
     struct ruleset *rules;     /* the rules this connection started with */
+    struct flow flow;          /* verdicts that carry across stages */
     char id[24];               /* our own id: the MTA's queue id comes late */
     char queue_id[32];         /* MTA macro i, once known */
     char client[300];          /* "name[address]" for logs */

@@ -12,11 +12,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rules/flow.h"
+
 #define LINE_MAX_SMTP 4096
 
 struct sim {
     const struct ruleset *rs;
     struct envelope env;
+    struct flow flow;
     FILE *out;
     bool in_mail;
 };
@@ -25,13 +28,21 @@ struct sim {
 static bool decide(struct sim *sim, enum stage stage, const char *ok_reply)
 {
     struct verdict v;
+    enum flow_origin origin;
 
-    if (ruleset_eval(sim->rs, stage, &sim->env, &v) < 0) {
+    if (flow_eval(&sim->flow, sim->rs, stage, stage != STAGE_CONNECT, &sim->env, &v, &origin) < 0) {
         fprintf(sim->out, "# %s: internal error: tempfail\n451 4.3.0 Temporary local problem, please try again later\n",
                 stage_name(stage));
         return true;
     }
-    if (v.rule != NULL)
+    if (origin == FLOW_SKIPPED)
+        fprintf(sim->out, "# %s: accepted earlier: no checks\n", stage_name(stage));
+    else if (origin == FLOW_DEFERRED)
+        fprintf(sim->out, "# %s: rule %s: %s (answered at the next command: no reply text at connect)\n",
+                stage_name(stage), rule_where(sim->flow.conn_verdict.rule), rule_text(sim->flow.conn_verdict.rule));
+    else if (origin == FLOW_REPEATED)
+        fprintf(sim->out, "# %s: refused earlier by rule %s\n", stage_name(stage), rule_where(v.rule));
+    else if (v.rule != NULL)
         fprintf(sim->out, "# %s: rule %s: %s\n", stage_name(stage), rule_where(v.rule), rule_text(v.rule));
     else
         fprintf(sim->out, "# %s: no rule matched: continue\n", stage_name(stage));
@@ -49,8 +60,9 @@ static bool decide(struct sim *sim, enum stage stage, const char *ok_reply)
         fprintf(sim->out, "# the message will be discarded\n");
         break;
     case ACTION_ACCEPT:
-        fprintf(sim->out, "# accepted: no further checks for this %s\n",
-                stage == STAGE_CONNECT || stage == STAGE_HELO ? "connection" : "message");
+        if (origin == FLOW_EVALUATED)
+            fprintf(sim->out, "# accepted: no further checks for this %s\n",
+                    stage == STAGE_CONNECT || stage == STAGE_HELO ? "connection" : "message");
         break;
     default:
         break;
@@ -115,6 +127,7 @@ static int command(struct sim *sim, const char *line, FILE *in)
         decide(sim, STAGE_HELO, "250 mxguard-test-session");
     } else if ((arg = arg_after(line, "MAIL FROM:")) != NULL) {
         envelope_reset_message(&sim->env);
+        flow_new_message(&sim->flow);
         path_arg(arg, path, sizeof path);
         envelope_set_sender(&sim->env, path);
         sim->in_mail = !decide(sim, STAGE_MAIL, "250 2.1.0 Ok");
@@ -156,13 +169,16 @@ int test_session_run(const struct ruleset *rs, const struct test_session_opts *o
         return 2;
     }
     envelope_init(&sim.env);
+    flow_init(&sim.flow);
     snprintf(name, sizeof name, "[%s]", o->client_addr);
     if (envelope_set_client(&sim.env, o->client_name ? o->client_name : name, &ip) < 0 ||
         envelope_set_auth_user(&sim.env, o->auth_user) < 0) {
         envelope_free(&sim.env);
         return 1;
     }
-    if (!decide(&sim, STAGE_CONNECT, "220 mxguard-test-session ESMTP")) {
+    /* libmilter cannot refuse at connect with the admin's text: the MTA
+       greets, and the refusal answers the commands that follow. */
+    if (!decide(&sim, STAGE_CONNECT, "220 mxguard-test-session ESMTP") || !sim.flow.conn_refused) {
         while (fgets(line, sizeof line, in) != NULL) {
             line[strcspn(line, "\r\n")] = '\0';
             if (line[0] == '#')

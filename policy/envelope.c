@@ -75,7 +75,14 @@ int envelope_set_client(struct envelope *env, const char *name, const struct ipa
 
 int envelope_set_helo(struct envelope *env, const char *helo)
 {
-    return str_set(&env->helo, helo, ENVELOPE_NAME_MAX);
+    int rc = str_set(&env->helo, helo, ENVELOPE_NAME_MAX);
+
+    /* An over-long HELO is no valid name: classify nothing rather than a prefix. */
+    if (env->helo.overlong)
+        helo_classify(NULL, 0, &env->helo_info);
+    else
+        helo_classify(env->helo.s, env->helo.len, &env->helo_info);
+    return rc;
 }
 
 int envelope_set_auth_user(struct envelope *env, const char *user)

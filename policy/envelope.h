@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "policy/address.h"
+#include "policy/helo.h"
 #include "policy/ipaddr.h"
 
 #define ENVELOPE_NAME_MAX 1024 /* HELO, client name, AUTH user */
@@ -40,6 +41,7 @@ struct envelope {
     bool have_client_ip;
     struct envelope_str client_name;
     struct envelope_str helo;
+    struct helo_info helo_info;  /* classified when the HELO is recorded */
     struct envelope_str auth_user;
     struct envelope_path sender;
     struct envelope_path rcpt;   /* the recipient being evaluated */

@@ -68,15 +68,15 @@ static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, str
     switch (c->op) {
     case COND_BOOL:
         if (c->fact->type != FACT_BOOL)
-            diag_error(diag, &c->loc, "fact \"%s\" is a %s, not a condition: expected 'in <list>', '=' or '!=' after it",
+            diag_error(diag, &c->loc, "fact \"%s\" is of type %s, not a condition: expected 'in <list>', '=' or '!=' after it",
                        c->fact->name, fact_type_name(c->fact->type));
         break;
     case COND_IN:
     case COND_UNDER:
         if ((c->list = find_list(rs, c->list_name)) == NULL) {
-            diag_error(diag, &c->loc, "unknown list <%s>: expected a list defined earlier with 'list'", c->list_name);
+            diag_error(diag, &c->loc, "unknown list <%s>: expected the name of a list declared with 'list'", c->list_name);
         } else if (!list_fits(c->list->kind, c->fact->type)) {
-            diag_error(diag, &c->loc, "list <%s> holds %s, but fact \"%s\" is a %s",
+            diag_error(diag, &c->loc, "list <%s> holds %s, but fact \"%s\" is of type %s",
                        c->list->name, list_kind_name(c->list->kind), c->fact->name, fact_type_name(c->fact->type));
         } else if (c->op == COND_UNDER && c->list->kind != LIST_DOMAINS) {
             diag_error(diag, &c->loc, "'under' matches domains and their subdomains: expected a domain fact and a domains list");
@@ -85,7 +85,7 @@ static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, str
     case COND_EQ:
     case COND_NE:
         if (c->fact->type == FACT_BOOL || c->fact->type == FACT_IP || c->fact->type == FACT_NUMBER)
-            diag_error(diag, &c->loc, "fact \"%s\" is a %s: compare it with %s",
+            diag_error(diag, &c->loc, "fact \"%s\" is of type %s: compare it with %s",
                        c->fact->name, fact_type_name(c->fact->type),
                        c->fact->type == FACT_IP ? "'in <list>'" : c->fact->type == FACT_BOOL ? "itself ('if fact' or 'if not fact')" : "a number");
         break;
@@ -119,6 +119,18 @@ static void check_ref(void *ctx, const char *name, size_t len)
     resolve_fact(rc->rs, name, len, rc->rule->stage, &rc->rule->reply.loc, rc->diag);
 }
 
+/* A string as the lexer reads it back: quotes and backslashes escaped. */
+static void print_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s != '\0'; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 static void print_cond(FILE *f, const struct cond *c, bool top)
 {
     switch (c->op) {
@@ -145,7 +157,8 @@ static void print_cond(FILE *f, const struct cond *c, bool top)
         break;
     case COND_EQ:
     case COND_NE:
-        fprintf(f, "%s %s \"%s\"", c->fact_name, c->op == COND_EQ ? "=" : "!=", c->str);
+        fprintf(f, "%s %s ", c->fact_name, c->op == COND_EQ ? "=" : "!=");
+        print_string(f, c->str);
         break;
     }
 }
@@ -158,8 +171,10 @@ static void make_text(struct rule *r)
     if (f == NULL)
         return;
     fputs(action_name(r->action), f);
-    if (r->has_reply)
-        fprintf(f, " %s %s \"%s\"", r->reply.code, r->reply.xcode, r->reply.text);
+    if (r->has_reply) {
+        fprintf(f, " %s %s ", r->reply.code, r->reply.xcode);
+        print_string(f, r->reply.text);
+    }
     if (r->cond != NULL) {
         fputs(" if ", f);
         print_cond(f, r->cond, true);

@@ -36,9 +36,8 @@ static int test_eval(const struct cond *c, const struct envelope *env, bool *out
         break;
     case COND_EQ:
     case COND_NE: {
-        bool eq = v.len == c->len &&
-                  (c->fact->type == FACT_STRING ? memcmp(v.s, c->str, c->len) == 0
-                                                : strncasecmp(v.s, c->str, c->len) == 0);
+        /* Names, domains and addresses: case does not matter to admins. */
+        bool eq = v.len == c->len && strncasecmp(v.s, c->str, c->len) == 0;
         *out = c->op == COND_EQ ? eq : !eq;
         break;
     }

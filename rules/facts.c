@@ -120,6 +120,68 @@ static enum fact_result get_sender_null(const struct envelope *env, struct fact_
     return FACT_OK;
 }
 
+/* HELO facts: booleans are always known, so "not helo.valid" holds when
+   the client sent no HELO at all. */
+#define HELO_BOOL(fn, expr)                                                  \
+    static enum fact_result fn(const struct envelope *env, struct fact_value *out) \
+    {                                                                        \
+        const struct helo_info *h = &env->helo_info;                         \
+        (void)h;                                                             \
+        out->present = true;                                                 \
+        out->b = (expr);                                                     \
+        return FACT_OK;                                                      \
+    }
+
+HELO_BOOL(get_helo_present, env->helo.s != NULL && env->helo.len > 0)
+HELO_BOOL(get_helo_valid, h->valid)
+HELO_BOOL(get_helo_fqdn, h->fqdn)
+HELO_BOOL(get_helo_literal, h->literal)
+HELO_BOOL(get_helo_bare_ip, h->bare_ip)
+HELO_BOOL(get_helo_mismatch, h->has_ip && env->have_client_ip &&
+                                 memcmp(h->ip.b, env->client_ip.b, 16) != 0)
+
+static enum fact_result get_helo_address(const struct envelope *env, struct fact_value *out)
+{
+    out->present = env->helo_info.has_ip;
+    out->ip = &env->helo_info.ip;
+    return FACT_OK;
+}
+
+static enum fact_result get_helo_domain(const struct envelope *env, struct fact_value *out)
+{
+    out->present = env->helo_info.domain_len > 0;
+    out->s = env->helo_info.domain;
+    out->len = env->helo_info.domain_len;
+    return FACT_OK;
+}
+
+static bool path_fqdn(const struct envelope_path *p)
+{
+    return p->present && p->ok && !p->addr.literal && memchr(p->addr.domain, '.', p->addr.domain_len) != NULL;
+}
+
+static enum fact_result get_sender_fqdn(const struct envelope *env, struct fact_value *out)
+{
+    out->present = env->sender.present;
+    out->b = path_fqdn(&env->sender);
+    return FACT_OK;
+}
+
+static enum fact_result get_rcpt_fqdn(const struct envelope *env, struct fact_value *out)
+{
+    out->present = env->rcpt.present;
+    out->b = path_fqdn(&env->rcpt);
+    return FACT_OK;
+}
+
+static enum fact_result get_rcpt_count(const struct envelope *env, struct fact_value *out)
+{
+    /* At RCPT the recipient being decided counts too. */
+    out->present = true;
+    out->n = (long)env->rcpt_count + (env->rcpt.present ? 1 : 0);
+    return FACT_OK;
+}
+
 /* Sorted by name: fact_lookup bisects. */
 static const struct fact_def facts[] = {
     { "auth.user", FACT_STRING, STAGE_MAIL, get_auth_user,
@@ -131,11 +193,31 @@ static const struct fact_def facts[] = {
     { "client.name", FACT_STRING, STAGE_CONNECT, get_client_name,
       "the client host name as the MTA reports it ([address] when it has none)" },
     { "helo", FACT_STRING, STAGE_HELO, get_helo,
-      "the HELO or EHLO argument" },
+      "the HELO or EHLO argument, as sent" },
+    { "helo.address", FACT_IP, STAGE_HELO, get_helo_address,
+      "the address in an address-literal HELO ([192.0.2.1]) or a bare IP HELO" },
+    { "helo.address_mismatch", FACT_BOOL, STAGE_HELO, get_helo_mismatch,
+      "true when the HELO is an address (literal or bare) other than the client's" },
+    { "helo.bare_ip", FACT_BOOL, STAGE_HELO, get_helo_bare_ip,
+      "true when the HELO is an IP address without the brackets RFC 5321 requires" },
+    { "helo.domain", FACT_DOMAIN, STAGE_HELO, get_helo_domain,
+      "the HELO name in lower case, when it is a valid domain" },
+    { "helo.fqdn", FACT_BOOL, STAGE_HELO, get_helo_fqdn,
+      "true when the HELO is a valid domain with at least two labels" },
+    { "helo.literal", FACT_BOOL, STAGE_HELO, get_helo_literal,
+      "true when the HELO is an address literal" },
+    { "helo.present", FACT_BOOL, STAGE_HELO, get_helo_present,
+      "true when the client sent HELO or EHLO with an argument" },
+    { "helo.valid", FACT_BOOL, STAGE_HELO, get_helo_valid,
+      "true when the HELO is an RFC 5321 domain or a valid address literal" },
     { "recipient", FACT_ADDRESS, STAGE_RCPT, get_rcpt,
       "the recipient as local@domain (local part quoted only where RFC 5321 needs it, domain in lower case)" },
+    { "recipient.count", FACT_NUMBER, STAGE_RCPT, get_rcpt_count,
+      "recipients of this message so far; at stage rcpt it counts the one being decided" },
     { "recipient.domain", FACT_DOMAIN, STAGE_RCPT, get_rcpt_domain,
       "the recipient's domain, lower case" },
+    { "recipient.fqdn", FACT_BOOL, STAGE_RCPT, get_rcpt_fqdn,
+      "true when the recipient's domain is a name with at least two labels" },
     { "recipient.local", FACT_STRING, STAGE_RCPT, get_rcpt_local,
       "the recipient's local part, dequoted" },
     { "recipient.routed", FACT_BOOL, STAGE_RCPT, get_rcpt_routed,
@@ -146,6 +228,8 @@ static const struct fact_def facts[] = {
       "the envelope sender as local@domain, in the same canonical form (empty for <>)" },
     { "sender.domain", FACT_DOMAIN, STAGE_MAIL, get_sender_domain,
       "the sender's domain, lower case" },
+    { "sender.fqdn", FACT_BOOL, STAGE_MAIL, get_sender_fqdn,
+      "true when the sender's domain is a name with at least two labels (false for <>)" },
     { "sender.local", FACT_STRING, STAGE_MAIL, get_sender_local,
       "the sender's local part, dequoted" },
     { "sender.null", FACT_BOOL, STAGE_MAIL, get_sender_null,

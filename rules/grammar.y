@@ -96,7 +96,13 @@ item
 
 list_decl
     : LIST WORD WORD   { list_begin(p, $2, $3, &@2); $2 = $3 = NULL; /* owned by list_begin */ }
-      list_body ';'    { list_end(p); }
+      list_body list_terminator
+    ;
+
+/* A missing ';' after a list is reported once, and the next item parses normally. */
+list_terminator
+    : ';'              { list_end(p); }
+    | error            { list_end(p); yyerrok; }
     ;
 
 list_body
@@ -158,14 +164,18 @@ reply_opt
         {
             memset(&$$, 0, sizeof $$);
             $$.has = 1;
-            if ($1 < 0 || $1 > 999)
+            if ($1 < 100 || $1 > 999) {
                 diag_error(p->diag, &@1, "expected a 3-digit SMTP reply code, found %ld", $1);
-            else
+                $$.has = 0; /* reported once; the reply checks would only repeat it */
+            } else {
                 snprintf($$.r.code, sizeof $$.r.code, "%03ld", $1);
-            if (strlen($2) >= sizeof $$.r.xcode)
+            }
+            if (strlen($2) >= sizeof $$.r.xcode) {
                 diag_error(p->diag, &@2, "expected an enhanced status code like 5.7.1, found \"%.20s\"", $2);
-            else
+                $$.has = 0;
+            } else {
                 strcpy($$.r.xcode, $2);
+            }
             $$.r.text = $3;
             $$.r.loc = @1;
             free($2);

@@ -1,0 +1,45 @@
+/*
+ * flow.h: how verdicts carry across the stages of one SMTP session.
+ *
+ * Shared by the daemon and the session simulator, so both mean the same:
+ * - accept at connect or helo ends all checks for the connection; accept
+ *   at mail, rcpt or later ends them for the message (the MTA stops
+ *   calling the filter);
+ * - a reject or tempfail at connect is answered at the next stage that can
+ *   carry a reply (libmilter cannot send the admin's text at connect), and
+ *   a reject or tempfail at connect or helo answers every later command of
+ *   the connection the same way, until a new HELO is evaluated.
+ */
+#ifndef MXG_RULES_FLOW_H
+#define MXG_RULES_FLOW_H
+
+#include <stdbool.h>
+
+#include "rules/ruleset.h"
+
+struct flow {
+    bool conn_accepted;
+    bool msg_accepted;
+    bool conn_refused;          /* conn_verdict answers every later command */
+    enum stage refused_at;      /* connect or helo */
+    struct verdict conn_verdict;
+};
+
+enum flow_origin {
+    FLOW_EVALUATED,   /* the stage's rules decided (or its default) */
+    FLOW_SKIPPED,     /* accepted earlier: no checks, continue */
+    FLOW_REPEATED,    /* the connection was refused earlier: same answer */
+    FLOW_DEFERRED     /* decided at connect; answered at the next stage */
+};
+
+void flow_init(struct flow *f);
+void flow_new_message(struct flow *f);
+
+/*
+ * Evaluate stage for the session. can_reply is false at connect. Returns
+ * 0 with *v and *origin filled, or -1 on an internal error (tempfail).
+ */
+int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool can_reply,
+              const struct envelope *env, struct verdict *v, enum flow_origin *origin);
+
+#endif
