@@ -33,7 +33,11 @@ enum cond_op {
     COND_IN,     /* fact in <list> (exact; networks: containment) */
     COND_UNDER,  /* domain fact equal to or below an entry of <list> */
     COND_EQ,
-    COND_NE
+    COND_NE,
+    COND_LT,     /* numeric comparisons */
+    COND_LE,
+    COND_GT,
+    COND_GE
 };
 
 struct cond {
@@ -44,8 +48,10 @@ struct cond {
     char *fact_name;             /* as written, until resolved */
     struct list *list;
     char *list_name;             /* as written, until resolved */
-    char *str;                   /* EQ, NE */
+    char *str;                   /* EQ, NE on strings */
     size_t len;
+    bool numeric;                /* compare with num */
+    long num;
 };
 
 struct reply {

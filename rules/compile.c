@@ -84,10 +84,17 @@ static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, str
         break;
     case COND_EQ:
     case COND_NE:
-        if (c->fact->type == FACT_BOOL || c->fact->type == FACT_IP || c->fact->type == FACT_NUMBER)
+    case COND_LT:
+    case COND_LE:
+    case COND_GT:
+    case COND_GE:
+        if (c->numeric != (c->fact->type == FACT_NUMBER) || c->fact->type == FACT_BOOL ||
+            c->fact->type == FACT_IP)
             diag_error(diag, &c->loc, "fact \"%s\" is of type %s: compare it with %s",
                        c->fact->name, fact_type_name(c->fact->type),
-                       c->fact->type == FACT_IP ? "'in <list>'" : c->fact->type == FACT_BOOL ? "itself ('if fact' or 'if not fact')" : "a number");
+                       c->fact->type == FACT_IP ? "'in <list>'"
+                       : c->fact->type == FACT_BOOL ? "nothing ('if fact' or 'if not fact')"
+                       : c->fact->type == FACT_NUMBER ? "a number" : "a quoted string");
         break;
     default:
         break;
@@ -157,9 +164,19 @@ static void print_cond(FILE *f, const struct cond *c, bool top)
         break;
     case COND_EQ:
     case COND_NE:
-        fprintf(f, "%s %s ", c->fact_name, c->op == COND_EQ ? "=" : "!=");
-        print_string(f, c->str);
+    case COND_LT:
+    case COND_LE:
+    case COND_GT:
+    case COND_GE: {
+        static const char *const ops[] = { [COND_EQ] = "=", [COND_NE] = "!=", [COND_LT] = "<",
+                                           [COND_LE] = "<=", [COND_GT] = ">", [COND_GE] = ">=" };
+        fprintf(f, "%s %s ", c->fact_name, ops[c->op]);
+        if (c->numeric)
+            fprintf(f, "%ld", c->num);
+        else
+            print_string(f, c->str);
         break;
+    }
     }
 }
 

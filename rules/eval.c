@@ -34,8 +34,16 @@ static int test_eval(const struct cond *c, const struct envelope *env, bool *out
     case COND_UNDER:
         *out = strset_contains_domain_or_parent(c->list->strs, v.s, v.len);
         break;
+    case COND_LT: *out = v.n < c->num; break;
+    case COND_LE: *out = v.n <= c->num; break;
+    case COND_GT: *out = v.n > c->num; break;
+    case COND_GE: *out = v.n >= c->num; break;
     case COND_EQ:
     case COND_NE: {
+        if (c->numeric) {
+            *out = (v.n == c->num) == (c->op == COND_EQ);
+            break;
+        }
         /* Names, domains and addresses: case does not matter to admins. */
         bool eq = v.len == c->len && strncasecmp(v.s, c->str, c->len) == 0;
         *out = c->op == COND_EQ ? eq : !eq;

@@ -35,6 +35,7 @@ struct parser;
 static void rules_error(struct rules_loc *loc, struct parser *p, const char *msg);
 static struct cond *cond_new(enum cond_op op, const struct rules_loc *loc);
 static struct cond *cond_test(enum cond_op op, const struct rules_loc *loc, char *fact, char *list, char *str);
+static struct cond *cond_number(enum cond_op op, const struct rules_loc *loc, char *fact, long n);
 static void list_begin(struct parser *p, char *name, char *kind, const struct rules_loc *loc);
 static void list_end(struct parser *p);
 static void stage_begin(struct parser *p, char *name, const struct rules_loc *loc);
@@ -66,7 +67,7 @@ static void rule_add(struct parser *p, enum action a, struct reply *reply, bool 
 %token LIST "list" FILE_ "file" ON "on" IF "if"
 %token AND "and" OR "or" NOT "not" IN "in" UNDER "under"
 %token ACCEPT "accept" REJECT "reject" TEMPFAIL "tempfail" DISCARD "discard" CONTINUE "continue"
-%token NE "!="
+%token NE "!=" LE "<=" GE ">="
 
 %left OR
 %left AND
@@ -207,6 +208,12 @@ test
     | WORD UNDER '<' WORD '>'       { $$ = cond_test(COND_UNDER, &@1, $1, $4, NULL); }
     | WORD '=' STRING               { $$ = cond_test(COND_EQ, &@1, $1, NULL, $3); }
     | WORD NE STRING                { $$ = cond_test(COND_NE, &@1, $1, NULL, $3); }
+    | WORD '=' NUMBER               { $$ = cond_number(COND_EQ, &@1, $1, $3); }
+    | WORD NE NUMBER                { $$ = cond_number(COND_NE, &@1, $1, $3); }
+    | WORD '<' NUMBER               { $$ = cond_number(COND_LT, &@1, $1, $3); }
+    | WORD LE NUMBER                { $$ = cond_number(COND_LE, &@1, $1, $3); }
+    | WORD '>' NUMBER               { $$ = cond_number(COND_GT, &@1, $1, $3); }
+    | WORD GE NUMBER                { $$ = cond_number(COND_GE, &@1, $1, $3); }
     ;
 
 %%
@@ -285,6 +292,17 @@ static struct cond *cond_test(enum cond_op op, const struct rules_loc *loc,
     c->list_name = list;
     c->str = str;
     c->len = str ? strlen(str) : 0;
+    return c;
+}
+
+static struct cond *cond_number(enum cond_op op, const struct rules_loc *loc, char *fact, long n)
+{
+    struct cond *c = cond_test(op, loc, fact, NULL, NULL);
+
+    if (c != NULL) {
+        c->numeric = true;
+        c->num = n;
+    }
     return c;
 }
 

@@ -174,10 +174,10 @@ int rules_lex(RULES_STYPE *val, struct rules_loc *loc, struct parser *p)
             tok = lex_word(p, val);
             break;
         }
-        if (c == '!' && peek(p, 1) == '=') {
+        if ((c == '!' || c == '<' || c == '>') && peek(p, 1) == '=') {
             advance(p);
             advance(p);
-            tok = NE;
+            tok = c == '!' ? NE : c == '<' ? LE : GE;
             break;
         }
         if (strchr("{}()<>;,=", c) != NULL) {
