@@ -37,8 +37,8 @@ static struct ruleset *load_rules(const char *path, bool quiet_ok)
     if (rs == NULL && diag.count == 0)
         fprintf(stderr, "%s: cannot load rules\n", path);
     if (rs != NULL && !quiet_ok)
-        printf("%s: OK, %u rules%s\n", path, ruleset_rule_count(rs),
-               diag.warnings ? " (with warnings)" : "");
+        printf("%s: OK, %u rules, %u tests passed%s\n", path, ruleset_rule_count(rs),
+               ruleset_test_count(rs), diag.warnings ? " (with warnings)" : "");
     diag_free(&diag);
     return rs;
 }

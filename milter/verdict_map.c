@@ -33,10 +33,11 @@ static void log_decision(const struct session *s, enum stage stage, const struct
                       s->id, s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage));
         return;
     }
-    log_info("session=%s qid=%s client=%s stage=%s%s%.300s rule=%s action=%s%s%s%s%s%s%s%s",
+    log_info("session=%s qid=%s client=%s stage=%s%s%.300s rule=%s%s%s%s action=%s%s%s%s%s%s%s%s",
              s->id, s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage),
              stage == STAGE_RCPT && rcpt ? " rcpt=" : "", stage == STAGE_RCPT && rcpt ? rcpt : "",
-             rule_where(v->rule), action_name(v->action),
+             rule_where(v->rule), rule_label(v->rule)[0] ? "[" : "", rule_label(v->rule),
+             rule_label(v->rule)[0] ? "]" : "", action_name(v->action),
              v->has_reply ? " reply=\"" : "", v->has_reply ? v->code : "",
              v->has_reply ? " " : "", v->has_reply ? v->xcode : "",
              v->has_reply ? " " : "", v->has_reply ? v->text : "", v->has_reply ? "\"" : "");

@@ -63,6 +63,7 @@ struct reply {
 
 struct rule {
     struct rules_loc loc;
+    char *label;                 /* [label], for tests and logs; NULL if none */
     enum stage stage;
     enum action action;
     bool has_reply;
@@ -73,8 +74,38 @@ struct rule {
     struct rule *next;
 };
 
+/* A test case written in the rule file: "test NAME { steps }". */
+enum test_step_kind { STEP_CLIENT, STEP_HELO, STEP_MAIL, STEP_RCPT };
+
+struct test_expect {
+    bool present;
+    enum action action;
+    int code;                    /* 0: any */
+    char *by;                    /* rule label, "default", or NULL: any rule */
+    struct rules_loc loc;
+};
+
+struct test_step {
+    enum test_step_kind kind;
+    struct rules_loc loc;
+    char *value;                 /* address, HELO, or path */
+    char *client_name;           /* STEP_CLIENT options */
+    char *auth_user;
+    struct test_expect expect;
+    struct test_step *next;
+};
+
+struct rule_test {
+    char *name;
+    struct rules_loc loc;
+    struct test_step *steps;
+    struct rule_test *next;
+};
+
 struct ruleset {
     atomic_uint refs;
+    struct rule_test *tests;
+    unsigned ntests;
     char *path;
     char **files;                /* names every rules_loc.file points into */
     size_t nfiles;
@@ -103,6 +134,10 @@ void list_free(struct list *l);
 
 void cond_free(struct cond *c);
 void rule_free(struct rule *r);
+
+/* selftest.c: run the rule file's own tests; failures are errors. */
+void rules_run_tests(struct ruleset *rs, struct diag *diag);
+void test_free(struct rule_test *t);
 
 /* reply.c */
 int reply_check(const struct reply *r, enum action a, struct diag *diag);

@@ -187,6 +187,8 @@ static void make_text(struct rule *r)
 
     if (f == NULL)
         return;
+    if (r->label != NULL)
+        fprintf(f, "[%s] ", r->label);
     fputs(action_name(r->action), f);
     if (r->has_reply) {
         fprintf(f, " %s %s ", r->reply.code, r->reply.xcode);
@@ -200,12 +202,24 @@ static void make_text(struct rule *r)
     fclose(f);
 }
 
+static void check_label(const struct ruleset *rs, const struct rule *r, struct diag *diag)
+{
+    for (int s = 0; s < STAGE_COUNT; s++)
+        for (const struct rule *o = rs->stages[s]; o != NULL && o != r; o = o->next)
+            if (o->label != NULL && strcmp(o->label, r->label) == 0) {
+                diag_error(diag, &r->loc, "label [%s] is already used by the rule at %s", r->label, o->where);
+                return;
+            }
+}
+
 static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
 {
     const struct rule *always = NULL;
 
     for (struct rule *r = rs->stages[s]; r != NULL; r = r->next) {
         rs->stage_mask |= STAGE_BIT(s);
+        if (r->label != NULL)
+            check_label(rs, r, diag);
         check_cond(rs, r->cond, s, diag);
         if (r->has_reply && reply_check(&r->reply, r->action, diag) == 0) {
             struct ref_ctx rc = { rs, r, diag };

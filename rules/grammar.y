@@ -39,8 +39,12 @@ static struct cond *cond_number(enum cond_op op, const struct rules_loc *loc, ch
 static void list_begin(struct parser *p, char *name, char *kind, const struct rules_loc *loc);
 static void list_end(struct parser *p);
 static void stage_begin(struct parser *p, char *name, const struct rules_loc *loc);
-static void rule_add(struct parser *p, enum action a, struct reply *reply, bool has_reply,
+static void rule_add(struct parser *p, char *label, enum action a, struct reply *reply, bool has_reply,
                      struct cond *cond, const struct rules_loc *loc);
+static void test_begin(struct parser *p, char *name, const struct rules_loc *loc);
+static void test_step_option(struct parser *p, char *opt, char *value, const struct rules_loc *loc);
+static void test_step_add(struct parser *p, char *kind, char *value, struct test_expect *e,
+                          const struct rules_loc *loc);
 }
 
 %define api.pure full
@@ -60,6 +64,7 @@ static void rule_add(struct parser *p, enum action a, struct reply *reply, bool 
         struct reply r;
         int has;
     } reply;
+    struct test_expect expect;
 }
 
 %token <str> WORD "name" STRING "quoted string"
@@ -67,6 +72,7 @@ static void rule_add(struct parser *p, enum action a, struct reply *reply, bool 
 %token LIST "list" FILE_ "file" ON "on" IF "if"
 %token AND "and" OR "or" NOT "not" IN "in" UNDER "under"
 %token ACCEPT "accept" REJECT "reject" TEMPFAIL "tempfail" DISCARD "discard" CONTINUE "continue"
+%token TEST "test" EXPECT "expect" BY "by"
 %token NE "!=" LE "<=" GE ">="
 
 %left OR
@@ -76,10 +82,13 @@ static void rule_add(struct parser *p, enum action a, struct reply *reply, bool 
 %type <cond> cond_opt cond test
 %type <act> action
 %type <reply> reply_opt
+%type <expect> expect_opt
+%type <str> label_opt by_opt step_value
 
 %destructor { free($$); } <str>
 %destructor { cond_free($$); } <cond>
 %destructor { free($$.r.text); } <reply>
+%destructor { free($$.by); } <expect>
 
 %%
 
@@ -91,6 +100,7 @@ file
 item
     : list_decl
     | stage_block
+    | test_block
     | error ';'        { yyerrok; }
     | error '}'        { yyerrok; p->stage = -1; }
     ;
@@ -144,10 +154,15 @@ rules
     ;
 
 rule
-    : action reply_opt cond_opt ';'
-        { rule_add(p, (enum action)$1, &$2.r, $2.has, $3, &@1); }
+    : label_opt action reply_opt cond_opt ';'
+        { rule_add(p, $1, (enum action)$2, &$3.r, $3.has, $4, $1 ? &@1 : &@2); }
     | error ';'
         { yyerrok; }
+    ;
+
+label_opt
+    : %empty            { $$ = NULL; }
+    | '[' WORD ']'      { $$ = $2; }
     ;
 
 action
@@ -187,6 +202,47 @@ reply_opt
             diag_error(p->diag, &@2, "expected an enhanced status code like 5.7.1 after the reply code");
             free($2);
         }
+    ;
+
+test_block
+    : TEST STRING '{'   { test_begin(p, $2, &@2); $2 = NULL; }
+      test_steps '}'    { p->test = NULL; }
+    ;
+
+test_steps
+    : %empty
+    | test_steps test_step
+    ;
+
+test_step
+    : WORD step_value step_options expect_opt ';'
+        { test_step_add(p, $1, $2, &$4, &@1); $1 = $2 = NULL; $4.by = NULL; }
+    | error ';'
+        { yyerrok; free(p->step_name); free(p->step_auth); p->step_name = p->step_auth = NULL; }
+    ;
+
+step_value
+    : STRING
+    | WORD
+    ;
+
+step_options
+    : %empty
+    | step_options WORD STRING   { test_step_option(p, $2, $3, &@2); $2 = $3 = NULL; }
+    ;
+
+expect_opt
+    : %empty
+        { memset(&$$, 0, sizeof $$); }
+    | EXPECT action by_opt
+        { memset(&$$, 0, sizeof $$); $$.present = true; $$.action = (enum action)$2; $$.by = $3; $$.loc = @1; }
+    | EXPECT action NUMBER by_opt
+        { memset(&$$, 0, sizeof $$); $$.present = true; $$.action = (enum action)$2; $$.code = (int)$3; $$.by = $4; $$.loc = @1; }
+    ;
+
+by_opt
+    : %empty     { $$ = NULL; }
+    | BY WORD    { $$ = $2; }
     ;
 
 cond_opt
@@ -357,22 +413,20 @@ static void stage_begin(struct parser *p, char *name, const struct rules_loc *lo
     free(name);
 }
 
-static void rule_add(struct parser *p, enum action a, struct reply *reply, bool has_reply,
+static void rule_add(struct parser *p, char *label, enum action a, struct reply *reply, bool has_reply,
                      struct cond *cond, const struct rules_loc *loc)
 {
     struct rule *r;
 
-    if (p->stage < 0) {
+    if (p->stage < 0 || (r = calloc(1, sizeof *r)) == NULL) {
+        if (p->stage >= 0)
+            diag_error(p->diag, loc, "out of memory");
         cond_free(cond);
         free(reply->text);
+        free(label);
         return;
     }
-    if ((r = calloc(1, sizeof *r)) == NULL) {
-        diag_error(p->diag, loc, "out of memory");
-        cond_free(cond);
-        free(reply->text);
-        return;
-    }
+    r->label = label;
     r->loc = *loc;
     r->stage = (enum stage)p->stage;
     r->action = a;
@@ -385,4 +439,76 @@ static void rule_add(struct parser *p, enum action a, struct reply *reply, bool 
     *p->tail[p->stage] = r;
     p->tail[p->stage] = &r->next;
     p->rs->nrules++;
+}
+
+static void test_begin(struct parser *p, char *name, const struct rules_loc *loc)
+{
+    struct rule_test *t = calloc(1, sizeof *t), **tail = &p->rs->tests;
+
+    p->test = NULL;
+    if (t == NULL) {
+        diag_error(p->diag, loc, "out of memory");
+        free(name);
+        return;
+    }
+    t->name = name;
+    t->loc = *loc;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = t;
+    p->rs->ntests++;
+    p->test = t;
+}
+
+/* "client ADDRESS name "host" auth "user"": options of the step being read. */
+static void test_step_option(struct parser *p, char *opt, char *value, const struct rules_loc *loc)
+{
+    char **slot = strcmp(opt, "name") == 0 ? &p->step_name : strcmp(opt, "auth") == 0 ? &p->step_auth : NULL;
+
+    if (slot == NULL) {
+        diag_error(p->diag, loc, "expected a step option 'name' or 'auth', found \"%s\"", opt);
+        free(value);
+    } else {
+        free(*slot);
+        *slot = value;
+    }
+    free(opt);
+}
+
+static void test_step_add(struct parser *p, char *kind, char *value, struct test_expect *e,
+                          const struct rules_loc *loc)
+{
+    static const struct { const char *word; enum test_step_kind kind; } kinds[] = {
+        { "client", STEP_CLIENT }, { "helo", STEP_HELO }, { "mail", STEP_MAIL }, { "rcpt", STEP_RCPT },
+    };
+    struct test_step *st = NULL, **tail;
+    size_t i;
+
+    for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kind, kinds[i].word) == 0)
+            break;
+    if (i == sizeof kinds / sizeof kinds[0])
+        diag_error(p->diag, loc, "expected a test step (client, helo, mail or rcpt), found \"%s\"", kind);
+    else if (kinds[i].kind != STEP_CLIENT && (p->step_name || p->step_auth))
+        diag_error(p->diag, loc, "only a client step takes 'name' and 'auth'");
+    else if (p->test != NULL && (st = calloc(1, sizeof *st)) == NULL)
+        diag_error(p->diag, loc, "out of memory");
+    if (st == NULL) {
+        free(value);
+        free(e->by);
+        free(p->step_name);
+        free(p->step_auth);
+    } else {
+        st->kind = kinds[i].kind;
+        st->loc = *loc;
+        st->value = value;
+        st->client_name = p->step_name;
+        st->auth_user = p->step_auth;
+        st->expect = *e;
+        for (tail = &p->test->steps; *tail != NULL; tail = &(*tail)->next)
+            ;
+        *tail = st;
+    }
+    p->step_name = p->step_auth = NULL;
+    free(kind);
 }

@@ -18,11 +18,12 @@ static const struct keyword {
     const char *word;
     int token;
 } keywords[] = {
-    { "accept", ACCEPT },     { "and", AND },       { "continue", CONTINUE },
-    { "discard", DISCARD },   { "file", FILE_ },    { "if", IF },
-    { "in", IN },             { "list", LIST },     { "not", NOT },
-    { "on", ON },             { "or", OR },         { "reject", REJECT },
-    { "tempfail", TEMPFAIL }, { "under", UNDER },
+    { "accept", ACCEPT },     { "and", AND },       { "by", BY },
+    { "continue", CONTINUE }, { "discard", DISCARD }, { "expect", EXPECT },
+    { "file", FILE_ },        { "if", IF },         { "in", IN },
+    { "list", LIST },         { "not", NOT },       { "on", ON },
+    { "or", OR },             { "reject", REJECT }, { "tempfail", TEMPFAIL },
+    { "test", TEST },         { "under", UNDER },
 };
 
 static int keyword_cmp(const void *key, const void *elem)
@@ -180,7 +181,7 @@ int rules_lex(RULES_STYPE *val, struct rules_loc *loc, struct parser *p)
             tok = c == '!' ? NE : c == '<' ? LE : GE;
             break;
         }
-        if (strchr("{}()<>;,=", c) != NULL) {
+        if (strchr("{}()<>;,=[]", c) != NULL) {
             advance(p);
             tok = c;
             break;

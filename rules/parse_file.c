@@ -109,6 +109,8 @@ int rules_parse_buffer(struct ruleset *rs, const char *path, const char *buf, si
     }
     rc = rules_parse(&p);
     list_free(p.list);
+    free(p.step_name);
+    free(p.step_auth);
     free(p.dir);
     return rc == 0 ? 0 : -1;
 }

@@ -21,6 +21,8 @@ struct parser {
     char last_text[64];    /* text of the last token, for error messages */
     int stage;             /* current "on STAGE" block, -1 outside */
     struct list *list;     /* list being declared */
+    struct rule_test *test;/* test being read */
+    char *step_name, *step_auth; /* options of the test step being read */
     struct rule **tail[STAGE_COUNT];
 };
 

@@ -22,10 +22,31 @@ void cond_free(struct cond *c)
     free(c);
 }
 
+void test_free(struct rule_test *t)
+{
+    while (t != NULL) {
+        struct rule_test *next = t->next;
+        struct test_step *st = t->steps;
+        while (st != NULL) {
+            struct test_step *sn = st->next;
+            free(st->value);
+            free(st->client_name);
+            free(st->auth_user);
+            free(st->expect.by);
+            free(st);
+            st = sn;
+        }
+        free(t->name);
+        free(t);
+        t = next;
+    }
+}
+
 void rule_free(struct rule *r)
 {
     if (r == NULL)
         return;
+    free(r->label);
     cond_free(r->cond);
     free(r->reply.text);
     free(r->text);
@@ -42,6 +63,7 @@ static void ruleset_free(struct ruleset *rs)
             r = next;
         }
     }
+    test_free(rs->tests);
     while (rs->lists != NULL) {
         struct list *next = rs->lists->next;
         list_free(rs->lists);
@@ -69,6 +91,9 @@ static struct ruleset *load(const char *path, const char *buf, size_t len, struc
     rc = buf ? rules_parse_buffer(rs, path, buf, len, diag) : rules_parse_file(rs, path, diag);
     if (rc == 0)
         rules_compile(rs, diag);
+    /* The file's own tests run only on rules that compiled. */
+    if (rc == 0 && diag->errors == errors)
+        rules_run_tests(rs, diag);
     if (diag->errors != errors) {
         ruleset_free(rs);
         return NULL;
@@ -103,7 +128,9 @@ unsigned ruleset_fact_stages(const struct ruleset *rs) { return rs->fact_stage_m
 bool ruleset_uses_auth(const struct ruleset *rs) { return rs->uses_auth; }
 const char *ruleset_path(const struct ruleset *rs) { return rs->path; }
 unsigned ruleset_rule_count(const struct ruleset *rs) { return rs->nrules; }
+unsigned ruleset_test_count(const struct ruleset *rs) { return rs->ntests; }
 const char *rule_where(const struct rule *r) { return r->where; }
+const char *rule_label(const struct rule *r) { return r->label ? r->label : ""; }
 const char *rule_text(const struct rule *r) { return r->text ? r->text : action_name(r->action); }
 
 const char *action_name(enum action a)

@@ -68,10 +68,14 @@ bool ruleset_uses_auth(const struct ruleset *rs);
 
 const char *ruleset_path(const struct ruleset *rs);
 unsigned ruleset_rule_count(const struct ruleset *rs);
+/* Test cases the rule file carries; all of them passed if it loaded. */
+unsigned ruleset_test_count(const struct ruleset *rs);
 
 /* "file:line" of a rule, and its canonical text. */
 const char *rule_where(const struct rule *r);
 const char *rule_text(const struct rule *r);
+/* The rule's [label], or "" when it has none. */
+const char *rule_label(const struct rule *r);
 
 const char *action_name(enum action a);
 
