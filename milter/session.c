@@ -44,6 +44,9 @@ void session_set_client_text(struct session *s)
 
     if (s->env.have_client_ip)
         ipaddr_format(&s->env.client_ip, addr);
+    /* postfix names a client without reverse DNS "[address]": log it the
+       way postfix does, unknown[address]. */
     snprintf(s->client, sizeof s->client, "%.200s[%s]",
-             s->env.client_name.s ? s->env.client_name.s : "unknown", addr);
+             s->env.client_name.s && s->env.client_name.s[0] != '[' ? s->env.client_name.s : "unknown",
+             addr);
 }

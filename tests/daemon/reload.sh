@@ -6,7 +6,7 @@
 need_root
 need_cmd miltertest
 
-cp "$SRCDIR"/rules/examples/{gateway.rules,trusted-networks,local-domains} "$T/"
+cp "$SRCDIR"/rules/examples/* "$T/"
 cat >"$T/open.rules" <<'RULES'
 # Everything relays: a rule set that is easy to tell apart.
 on rcpt { continue; }

@@ -19,8 +19,24 @@ FAILURES=0
 CHECKS=0
 MXG_STARTS=0
 
+# bash runs no EXIT trap when a signal kills it, and some of what tests
+# start (a postfix master) lives in a session of its own where ^C or the
+# harness's timeout does not reach it: turn those signals into an exit,
+# and ignore them once the cleanup has begun so they cannot cut it short.
+EXITING=""
+on_signal() {
+    [ -n "$EXITING" ] && return 0
+    trap '' HUP INT TERM
+    exit "$1"
+}
+trap 'on_signal 129' HUP
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+
 cleanup() {
     local pid
+    EXITING=1
+    trap '' HUP INT TERM
     for cmd in $CLEANUP_CMDS; do "$cmd" || true; done
     for pid in $CLEANUP_PIDS; do
         kill -TERM "$pid" 2>/dev/null || true
@@ -39,6 +55,8 @@ trap cleanup EXIT
 
 on_exit() { CLEANUP_CMDS="$CLEANUP_CMDS $1"; }
 track_pid() { CLEANUP_PIDS="$CLEANUP_PIDS $1"; }
+# A PID that was stopped must not be signalled at exit: it may be reused.
+untrack_pid() { CLEANUP_PIDS=$(echo " $CLEANUP_PIDS " | sed "s/ $1 / /g"); }
 
 # Under scripts/test-all.sh (MXG_NO_SKIP=1) a skip is a failure: the
 # install step must have brought every tool.
@@ -91,6 +109,12 @@ wait_for() {
 
 pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 
+# unix_listening PATH: something listens on the unix socket PATH (a stale
+# socket file left by a stopped daemon does not count).
+unix_listening() {
+    ss -lxH 2>/dev/null | awk -v p="$1" '$5 == p { found = 1 } END { exit !found }'
+}
+
 # The unprivileged user the daemon runs as in tests.
 ensure_user() {
     id mxguard >/dev/null 2>&1 ||
@@ -111,7 +135,7 @@ start_mxguard() {
         -P "$T/mxguard.pid" "$@" >"$MXG_LOG" 2>&1 </dev/null &
     MXG_PID=$!
     track_pid "$MXG_PID"
-    if ! wait_for 10 test -S "$MXG_SOCK" || ! wait_for 10 filter_pid_exists; then
+    if ! wait_for 10 unix_listening "$MXG_SOCK" || ! wait_for 10 filter_pid_exists; then
         echo "# mxguard did not start; its log:"; sed 's/^/#   /' "$MXG_LOG"
         return 1
     fi
@@ -123,5 +147,5 @@ filter_pid_exists() { [ -n "$(filter_pid)" ]; }
 
 stop_mxguard() {
     kill -TERM "$MXG_PID" 2>/dev/null || return 0
-    wait_for 20 pid_gone "$MXG_PID"
+    wait_for 20 pid_gone "$MXG_PID" && untrack_pid "$MXG_PID"
 }
