@@ -24,6 +24,21 @@ struct sim {
     bool in_mail;
 };
 
+/* "554-5.7.1 first line" ... "554 5.7.1 last line", as an MTA sends it. */
+static void print_reply(FILE *out, const struct verdict *v)
+{
+    const char *p = v->text;
+
+    for (;;) {
+        const char *nl = strchr(p, '\n');
+        fprintf(out, "%s%c%s %.*s\n", v->code, nl ? '-' : ' ', v->xcode,
+                (int)(nl ? (size_t)(nl - p) : strlen(p)), p);
+        if (nl == NULL)
+            return;
+        p = nl + 1;
+    }
+}
+
 /* Print the decision comment and the reply; true when the command was refused. */
 static bool decide(struct sim *sim, enum stage stage, const char *ok_reply)
 {
@@ -35,6 +50,9 @@ static bool decide(struct sim *sim, enum stage stage, const char *ok_reply)
                 stage_name(stage));
         return true;
     }
+    for (unsigned i = 0; i < v.nwarned; i++)
+        fprintf(sim->out, "# %s: rule %s: %s (warn only: would %s)\n", stage_name(stage),
+                rule_where(v.warned[i]), rule_text(v.warned[i]), action_name(rule_action(v.warned[i])));
     if (origin == FLOW_SKIPPED)
         fprintf(sim->out, "# %s: accepted earlier: no checks\n", stage_name(stage));
     else if (origin == FLOW_DEFERRED)
@@ -50,7 +68,7 @@ static bool decide(struct sim *sim, enum stage stage, const char *ok_reply)
     case ACTION_REJECT:
     case ACTION_TEMPFAIL:
         if (v.has_reply)
-            fprintf(sim->out, "%s %s %s\n", v.code, v.xcode, v.text);
+            print_reply(sim->out, &v);
         else if (v.action == ACTION_REJECT)
             fprintf(sim->out, "550 5.7.1 Command rejected\n");
         else

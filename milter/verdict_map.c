@@ -45,19 +45,65 @@ static void log_decision(const struct session *s, enum stage stage, const struct
         log_debug("session=%s rule %s: %s", s->id, rule_where(v->rule), rule_text(v->rule));
 }
 
+/* One line, '%' doubled, cut so that doubling never pushes it past what libmilter takes. */
+static void escape_line(const char *in, size_t len, char *out, size_t outsz)
+{
+    char line[REPLY_TEXT_MAX + 1];
+
+    if (len > REPLY_TEXT_MAX)
+        len = REPLY_TEXT_MAX;
+    memcpy(line, in, len);
+    line[len] = '\0';
+    verdict_escape_percent(line, out, outsz);
+}
+
 static void set_reply(SMFICTX *ctx, const struct session *s, const struct verdict *v)
 {
-    char text[2 * REPLY_TEXT_MAX + 1];
+    /* Room for every line of the longest reply the loader accepts. */
+    static const size_t line_room = REPLY_TEXT_MAX - 9;
+    char buf[REPLY_LINES_MAX][REPLY_TEXT_MAX - 9];
+    char *lines[REPLY_LINES_MAX + 1] = { NULL };
+    const char *p = v->text;
+    int n = 0, rc;
 
-    verdict_escape_percent(v->text, text, sizeof text);
-    if (smfi_setreply(ctx, (char *)v->code, (char *)v->xcode, text) != MI_SUCCESS)
+    while (n < REPLY_LINES_MAX) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        escape_line(p, len, buf[n], line_room);
+        lines[n] = buf[n];
+        n++;
+        if (nl == NULL)
+            break;
+        p = nl + 1;
+    }
+    if (n == 1)
+        rc = smfi_setreply(ctx, (char *)v->code, (char *)v->xcode, lines[0]);
+    else
+        rc = smfi_setmlreply(ctx, v->code, v->xcode, lines[0], lines[1], lines[2], lines[3], lines[4],
+                             lines[5], lines[6], lines[7], lines[8], lines[9], lines[10], lines[11],
+                             lines[12], lines[13], lines[14], lines[15], lines[16], lines[17], lines[18],
+                             lines[19], lines[20], lines[21], lines[22], lines[23], lines[24], lines[25],
+                             lines[26], lines[27], lines[28], lines[29], lines[30], lines[31], NULL);
+    if (rc != MI_SUCCESS)
         log_warnx("session=%s: the MTA refused reply \"%s %s %s\"; it answers with its own text",
                   s->id, v->code, v->xcode, v->text);
+}
+
+static void log_warned(const struct session *s, enum stage stage, const struct verdict *v)
+{
+    for (unsigned i = 0; i < v->nwarned; i++) {
+        const struct rule *r = v->warned[i];
+        log_info("session=%s qid=%s client=%s stage=%s rule=%s%s%s%s warn: would %s (%s)", s->id,
+                 s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage), rule_where(r),
+                 rule_label(r)[0] ? "[" : "", rule_label(r), rule_label(r)[0] ? "]" : "",
+                 action_name(rule_action(r)), rule_text(r));
+    }
 }
 
 sfsistat verdict_apply(SMFICTX *ctx, struct session *s, enum stage stage,
                        const struct verdict *v, bool can_reply)
 {
+    log_warned(s, stage, v);
     log_decision(s, stage, v);
     switch (v->action) {
     case ACTION_NONE:

@@ -12,6 +12,7 @@
 #include "rules/diag.h"
 #include "rules/facts.h"
 #include "rules/ruleset.h"
+#include "rules/regex.h"
 #include "rules/strset.h"
 
 enum list_kind { LIST_NETWORKS, LIST_DOMAINS, LIST_ADDRESSES };
@@ -34,6 +35,8 @@ enum cond_op {
     COND_UNDER,  /* domain fact equal to or below an entry of <list> */
     COND_EQ,
     COND_NE,
+    COND_MATCH,  /* fact ~ "regex" */
+    COND_NOMATCH,
     COND_LT,     /* numeric comparisons */
     COND_LE,
     COND_GT,
@@ -52,6 +55,7 @@ struct cond {
     size_t len;
     bool numeric;                /* compare with num */
     long num;
+    struct regex *re;            /* MATCH, NOMATCH */
 };
 
 struct reply {
@@ -63,6 +67,7 @@ struct reply {
 
 struct rule {
     struct rules_loc loc;
+    bool warn;                   /* log what it would do; never decides */
     char *label;                 /* [label], for tests and logs; NULL if none */
     enum stage stage;
     enum action action;
@@ -102,8 +107,16 @@ struct rule_test {
     struct rule_test *next;
 };
 
+struct macro {
+    char *name, *value;
+    struct rules_loc loc;
+    struct macro *next;
+};
+
 struct ruleset {
     atomic_uint refs;
+    struct macro *macros;        /* define NAME "value"; */
+    struct rule **tail[STAGE_COUNT]; /* where the next rule of a stage goes, while loading */
     struct rule_test *tests;
     unsigned ntests;
     char *path;
@@ -116,6 +129,10 @@ struct ruleset {
     unsigned fact_stage_mask;
     bool uses_auth;
 };
+
+/* parse_file.c: parse an included file into the same rule set. */
+struct parser;
+void rules_include(struct parser *p, const char *path, const struct rules_loc *loc);
 
 /* parse.y: fills rs (rules unresolved) and reports syntax errors. */
 int rules_parse_file(struct ruleset *rs, const char *path, struct diag *diag);

@@ -82,6 +82,12 @@ static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, str
             diag_error(diag, &c->loc, "'under' matches domains and their subdomains: expected a domain fact and a domains list");
         }
         break;
+    case COND_MATCH:
+    case COND_NOMATCH:
+        if (c->fact->type == FACT_BOOL || c->fact->type == FACT_IP || c->fact->type == FACT_NUMBER)
+            diag_error(diag, &c->loc, "fact \"%s\" is of type %s: a regular expression matches text facts only",
+                       c->fact->name, fact_type_name(c->fact->type));
+        break;
     case COND_EQ:
     case COND_NE:
     case COND_LT:
@@ -162,6 +168,11 @@ static void print_cond(FILE *f, const struct cond *c, bool top)
     case COND_UNDER:
         fprintf(f, "%s %s <%s>", c->fact_name, c->op == COND_IN ? "in" : "under", c->list_name);
         break;
+    case COND_MATCH:
+    case COND_NOMATCH:
+        fprintf(f, "%s %s ", c->fact_name, c->op == COND_MATCH ? "~" : "!~");
+        print_string(f, c->str);
+        break;
     case COND_EQ:
     case COND_NE:
     case COND_LT:
@@ -189,10 +200,17 @@ static void make_text(struct rule *r)
         return;
     if (r->label != NULL)
         fprintf(f, "[%s] ", r->label);
+    if (r->warn)
+        fputs("warn ", f);
     fputs(action_name(r->action), f);
     if (r->has_reply) {
-        fprintf(f, " %s %s ", r->reply.code, r->reply.xcode);
-        print_string(f, r->reply.text);
+        char *lines = strdup(r->reply.text), *save = NULL;
+        fprintf(f, " %s %s", r->reply.code, r->reply.xcode);
+        for (char *l = lines ? strtok_r(lines, "\n", &save) : NULL; l != NULL; l = strtok_r(NULL, "\n", &save)) {
+            fputc(' ', f);
+            print_string(f, l);
+        }
+        free(lines);
     }
     if (r->cond != NULL) {
         fputs(" if ", f);
@@ -225,11 +243,13 @@ static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
             struct ref_ctx rc = { rs, r, diag };
             reply_each_ref(r->reply.text, check_ref, &rc);
         }
+        if (r->warn && r->action == ACTION_CONTINUE)
+            diag_error(diag, &r->loc, "'warn' goes with accept, reject, tempfail or discard: it logs what that would have done");
         if (r->action == ACTION_DISCARD && s < STAGE_MAIL)
             diag_error(diag, &r->loc, "discard needs a message: expected it at stage mail or later");
         if (always != NULL)
             diag_warning(diag, &r->loc, "this rule can never match: the rule at %s always decides first", always->where);
-        else if (r->cond == NULL)
+        else if (r->cond == NULL && !r->warn)
             always = r;
         make_text(r);
     }

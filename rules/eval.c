@@ -34,6 +34,14 @@ static int test_eval(const struct cond *c, const struct envelope *env, bool *out
     case COND_UNDER:
         *out = strset_contains_domain_or_parent(c->list->strs, v.s, v.len);
         break;
+    case COND_MATCH:
+    case COND_NOMATCH: {
+        int m = regex_match(c->re, v.s, v.len);
+        if (m < 0)
+            return -1;
+        *out = (m == 1) == (c->op == COND_MATCH);
+        break;
+    }
     case COND_LT: *out = v.n < c->num; break;
     case COND_LE: *out = v.n <= c->num; break;
     case COND_GT: *out = v.n > c->num; break;
@@ -98,6 +106,12 @@ int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelo
             return -1;
         if (!match)
             continue;
+        if (r->warn) {
+            /* Dry run: remember it for the log, and go on as if it had not matched. */
+            if (v->nwarned < VERDICT_WARN_MAX)
+                v->warned[v->nwarned++] = r;
+            continue;
+        }
         v->action = r->action;
         v->rule = r;
         if (r->has_reply) {
@@ -109,5 +123,6 @@ int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelo
         return 0;
     }
     v->action = ACTION_NONE;
+    v->rule = NULL;
     return 0;
 }

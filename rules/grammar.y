@@ -36,11 +36,15 @@ static void rules_error(struct rules_loc *loc, struct parser *p, const char *msg
 static struct cond *cond_new(enum cond_op op, const struct rules_loc *loc);
 static struct cond *cond_test(enum cond_op op, const struct rules_loc *loc, char *fact, char *list, char *str);
 static struct cond *cond_number(enum cond_op op, const struct rules_loc *loc, char *fact, long n);
+static struct cond *cond_regex(struct parser *p, enum cond_op op, const struct rules_loc *loc, char *fact,
+                               char *re, const struct rules_loc *reloc);
+static char *macro_value(struct parser *p, char *name, const struct rules_loc *loc);
+static void macro_define(struct parser *p, char *name, char *value, const struct rules_loc *loc);
 static void list_begin(struct parser *p, char *name, char *kind, const struct rules_loc *loc);
 static void list_end(struct parser *p);
 static void stage_begin(struct parser *p, char *name, const struct rules_loc *loc);
-static void rule_add(struct parser *p, char *label, enum action a, struct reply *reply, bool has_reply,
-                     struct cond *cond, const struct rules_loc *loc);
+static void rule_add(struct parser *p, char *label, bool warn, enum action a, struct reply *reply,
+                     bool has_reply, struct cond *cond, const struct rules_loc *loc);
 static void test_begin(struct parser *p, char *name, const struct rules_loc *loc);
 static void test_step_option(struct parser *p, char *opt, char *value, const struct rules_loc *loc);
 static void test_step_add(struct parser *p, char *kind, char *value, struct test_expect *e,
@@ -67,12 +71,13 @@ static void test_step_add(struct parser *p, char *kind, char *value, struct test
     struct test_expect expect;
 }
 
-%token <str> WORD "name" STRING "quoted string"
+%token <str> WORD "name" STRING "quoted string" VAR "$macro"
 %token <num> NUMBER "number"
 %token LIST "list" FILE_ "file" ON "on" IF "if"
 %token AND "and" OR "or" NOT "not" IN "in" UNDER "under"
 %token ACCEPT "accept" REJECT "reject" TEMPFAIL "tempfail" DISCARD "discard" CONTINUE "continue"
-%token TEST "test" EXPECT "expect" BY "by"
+%token TEST "test" EXPECT "expect" BY "by" WARN "warn" INCLUDE "include" DEFINE "define"
+%token MATCH "~" NOMATCH "!~"
 %token NE "!=" LE "<=" GE ">="
 
 %left OR
@@ -83,7 +88,8 @@ static void test_step_add(struct parser *p, char *kind, char *value, struct test
 %type <act> action
 %type <reply> reply_opt
 %type <expect> expect_opt
-%type <str> label_opt by_opt step_value
+%type <str> label_opt by_opt step_value string strings
+%type <num> warn_opt
 
 %destructor { free($$); } <str>
 %destructor { cond_free($$); } <cond>
@@ -101,6 +107,8 @@ item
     : list_decl
     | stage_block
     | test_block
+    | INCLUDE string ';'       { rules_include(p, $2, &@2); free($2); }
+    | DEFINE WORD string ';'   { macro_define(p, $2, $3, &@2); }
     | error ';'        { yyerrok; }
     | error '}'        { yyerrok; p->stage = -1; }
     ;
@@ -117,7 +125,7 @@ list_terminator
     ;
 
 list_body
-    : FILE_ STRING
+    : FILE_ string
         {
             if (p->list != NULL) {
                 char *path = parser_path(p, $2);
@@ -138,7 +146,7 @@ entries
     ;
 
 entry
-    : STRING   { if (p->list) list_add_entry(p->list, $1, &@1, p->diag); free($1); }
+    : string   { if (p->list) list_add_entry(p->list, $1, &@1, p->diag); free($1); }
     | WORD     { if (p->list) list_add_entry(p->list, $1, &@1, p->diag); free($1); }
     | NUMBER   { diag_error(p->diag, &@1, "expected a network, domain or address, found number %ld", $1); }
     ;
@@ -154,10 +162,39 @@ rules
     ;
 
 rule
-    : label_opt action reply_opt cond_opt ';'
-        { rule_add(p, $1, (enum action)$2, &$3.r, $3.has, $4, $1 ? &@1 : &@2); }
+    : label_opt warn_opt action reply_opt cond_opt ';'
+        { rule_add(p, $1, $2 != 0, (enum action)$3, &$4.r, $4.has, $5, $1 ? &@1 : &@3); }
     | error ';'
         { yyerrok; }
+    ;
+
+warn_opt
+    : %empty            { $$ = 0; }
+    | WARN              { $$ = 1; }
+    ;
+
+/* One quoted string, or a macro standing for one. */
+string
+    : STRING
+    | VAR               { $$ = macro_value(p, $1, &@1); }
+    ;
+
+/* Several strings: the lines of a multi-line reply, joined with '\n'. */
+strings
+    : string
+    | strings string
+        {
+            size_t a = strlen($1), b = strlen($2);
+            $$ = realloc($1, a + b + 2);
+            if ($$ == NULL) {
+                free($1);
+                $$ = strdup("");
+            } else {
+                $$[a] = '\n';
+                memcpy($$ + a + 1, $2, b + 1);
+            }
+            free($2);
+        }
     ;
 
 label_opt
@@ -176,7 +213,7 @@ action
 reply_opt
     : %empty
         { memset(&$$, 0, sizeof $$); }
-    | NUMBER WORD STRING
+    | NUMBER WORD strings
         {
             memset(&$$, 0, sizeof $$);
             $$.has = 1;
@@ -196,7 +233,7 @@ reply_opt
             $$.r.loc = @1;
             free($2);
         }
-    | NUMBER STRING
+    | NUMBER string
         {
             memset(&$$, 0, sizeof $$);
             diag_error(p->diag, &@2, "expected an enhanced status code like 5.7.1 after the reply code");
@@ -222,13 +259,13 @@ test_step
     ;
 
 step_value
-    : STRING
+    : string
     | WORD
     ;
 
 step_options
     : %empty
-    | step_options WORD STRING   { test_step_option(p, $2, $3, &@2); $2 = $3 = NULL; }
+    | step_options WORD string   { test_step_option(p, $2, $3, &@2); $2 = $3 = NULL; }
     ;
 
 expect_opt
@@ -262,8 +299,10 @@ test
     : WORD                          { $$ = cond_test(COND_BOOL, &@1, $1, NULL, NULL); }
     | WORD IN '<' WORD '>'          { $$ = cond_test(COND_IN, &@1, $1, $4, NULL); }
     | WORD UNDER '<' WORD '>'       { $$ = cond_test(COND_UNDER, &@1, $1, $4, NULL); }
-    | WORD '=' STRING               { $$ = cond_test(COND_EQ, &@1, $1, NULL, $3); }
-    | WORD NE STRING                { $$ = cond_test(COND_NE, &@1, $1, NULL, $3); }
+    | WORD '=' string               { $$ = cond_test(COND_EQ, &@1, $1, NULL, $3); }
+    | WORD NE string                { $$ = cond_test(COND_NE, &@1, $1, NULL, $3); }
+    | WORD MATCH string             { $$ = cond_regex(p, COND_MATCH, &@1, $1, $3, &@3); }
+    | WORD NOMATCH string           { $$ = cond_regex(p, COND_NOMATCH, &@1, $1, $3, &@3); }
     | WORD '=' NUMBER               { $$ = cond_number(COND_EQ, &@1, $1, $3); }
     | WORD NE NUMBER                { $$ = cond_number(COND_NE, &@1, $1, $3); }
     | WORD '<' NUMBER               { $$ = cond_number(COND_LT, &@1, $1, $3); }
@@ -351,6 +390,59 @@ static struct cond *cond_test(enum cond_op op, const struct rules_loc *loc,
     return c;
 }
 
+static struct cond *cond_regex(struct parser *p, enum cond_op op, const struct rules_loc *loc, char *fact,
+                               char *re, const struct rules_loc *reloc)
+{
+    struct cond *c = cond_test(op, loc, fact, NULL, re);
+    const char *error;
+    int col;
+
+    if (c != NULL && (c->re = regex_compile(c->str, &error, &col)) == NULL) {
+        struct rules_loc at = *reloc;
+        at.first_column += 1 + col; /* past the opening quote */
+        diag_error(p->diag, &at, "invalid regular expression: %s", error);
+    }
+    return c;
+}
+
+static char *macro_value(struct parser *p, char *name, const struct rules_loc *loc)
+{
+    for (const struct macro *m = p->rs->macros; m != NULL; m = m->next) {
+        if (strcmp(m->name, name) == 0) {
+            free(name);
+            return strdup(m->value);
+        }
+    }
+    diag_error(p->diag, loc, "undefined macro $%s: expected 'define %s \"...\";' before its first use", name, name);
+    free(name);
+    return strdup("");
+}
+
+static void macro_define(struct parser *p, char *name, char *value, const struct rules_loc *loc)
+{
+    struct macro *m;
+
+    for (m = p->rs->macros; m != NULL; m = m->next) {
+        if (strcmp(m->name, name) == 0) {
+            diag_error(p->diag, loc, "macro $%s is already defined at %s:%d", name, m->loc.file, m->loc.first_line);
+            free(name);
+            free(value);
+            return;
+        }
+    }
+    if ((m = calloc(1, sizeof *m)) == NULL) {
+        diag_error(p->diag, loc, "out of memory");
+        free(name);
+        free(value);
+        return;
+    }
+    m->name = name;
+    m->value = value;
+    m->loc = *loc;
+    m->next = p->rs->macros;
+    p->rs->macros = m;
+}
+
 static struct cond *cond_number(enum cond_op op, const struct rules_loc *loc, char *fact, long n)
 {
     struct cond *c = cond_test(op, loc, fact, NULL, NULL);
@@ -413,8 +505,8 @@ static void stage_begin(struct parser *p, char *name, const struct rules_loc *lo
     free(name);
 }
 
-static void rule_add(struct parser *p, char *label, enum action a, struct reply *reply, bool has_reply,
-                     struct cond *cond, const struct rules_loc *loc)
+static void rule_add(struct parser *p, char *label, bool warn, enum action a, struct reply *reply,
+                     bool has_reply, struct cond *cond, const struct rules_loc *loc)
 {
     struct rule *r;
 
@@ -427,6 +519,7 @@ static void rule_add(struct parser *p, char *label, enum action a, struct reply 
         return;
     }
     r->label = label;
+    r->warn = warn;
     r->loc = *loc;
     r->stage = (enum stage)p->stage;
     r->action = a;
@@ -434,10 +527,11 @@ static void rule_add(struct parser *p, char *label, enum action a, struct reply 
     r->reply = *reply;
     r->cond = cond;
     snprintf(r->where, sizeof r->where, "%s:%d", loc->file, loc->first_line);
-    if (p->tail[p->stage] == NULL)
-        p->tail[p->stage] = &p->rs->stages[p->stage];
-    *p->tail[p->stage] = r;
-    p->tail[p->stage] = &r->next;
+    /* Included files append to the same stages: the tails live in the rule set. */
+    if (p->rs->tail[p->stage] == NULL)
+        p->rs->tail[p->stage] = &p->rs->stages[p->stage];
+    *p->rs->tail[p->stage] = r;
+    p->rs->tail[p->stage] = &r->next;
     p->rs->nrules++;
 }
 

@@ -19,11 +19,12 @@ static const struct keyword {
     int token;
 } keywords[] = {
     { "accept", ACCEPT },     { "and", AND },       { "by", BY },
-    { "continue", CONTINUE }, { "discard", DISCARD }, { "expect", EXPECT },
-    { "file", FILE_ },        { "if", IF },         { "in", IN },
-    { "list", LIST },         { "not", NOT },       { "on", ON },
-    { "or", OR },             { "reject", REJECT }, { "tempfail", TEMPFAIL },
-    { "test", TEST },         { "under", UNDER },
+    { "continue", CONTINUE }, { "define", DEFINE }, { "discard", DISCARD },
+    { "expect", EXPECT },     { "file", FILE_ },    { "if", IF },
+    { "in", IN },             { "include", INCLUDE }, { "list", LIST },
+    { "not", NOT },           { "on", ON },         { "or", OR },
+    { "reject", REJECT },     { "tempfail", TEMPFAIL }, { "test", TEST },
+    { "under", UNDER },       { "warn", WARN },
 };
 
 static int keyword_cmp(const void *key, const void *elem)
@@ -179,6 +180,24 @@ int rules_lex(RULES_STYPE *val, struct rules_loc *loc, struct parser *p)
             advance(p);
             advance(p);
             tok = c == '!' ? NE : c == '<' ? LE : GE;
+            break;
+        }
+        if (c == '!' && peek(p, 1) == '~') {
+            advance(p);
+            advance(p);
+            tok = NOMATCH;
+            break;
+        }
+        if (c == '~') {
+            advance(p);
+            tok = MATCH;
+            break;
+        }
+        if (c == '$' && peek(p, 1) != -1 && (isalpha(peek(p, 1)) || peek(p, 1) == '_')) {
+            advance(p);
+            tok = lex_word(p, val) == WORD ? VAR : RULES_UNDEF;
+            if (tok == RULES_UNDEF)
+                diag_error(p->diag, loc, "a macro name cannot be a keyword");
             break;
         }
         if (strchr("{}()<>;,=[]", c) != NULL) {

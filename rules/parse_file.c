@@ -65,27 +65,39 @@ static char *read_all(const char *path, size_t *len, struct diag *diag)
     return buf;
 }
 
+static int parse_buffer(struct ruleset *rs, const char *path, const char *buf, size_t len,
+                        struct diag *diag, const struct parser *parent, const struct stat *st);
+
 int rules_parse_file(struct ruleset *rs, const char *path, struct diag *diag)
 {
     size_t len = 0;
     char *buf = read_all(path, &len, diag);
+    struct stat st;
     int rc;
 
     if (buf == NULL)
         return -1;
-    rc = rules_parse_buffer(rs, path, buf, len, diag);
+    rc = parse_buffer(rs, path, buf, len, diag, NULL, stat(path, &st) == 0 ? &st : NULL);
     free(buf);
     return rc;
 }
 
-int rules_parse_buffer(struct ruleset *rs, const char *path, const char *buf, size_t len,
-                       struct diag *diag)
+#define INCLUDE_DEPTH_MAX 16
+
+static int parse_buffer(struct ruleset *rs, const char *path, const char *buf, size_t len,
+                        struct diag *diag, const struct parser *parent, const struct stat *st)
 {
     struct parser p;
     char *slash;
     int rc;
 
     memset(&p, 0, sizeof p);
+    if (st != NULL) {
+        p.dev = st->st_dev;
+        p.ino = st->st_ino;
+    }
+    p.parent = parent;
+    p.depth = parent ? parent->depth + 1 : 0;
     p.rs = rs;
     p.diag = diag;
     p.buf = buf;
@@ -113,4 +125,43 @@ int rules_parse_buffer(struct ruleset *rs, const char *path, const char *buf, si
     free(p.step_auth);
     free(p.dir);
     return rc == 0 ? 0 : -1;
+}
+
+int rules_parse_buffer(struct ruleset *rs, const char *path, const char *buf, size_t len,
+                       struct diag *diag)
+{
+    return parse_buffer(rs, path, buf, len, diag, NULL, NULL);
+}
+
+/* "include FILE;": parse FILE into the same rule set, relative to the includer. */
+void rules_include(struct parser *p, const char *path, const struct rules_loc *loc)
+{
+    char *full = parser_path(p, path), *buf;
+    size_t len = 0;
+    struct stat st;
+
+    if (full == NULL) {
+        diag_error(p->diag, loc, "out of memory");
+        return;
+    }
+    /* Compare files by identity: "a/../b.rules" is "b.rules". */
+    for (const struct parser *q = p; q != NULL && stat(full, &st) == 0; q = q->parent) {
+        if (q->ino != 0 && q->dev == st.st_dev && q->ino == st.st_ino) {
+            diag_error(p->diag, loc, "include \"%s\" includes itself (through %s)", path, q->file);
+            free(full);
+            return;
+        }
+    }
+    if (p->depth >= INCLUDE_DEPTH_MAX) {
+        diag_error(p->diag, loc, "include \"%s\": more than %d levels of include", path, INCLUDE_DEPTH_MAX);
+        free(full);
+        return;
+    }
+    if ((buf = read_all(full, &len, p->diag)) != NULL) {
+        parse_buffer(p->rs, full, buf, len, p->diag, p, stat(full, &st) == 0 ? &st : NULL);
+        free(buf);
+    }
+    else
+        diag_error(p->diag, loc, "cannot include \"%s\"", path);
+    free(full);
 }

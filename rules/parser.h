@@ -5,12 +5,17 @@
 #define MXG_RULES_PARSER_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "rules/ast.h"
 
 #define RULE_FILE_MAX (16u * 1024 * 1024) /* a rule file, not a list file */
 
 struct parser {
+    const struct parser *parent; /* the including file's parser, for cycles */
+    int depth;
+    dev_t dev;                   /* the file's identity (0, 0 for text in memory) */
+    ino_t ino;
     struct ruleset *rs;
     struct diag *diag;
     const char *file;      /* pooled in rs->files */
@@ -23,7 +28,6 @@ struct parser {
     struct list *list;     /* list being declared */
     struct rule_test *test;/* test being read */
     char *step_name, *step_auth; /* options of the test step being read */
-    struct rule **tail[STAGE_COUNT];
 };
 
 /* Returns a token; fills *val and *loc. Defined in lexer.c. */

@@ -87,10 +87,31 @@ int reply_check(const struct reply *r, enum action a, struct diag *diag)
                    want, r->code, r->xcode);
         return -1;
     }
-    if (len + 10 > REPLY_TEXT_MAX) {
-        diag_error(diag, &r->loc, "reply text is %zu bytes; a reply line holds at most %d", len,
-                   REPLY_TEXT_MAX - 10);
-        return -1;
+    {
+        size_t lines = 1, longest = 0, cur = 0;
+        for (size_t i = 0; i <= len; i++) {
+            if (r->text[i] == '\n' || r->text[i] == '\0') {
+                longest = cur > longest ? cur : longest;
+                cur = 0;
+                lines += r->text[i] == '\n';
+            } else {
+                cur++;
+            }
+        }
+        if (lines > REPLY_LINES_MAX) {
+            diag_error(diag, &r->loc, "reply has %zu lines; at most %d", lines, REPLY_LINES_MAX);
+            return -1;
+        }
+        if (longest + 10 > REPLY_TEXT_MAX) {
+            diag_error(diag, &r->loc, "a reply line is %zu bytes; a line holds at most %d", longest,
+                       REPLY_TEXT_MAX - 10);
+            return -1;
+        }
+        if (len + 10 * lines > REPLY_TEXT_MAX) {
+            diag_error(diag, &r->loc, "the reply's lines add up to %zu bytes; at most %zu with %zu lines",
+                       len, (size_t)REPLY_TEXT_MAX - 10 * lines, lines);
+            return -1;
+        }
     }
     return check_percent(r, diag);
 }
@@ -145,7 +166,7 @@ void reply_expand(const struct reply *r, const struct envelope *env, char *out, 
             out[used++] = '%';
             p++;
         } else {
-            out[used++] = *p;
+            out[used++] = *p; /* '\n' here separates the lines of a multi-line reply */
         }
     }
     out[used] = '\0';

@@ -16,6 +16,7 @@ void cond_free(struct cond *c)
         return;
     cond_free(c->left);
     cond_free(c->right);
+    regex_free(c->re);
     free(c->fact_name);
     free(c->list_name);
     free(c->str);
@@ -64,6 +65,13 @@ static void ruleset_free(struct ruleset *rs)
         }
     }
     test_free(rs->tests);
+    while (rs->macros != NULL) {
+        struct macro *next = rs->macros->next;
+        free(rs->macros->name);
+        free(rs->macros->value);
+        free(rs->macros);
+        rs->macros = next;
+    }
     while (rs->lists != NULL) {
         struct list *next = rs->lists->next;
         list_free(rs->lists);
@@ -131,6 +139,7 @@ unsigned ruleset_rule_count(const struct ruleset *rs) { return rs->nrules; }
 unsigned ruleset_test_count(const struct ruleset *rs) { return rs->ntests; }
 const char *rule_where(const struct rule *r) { return r->where; }
 const char *rule_label(const struct rule *r) { return r->label ? r->label : ""; }
+enum action rule_action(const struct rule *r) { return r->action; }
 const char *rule_text(const struct rule *r) { return r->text ? r->text : action_name(r->action); }
 
 const char *action_name(enum action a)

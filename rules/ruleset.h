@@ -27,6 +27,8 @@ enum action {
 };
 
 #define REPLY_TEXT_MAX 980 /* one SMTP reply line, as libmilter and postfix accept */
+#define REPLY_LINES_MAX 32 /* lines of a multi-line reply (smfi_setmlreply) */
+#define VERDICT_WARN_MAX 8 /* "warn" rules reported with one verdict */
 
 struct verdict {
     enum action action;
@@ -34,7 +36,11 @@ struct verdict {
     bool has_reply;
     char code[4];                 /* "554" */
     char xcode[12];               /* "5.7.1" */
-    char text[REPLY_TEXT_MAX + 1];/* expanded and sanitised; no % doubling yet */
+    char text[REPLY_TEXT_MAX + 1];/* expanded and sanitised; no % doubling yet;
+                                     lines of a multi-line reply split by '\n' */
+    /* "warn" rules that matched before the deciding one: what they would have done. */
+    const struct rule *warned[VERDICT_WARN_MAX];
+    unsigned nwarned;
 };
 
 /*
@@ -76,6 +82,7 @@ const char *rule_where(const struct rule *r);
 const char *rule_text(const struct rule *r);
 /* The rule's [label], or "" when it has none. */
 const char *rule_label(const struct rule *r);
+enum action rule_action(const struct rule *r);
 
 const char *action_name(enum action a);
 

@@ -25,6 +25,20 @@ check "a file with only warnings exits 0" test $? -eq 0
 check "unreachable rule is a warning with file:line:col" \
     contains "$T/err" '^tests/cli/bad/unreachable.rules:5:5: warning: this rule can never match: the rule at tests/cli/bad/unreachable.rules:4 always decides first$'
 
+# include, define, regular expressions and warn: one mistake a line.
+"$MXGUARD" -n -c tests/cli/bad/language-errors.rules >"$T/out" 2>"$T/err"
+check "language errors exit 1" test $? -eq 1
+sed 's/^/#   /' "$T/err"
+E=tests/cli/bad/language-errors.rules
+check "an include cycle is named where it closes" \
+    contains "$T/err" "^tests/cli/bad/include/loop.rules:2:9: include \"../language-errors.rules\" includes itself \\(through $E\\)\$"
+check "a missing include is named at the include" contains "$T/err" "^$E:3:9: cannot include \"include/missing.rules\"\$"
+check "a bad regex points into the pattern" contains "$T/err" "^$E:4:38: invalid regular expression: missing closing parenthesis\$"
+check "an undefined macro" contains "$T/err" "^$E:5:28: undefined macro \\\$undefined_text: expected 'define undefined_text"
+check "a macro defined twice" contains "$T/err" "^$E:7:8: macro \\\$twice is already defined at $E:6\$"
+check "warn continue is refused" contains "$T/err" "^$E:8:16: 'warn' goes with accept, reject, tempfail or discard"
+check "a regex on a number fact is refused" contains "$T/err" "^$E:9:21: fact \"recipient.count\" is of type number: a regular expression matches text facts only\$"
+
 # A rule file's own tests run with -n; a failing one is an error.
 "$MXGUARD" -n -c tests/cli/bad/failing-test.rules >"$T/out" 2>"$T/err"
 check "a failing rule-file test exits 1" test $? -eq 1
