@@ -139,6 +139,31 @@ static sfsistat run_stage(SMFICTX *ctx, struct priv *p, enum stage stage, bool o
     return verdict_apply(ctx, s, stage, &v, can_reply);
 }
 
+/* Ask for our own macros and those the rules read, stage by stage. */
+static void request_macros(SMFICTX *ctx, const struct ruleset *rs)
+{
+    static const struct { enum stage stage; int where; const char *ours; } map[] = {
+        { STAGE_CONNECT, SMFIM_CONNECT, "" },
+        { STAGE_HELO, SMFIM_HELO, "" },
+        { STAGE_MAIL, SMFIM_ENVFROM, "i {auth_authen} {auth_type}" },
+        { STAGE_RCPT, SMFIM_ENVRCPT, "i" },
+        { STAGE_DATA, SMFIM_DATA, "i" },
+        { STAGE_EOH, SMFIM_EOH, "i" },
+        { STAGE_EOM, SMFIM_EOM, "i" },
+    };
+
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        const char *theirs = ruleset_macros(rs, map[i].stage);
+        char list[1024];
+        if (map[i].ours[0] == '\0' && theirs == NULL)
+            continue;
+        snprintf(list, sizeof list, "%s%s%s", map[i].ours, map[i].ours[0] && theirs ? " " : "",
+                 theirs ? theirs : "");
+        if (smfi_setsymlist(ctx, map[i].where, list) != MI_SUCCESS)
+            log_warnx("cannot ask the MTA for macros \"%s\"", list);
+    }
+}
+
 static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
                              unsigned long f2, unsigned long f3, unsigned long *pf0,
                              unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
@@ -157,11 +182,8 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     }
     *pf1 = callbacks_protocol_flags(p->s->rules, f1);
     p->noreply = noreply_mask(*pf1);
-    if (f0 & SMFIF_SETSYMLIST) {
-        smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen} {auth_type}");
-        smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
-        smfi_setsymlist(ctx, SMFIM_EOM, "i");
-    }
+    if (f0 & SMFIF_SETSYMLIST)
+        request_macros(ctx, p->s->rules);
     return SMFIS_CONTINUE;
 }
 

@@ -57,7 +57,8 @@ static int run_check(const struct options *o)
 
 static int run_test_session(const struct options *o)
 {
-    struct test_session_opts t = { o->test_session, o->test_client_name, o->test_auth_user };
+    struct test_session_opts t = { o->test_session, o->test_client_name, o->test_auth_user,
+                                   o->test_macros, o->ntest_macros };
     struct ruleset *rs = load_rules(o->config, true);
     int rc;
 

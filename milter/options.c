@@ -21,6 +21,7 @@ enum {
     OPT_TEST_SESSION,
     OPT_CLIENT_NAME,
     OPT_AUTH_USER,
+    OPT_MACRO,
 };
 
 static const struct option_desc {
@@ -44,6 +45,7 @@ static const struct option_desc {
     { "test-session", 1, OPT_TEST_SESSION, "ADDR", "read an SMTP dialogue on stdin as if from client ADDR and print the replies" },
     { "client-name", 1, OPT_CLIENT_NAME, "NAME", "with --test-session: the client host name" },
     { "auth-user", 1, OPT_AUTH_USER, "USER", "with --test-session: the SMTP AUTH user" },
+    { "macro", 1, OPT_MACRO, "NAME=VALUE", "with --test-session: an MTA macro, e.g. {tls_version}=TLSv1.3 (repeatable)" },
     { "verbose", 0, 'v', NULL, "log more; with -n, print the rules as understood" },
     { "version", 0, 'V', NULL, "print the version and exit" },
     { "help", 0, 'h', NULL, "print this help and exit" },
@@ -129,6 +131,13 @@ static int apply(struct options *o, int c, const char *arg)
     case OPT_TEST_SESSION: o->test_session = arg; return 0;
     case OPT_CLIENT_NAME: o->test_client_name = arg; return 0;
     case OPT_AUTH_USER: o->test_auth_user = arg; return 0;
+    case OPT_MACRO:
+        if (strchr(arg, '=') == NULL || o->ntest_macros == 32) {
+            fprintf(stderr, "mxguard: --macro: expected NAME=VALUE (at most 32), found \"%s\"\n", arg);
+            return -1;
+        }
+        o->test_macros[o->ntest_macros++] = arg;
+        return 0;
     case OPT_UMASK:
         if (parse_base(arg, 8, 0, 0777, &v) < 0) { /* always octal, like umask(1) */
             fprintf(stderr, "mxguard: --umask: expected an octal mode like 0117, found \"%s\"\n", arg);

@@ -28,6 +28,8 @@ struct options {
     const char *test_session; /* client address for --test-session */
     const char *test_client_name;
     const char *test_auth_user;
+    const char *test_macros[32]; /* NAME=VALUE, with --test-session */
+    int ntest_macros;
 };
 
 enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_USAGE };

@@ -17,6 +17,7 @@
 #define LINE_MAX_SMTP 4096
 
 struct sim {
+    const struct test_session_opts *opts;
     const struct ruleset *rs;
     struct envelope env;
     struct flow flow;
@@ -175,9 +176,21 @@ static int command(struct sim *sim, const char *line, FILE *in)
     return 0;
 }
 
+/* The MTA macros given with --macro NAME=VALUE. */
+static const char *sim_macro(void *ctx, const char *name)
+{
+    const struct test_session_opts *o = ctx;
+    size_t n = strlen(name);
+
+    for (int i = 0; i < o->nmacros; i++)
+        if (strncmp(o->macros[i], name, n) == 0 && o->macros[i][n] == '=')
+            return o->macros[i] + n + 1;
+    return NULL;
+}
+
 int test_session_run(const struct ruleset *rs, const struct test_session_opts *o, FILE *in, FILE *out)
 {
-    struct sim sim = { .rs = rs, .out = out };
+    struct sim sim = { .opts = o, .rs = rs, .out = out };
     struct ipaddr ip;
     char name[128], line[LINE_MAX_SMTP];
     int rc = 0;
@@ -187,6 +200,8 @@ int test_session_run(const struct ruleset *rs, const struct test_session_opts *o
         return 2;
     }
     envelope_init(&sim.env);
+    sim.env.macro = sim_macro;
+    sim.env.macro_ctx = (void *)o;
     flow_init(&sim.flow);
     snprintf(name, sizeof name, "[%s]", o->client_addr);
     if (envelope_set_client(&sim.env, o->client_name ? o->client_name : name, &ip) < 0 ||

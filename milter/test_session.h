@@ -12,6 +12,8 @@ struct test_session_opts {
     const char *client_addr;
     const char *client_name;  /* NULL: "[addr]" as postfix reports unknown names */
     const char *auth_user;
+    const char *const *macros;  /* NAME=VALUE */
+    int nmacros;
 };
 
 /* Reads a dialogue from in, writes replies to out. Returns an exit status. */

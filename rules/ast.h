@@ -48,7 +48,8 @@ struct cond {
     struct rules_loc loc;
     struct cond *left, *right;   /* AND, OR, NOT (left only) */
     const struct fact_def *fact;
-    char *fact_name;             /* as written, until resolved */
+    char *fact_name;             /* as written; "macro:{name}" for an MTA macro */
+    const char *macro_name;      /* into fact_name, for macro conditions */
     struct list *list;
     char *list_name;             /* as written, until resolved */
     char *str;                   /* EQ, NE on strings */
@@ -128,6 +129,7 @@ struct ruleset {
     unsigned stage_mask;
     unsigned fact_stage_mask;
     bool uses_auth;
+    char *symlist[STAGE_COUNT];  /* MTA macros the rules read, by stage: "{a} {b}" */
 };
 
 /* parse_file.c: parse an included file into the same rule set. */

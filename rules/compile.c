@@ -60,9 +60,54 @@ static const struct fact_def *resolve_fact(struct ruleset *rs, const char *name,
     return f;
 }
 
+/* Ask the MTA for macro name at stage (once). */
+static void want_macro(struct ruleset *rs, enum stage stage, const char *name, struct diag *diag,
+                       const struct rules_loc *loc)
+{
+    char *cur = rs->symlist[stage], *grown;
+    size_t n = strlen(name);
+
+    for (const char *p = cur; p != NULL && (p = strstr(p, name)) != NULL; p += n)
+        if ((p == cur || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return;
+    if (asprintf(&grown, "%s%s%s", cur ? cur : "", cur ? " " : "", name) < 0) {
+        diag_error(diag, loc, "out of memory");
+        return;
+    }
+    free(cur);
+    rs->symlist[stage] = grown;
+}
+
+static bool macro_name_ok(const char *m)
+{
+    size_t n = strlen(m);
+
+    if (n == 1)
+        return m[0] > ' ' && m[0] < 0x7f && m[0] != '{' && m[0] != '}';
+    if (n < 3 || n > 64 || m[0] != '{' || m[n - 1] != '}')
+        return false;
+    for (size_t i = 1; i + 1 < n; i++)
+        if (!(m[i] == '_' || (m[i] >= 'a' && m[i] <= 'z') || (m[i] >= 'A' && m[i] <= 'Z') ||
+              (m[i] >= '0' && m[i] <= '9')))
+            return false;
+    return true;
+}
+
 static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, struct diag *diag)
 {
-    c->fact = resolve_fact(rs, c->fact_name, strlen(c->fact_name), stage, &c->loc, diag);
+    if (strncmp(c->fact_name, "macro:", 6) == 0) {
+        c->fact = &fact_macro;
+        c->macro_name = c->fact_name + 6;
+        if (!macro_name_ok(c->macro_name))
+            diag_error(diag, &c->loc, "expected a macro name like \"{tls_version}\" or \"j\", found \"%s\"",
+                       c->macro_name);
+        else
+            want_macro(rs, stage, c->macro_name, diag, &c->loc);
+    } else {
+        c->fact = resolve_fact(rs, c->fact_name, strlen(c->fact_name), stage, &c->loc, diag);
+        if (c->fact != NULL && c->fact->macro != NULL)
+            want_macro(rs, stage, c->fact->macro, diag, &c->loc);
+    }
     if (c->fact == NULL)
         return;
     switch (c->op) {
@@ -144,6 +189,16 @@ static void print_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+static void print_fact(FILE *f, const struct cond *c)
+{
+    if (strncmp(c->fact_name, "macro:", 6) == 0) {
+        fputs("macro ", f);
+        print_string(f, c->fact_name + 6);
+    } else {
+        fputs(c->fact_name, f);
+    }
+}
+
 static void print_cond(FILE *f, const struct cond *c, bool top)
 {
     switch (c->op) {
@@ -162,15 +217,17 @@ static void print_cond(FILE *f, const struct cond *c, bool top)
         print_cond(f, c->left, false);
         break;
     case COND_BOOL:
-        fputs(c->fact_name, f);
+        print_fact(f, c);
         break;
     case COND_IN:
     case COND_UNDER:
-        fprintf(f, "%s %s <%s>", c->fact_name, c->op == COND_IN ? "in" : "under", c->list_name);
+        print_fact(f, c);
+        fprintf(f, " %s <%s>", c->op == COND_IN ? "in" : "under", c->list_name);
         break;
     case COND_MATCH:
     case COND_NOMATCH:
-        fprintf(f, "%s %s ", c->fact_name, c->op == COND_MATCH ? "~" : "!~");
+        print_fact(f, c);
+        fprintf(f, " %s ", c->op == COND_MATCH ? "~" : "!~");
         print_string(f, c->str);
         break;
     case COND_EQ:
@@ -181,7 +238,8 @@ static void print_cond(FILE *f, const struct cond *c, bool top)
     case COND_GE: {
         static const char *const ops[] = { [COND_EQ] = "=", [COND_NE] = "!=", [COND_LT] = "<",
                                            [COND_LE] = "<=", [COND_GT] = ">", [COND_GE] = ">=" };
-        fprintf(f, "%s %s ", c->fact_name, ops[c->op]);
+        print_fact(f, c);
+        fprintf(f, " %s ", ops[c->op]);
         if (c->numeric)
             fprintf(f, "%ld", c->num);
         else

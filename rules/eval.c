@@ -15,7 +15,9 @@ static int test_eval(const struct cond *c, const struct envelope *env, bool *out
 {
     struct fact_value v = { 0 };
 
-    if (c->fact->get(env, &v) != FACT_OK)
+    if (c->macro_name != NULL)
+        fact_from_macro(env, c->macro_name, FACT_STRING, &v);
+    else if (c->fact->get(env, &v) != FACT_OK)
         return -1;
     if (!v.present) {
         *out = c->op == COND_NE;

@@ -6,6 +6,7 @@
  */
 #include "rules/facts.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void str_value(const struct envelope_str *str, struct fact_value *out)
@@ -182,60 +183,128 @@ static enum fact_result get_rcpt_count(const struct envelope *env, struct fact_v
     return FACT_OK;
 }
 
+const char *fact_macro_value(const struct envelope *env, const char *name)
+{
+    return env->macro != NULL ? env->macro(env->macro_ctx, name) : NULL;
+}
+
+void fact_from_macro(const struct envelope *env, const char *name, enum fact_type type,
+                     struct fact_value *out)
+{
+    const char *v = fact_macro_value(env, name);
+
+    out->present = v != NULL && v[0] != '\0';
+    out->s = v ? v : "";
+    /* Macro values come from the MTA but describe the client: bounded. */
+    out->len = v ? strnlen(v, ENVELOPE_NAME_MAX) : 0;
+    if (type == FACT_NUMBER) {
+        char *end;
+        out->n = out->present ? strtol(v, &end, 10) : 0;
+        out->present = out->present && end != v;
+    }
+}
+
+static enum fact_result get_no_value(const struct envelope *env, struct fact_value *out)
+{
+    (void)env;
+    out->present = false;
+    return FACT_OK;
+}
+
+const struct fact_def fact_macro = { "macro", FACT_STRING, STAGE_CONNECT, get_no_value,
+                                     "an MTA macro by name", NULL };
+
+#define MACRO_FACT(fn, macro_name, type)                                          \
+    static enum fact_result fn(const struct envelope *env, struct fact_value *out) \
+    {                                                                             \
+        fact_from_macro(env, macro_name, type, out);                              \
+        return FACT_OK;                                                           \
+    }
+
+MACRO_FACT(get_tls_version, "{tls_version}", FACT_STRING)
+MACRO_FACT(get_tls_cipher, "{cipher}", FACT_STRING)
+MACRO_FACT(get_tls_bits, "{cipher_bits}", FACT_NUMBER)
+MACRO_FACT(get_tls_subject, "{cert_subject}", FACT_STRING)
+MACRO_FACT(get_tls_issuer, "{cert_issuer}", FACT_STRING)
+MACRO_FACT(get_daemon_name, "{daemon_name}", FACT_STRING)
+
+static enum fact_result get_tls(const struct envelope *env, struct fact_value *out)
+{
+    const char *v = fact_macro_value(env, "{tls_version}");
+
+    out->present = true;
+    out->b = v != NULL && v[0] != '\0';
+    return FACT_OK;
+}
+
 /* Sorted by name: fact_lookup bisects. */
 static const struct fact_def facts[] = {
     { "auth.user", FACT_STRING, STAGE_MAIL, get_auth_user,
-      "the SMTP AUTH user name (MTA macro {auth_authen})" },
+      "the SMTP AUTH user name (MTA macro {auth_authen})", NULL },
     { "authenticated", FACT_BOOL, STAGE_MAIL, get_authenticated,
-      "true when the client authenticated with SMTP AUTH" },
+      "true when the client authenticated with SMTP AUTH", NULL },
     { "client.address", FACT_IP, STAGE_CONNECT, get_client_address,
-      "the client's IPv4 or IPv6 address" },
+      "the client's IPv4 or IPv6 address", NULL },
     { "client.name", FACT_STRING, STAGE_CONNECT, get_client_name,
-      "the client host name as the MTA reports it ([address] when it has none)" },
+      "the client host name as the MTA reports it ([address] when it has none)", NULL },
+    { "daemon.name", FACT_STRING, STAGE_CONNECT, get_daemon_name,
+      "the name of the MTA's listener that took the connection (macro {daemon_name})", "{daemon_name}" },
     { "helo", FACT_STRING, STAGE_HELO, get_helo,
-      "the HELO or EHLO argument, as sent" },
+      "the HELO or EHLO argument, as sent", NULL },
     { "helo.address", FACT_IP, STAGE_HELO, get_helo_address,
-      "the address in an address-literal HELO ([192.0.2.1]) or a bare IP HELO" },
+      "the address in an address-literal HELO ([192.0.2.1]) or a bare IP HELO", NULL },
     { "helo.address_mismatch", FACT_BOOL, STAGE_HELO, get_helo_mismatch,
-      "true when the HELO is an address (literal or bare) other than the client's" },
+      "true when the HELO is an address (literal or bare) other than the client's", NULL },
     { "helo.bare_ip", FACT_BOOL, STAGE_HELO, get_helo_bare_ip,
-      "true when the HELO is an IP address without the brackets RFC 5321 requires" },
+      "true when the HELO is an IP address without the brackets RFC 5321 requires", NULL },
     { "helo.domain", FACT_DOMAIN, STAGE_HELO, get_helo_domain,
-      "the HELO name in lower case, when it is a valid domain" },
+      "the HELO name in lower case, when it is a valid domain", NULL },
     { "helo.fqdn", FACT_BOOL, STAGE_HELO, get_helo_fqdn,
-      "true when the HELO is a valid domain with at least two labels" },
+      "true when the HELO is a valid domain with at least two labels", NULL },
     { "helo.literal", FACT_BOOL, STAGE_HELO, get_helo_literal,
-      "true when the HELO is an address literal" },
+      "true when the HELO is an address literal", NULL },
     { "helo.present", FACT_BOOL, STAGE_HELO, get_helo_present,
-      "true when the client sent HELO or EHLO with an argument" },
+      "true when the client sent HELO or EHLO with an argument", NULL },
     { "helo.valid", FACT_BOOL, STAGE_HELO, get_helo_valid,
-      "true when the HELO is an RFC 5321 domain or a valid address literal" },
+      "true when the HELO is an RFC 5321 domain or a valid address literal", NULL },
     { "recipient", FACT_ADDRESS, STAGE_RCPT, get_rcpt,
-      "the recipient as local@domain (local part quoted only where RFC 5321 needs it, domain in lower case)" },
+      "the recipient as local@domain (local part quoted only where RFC 5321 needs it, domain in lower case)", NULL },
     { "recipient.count", FACT_NUMBER, STAGE_RCPT, get_rcpt_count,
-      "recipients of this message so far; at stage rcpt it counts the one being decided" },
+      "recipients of this message so far; at stage rcpt it counts the one being decided", NULL },
     { "recipient.domain", FACT_DOMAIN, STAGE_RCPT, get_rcpt_domain,
-      "the recipient's domain, lower case" },
+      "the recipient's domain, lower case", NULL },
     { "recipient.fqdn", FACT_BOOL, STAGE_RCPT, get_rcpt_fqdn,
-      "true when the recipient's domain is a name with at least two labels" },
+      "true when the recipient's domain is a name with at least two labels", NULL },
     { "recipient.local", FACT_STRING, STAGE_RCPT, get_rcpt_local,
-      "the recipient's local part, dequoted" },
+      "the recipient's local part, dequoted", NULL },
     { "recipient.routed", FACT_BOOL, STAGE_RCPT, get_rcpt_routed,
-      "true when the recipient carries sender-specified routing (%, ! or @ in the local part, a source route) or cannot be parsed" },
+      "true when the recipient carries sender-specified routing (%, ! or @ in the local part, a source route) or cannot be parsed", NULL },
     { "recipient.valid", FACT_BOOL, STAGE_RCPT, get_rcpt_valid,
-      "true when the recipient path is a syntactically valid RFC 5321 address" },
+      "true when the recipient path is a syntactically valid RFC 5321 address", NULL },
     { "sender", FACT_ADDRESS, STAGE_MAIL, get_sender,
-      "the envelope sender as local@domain, in the same canonical form (empty for <>)" },
+      "the envelope sender as local@domain, in the same canonical form (empty for <>)", NULL },
     { "sender.domain", FACT_DOMAIN, STAGE_MAIL, get_sender_domain,
-      "the sender's domain, lower case" },
+      "the sender's domain, lower case", NULL },
     { "sender.fqdn", FACT_BOOL, STAGE_MAIL, get_sender_fqdn,
-      "true when the sender's domain is a name with at least two labels (false for <>)" },
+      "true when the sender's domain is a name with at least two labels (false for <>)", NULL },
     { "sender.local", FACT_STRING, STAGE_MAIL, get_sender_local,
-      "the sender's local part, dequoted" },
+      "the sender's local part, dequoted", NULL },
     { "sender.null", FACT_BOOL, STAGE_MAIL, get_sender_null,
-      "true for the null sender <>" },
+      "true for the null sender <>", NULL },
     { "sender.valid", FACT_BOOL, STAGE_MAIL, get_sender_valid,
-      "true when the sender path is a syntactically valid RFC 5321 address or <>" },
+      "true when the sender path is a syntactically valid RFC 5321 address or <>", NULL },
+    { "tls", FACT_BOOL, STAGE_HELO, get_tls,
+      "true when the session is encrypted with STARTTLS (macro {tls_version} is set)", "{tls_version}" },
+    { "tls.cipher", FACT_STRING, STAGE_HELO, get_tls_cipher,
+      "the TLS cipher (macro {cipher})", "{cipher}" },
+    { "tls.cipher_bits", FACT_NUMBER, STAGE_HELO, get_tls_bits,
+      "the TLS cipher's key size in bits (macro {cipher_bits})", "{cipher_bits}" },
+    { "tls.client_issuer", FACT_STRING, STAGE_HELO, get_tls_issuer,
+      "the issuer of the client's TLS certificate (macro {cert_issuer})", "{cert_issuer}" },
+    { "tls.client_subject", FACT_STRING, STAGE_HELO, get_tls_subject,
+      "the subject of the client's TLS certificate (macro {cert_subject})", "{cert_subject}" },
+    { "tls.version", FACT_STRING, STAGE_HELO, get_tls_version,
+      "the TLS protocol version, e.g. TLSv1.3 (macro {tls_version})", "{tls_version}" },
 };
 
 const struct fact_def *fact_lookup(const char *name)

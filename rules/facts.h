@@ -42,7 +42,18 @@ struct fact_def {
     enum stage first_stage;   /* known from this stage on */
     enum fact_result (*get)(const struct envelope *env, struct fact_value *out);
     const char *doc;
+    const char *macro;        /* the MTA macro it reads, requested at negotiation; or NULL */
 };
+
+/* The pseudo-fact behind 'macro "{name}"': any MTA macro, as a string. */
+extern const struct fact_def fact_macro;
+
+/* Read an MTA macro (NULL when absent or when no MTA is attached). */
+const char *fact_macro_value(const struct envelope *env, const char *name);
+
+/* Fill out from a macro's value, as a string or (type NUMBER) a number. */
+void fact_from_macro(const struct envelope *env, const char *name, enum fact_type type,
+                     struct fact_value *out);
 
 const struct fact_def *fact_lookup(const char *name);
 const char *fact_type_name(enum fact_type t);

@@ -77,7 +77,7 @@ static void test_step_add(struct parser *p, char *kind, char *value, struct test
 %token AND "and" OR "or" NOT "not" IN "in" UNDER "under"
 %token ACCEPT "accept" REJECT "reject" TEMPFAIL "tempfail" DISCARD "discard" CONTINUE "continue"
 %token TEST "test" EXPECT "expect" BY "by" WARN "warn" INCLUDE "include" DEFINE "define"
-%token MATCH "~" NOMATCH "!~"
+%token MATCH "~" NOMATCH "!~" MACRO "macro"
 %token NE "!=" LE "<=" GE ">="
 
 %left OR
@@ -88,7 +88,7 @@ static void test_step_add(struct parser *p, char *kind, char *value, struct test
 %type <act> action
 %type <reply> reply_opt
 %type <expect> expect_opt
-%type <str> label_opt by_opt step_value string strings
+%type <str> label_opt by_opt step_value string strings fact_ref
 %type <num> warn_opt
 
 %destructor { free($$); } <str>
@@ -296,19 +296,32 @@ cond
     ;
 
 test
-    : WORD                          { $$ = cond_test(COND_BOOL, &@1, $1, NULL, NULL); }
-    | WORD IN '<' WORD '>'          { $$ = cond_test(COND_IN, &@1, $1, $4, NULL); }
-    | WORD UNDER '<' WORD '>'       { $$ = cond_test(COND_UNDER, &@1, $1, $4, NULL); }
-    | WORD '=' string               { $$ = cond_test(COND_EQ, &@1, $1, NULL, $3); }
-    | WORD NE string                { $$ = cond_test(COND_NE, &@1, $1, NULL, $3); }
-    | WORD MATCH string             { $$ = cond_regex(p, COND_MATCH, &@1, $1, $3, &@3); }
-    | WORD NOMATCH string           { $$ = cond_regex(p, COND_NOMATCH, &@1, $1, $3, &@3); }
-    | WORD '=' NUMBER               { $$ = cond_number(COND_EQ, &@1, $1, $3); }
-    | WORD NE NUMBER                { $$ = cond_number(COND_NE, &@1, $1, $3); }
-    | WORD '<' NUMBER               { $$ = cond_number(COND_LT, &@1, $1, $3); }
-    | WORD LE NUMBER                { $$ = cond_number(COND_LE, &@1, $1, $3); }
-    | WORD '>' NUMBER               { $$ = cond_number(COND_GT, &@1, $1, $3); }
-    | WORD GE NUMBER                { $$ = cond_number(COND_GE, &@1, $1, $3); }
+    : fact_ref                          { $$ = cond_test(COND_BOOL, &@1, $1, NULL, NULL); }
+    | fact_ref IN '<' WORD '>'          { $$ = cond_test(COND_IN, &@1, $1, $4, NULL); }
+    | fact_ref UNDER '<' WORD '>'       { $$ = cond_test(COND_UNDER, &@1, $1, $4, NULL); }
+    | fact_ref '=' string               { $$ = cond_test(COND_EQ, &@1, $1, NULL, $3); }
+    | fact_ref NE string                { $$ = cond_test(COND_NE, &@1, $1, NULL, $3); }
+    | fact_ref MATCH string             { $$ = cond_regex(p, COND_MATCH, &@1, $1, $3, &@3); }
+    | fact_ref NOMATCH string           { $$ = cond_regex(p, COND_NOMATCH, &@1, $1, $3, &@3); }
+    | fact_ref '=' NUMBER               { $$ = cond_number(COND_EQ, &@1, $1, $3); }
+    | fact_ref NE NUMBER                { $$ = cond_number(COND_NE, &@1, $1, $3); }
+    | fact_ref '<' NUMBER               { $$ = cond_number(COND_LT, &@1, $1, $3); }
+    | fact_ref LE NUMBER                { $$ = cond_number(COND_LE, &@1, $1, $3); }
+    | fact_ref '>' NUMBER               { $$ = cond_number(COND_GT, &@1, $1, $3); }
+    | fact_ref GE NUMBER                { $$ = cond_number(COND_GE, &@1, $1, $3); }
+    ;
+
+/* A fact by name, or any MTA macro: macro "{tls_version}". */
+fact_ref
+    : WORD
+    | MACRO string
+        {
+            if (asprintf(&$$, "macro:%s", $2) < 0)
+                $$ = NULL;
+            free($2);
+            if ($$ == NULL)
+                YYNOMEM;
+        }
     ;
 
 %%

@@ -22,6 +22,7 @@ static const struct keyword {
     { "continue", CONTINUE }, { "define", DEFINE }, { "discard", DISCARD },
     { "expect", EXPECT },     { "file", FILE_ },    { "if", IF },
     { "in", IN },             { "include", INCLUDE }, { "list", LIST },
+    { "macro", MACRO },
     { "not", NOT },           { "on", ON },         { "or", OR },
     { "reject", REJECT },     { "tempfail", TEMPFAIL }, { "test", TEST },
     { "under", UNDER },       { "warn", WARN },

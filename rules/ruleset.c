@@ -77,6 +77,8 @@ static void ruleset_free(struct ruleset *rs)
         list_free(rs->lists);
         rs->lists = next;
     }
+    for (int s = 0; s < STAGE_COUNT; s++)
+        free(rs->symlist[s]);
     for (size_t i = 0; i < rs->nfiles; i++)
         free(rs->files[i]);
     free(rs->files);
@@ -137,6 +139,7 @@ bool ruleset_uses_auth(const struct ruleset *rs) { return rs->uses_auth; }
 const char *ruleset_path(const struct ruleset *rs) { return rs->path; }
 unsigned ruleset_rule_count(const struct ruleset *rs) { return rs->nrules; }
 unsigned ruleset_test_count(const struct ruleset *rs) { return rs->ntests; }
+const char *ruleset_macros(const struct ruleset *rs, enum stage s) { return rs->symlist[s]; }
 const char *rule_where(const struct rule *r) { return r->where; }
 const char *rule_label(const struct rule *r) { return r->label ? r->label : ""; }
 enum action rule_action(const struct rule *r) { return r->action; }

@@ -69,6 +69,9 @@ unsigned ruleset_stages(const struct ruleset *rs);
 /* Stages whose facts some rule or reply uses (STAGE_BIT of first_stage). */
 unsigned ruleset_fact_stages(const struct ruleset *rs);
 
+/* MTA macros the rules read at stage s ("{tls_version} {cipher}"), or NULL. */
+const char *ruleset_macros(const struct ruleset *rs, enum stage s);
+
 /* True when a rule tests authentication facts (needs {auth_authen}). */
 bool ruleset_uses_auth(const struct ruleset *rs);
 

@@ -20,5 +20,7 @@ check "relay verdicts over the milter protocol" \
     run_script "$SRCDIR/rules/examples/gateway.rules" "$SRCDIR/tests/protocol/relay.lua"
 check "reply text, codes and percent escaping" \
     run_script "$SRCDIR/tests/protocol/reply.rules" "$SRCDIR/tests/protocol/reply.lua"
+check "facts from MTA macros (TLS, any macro by name)" \
+    run_script "$SRCDIR/tests/protocol/tls.rules" "$SRCDIR/tests/protocol/tls.lua"
 check "no internal errors logged" not_contains "$MXG_LOG" "internal error"
 finish
