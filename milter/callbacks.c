@@ -45,7 +45,7 @@ unsigned long callbacks_protocol_flags(const struct ruleset *rs, unsigned long o
     need = rules | ruleset_fact_stages(rs);
     unsigned message = STAGE_BIT(STAGE_MAIL) | STAGE_BIT(STAGE_RCPT) | STAGE_BIT(STAGE_DATA) |
                        STAGE_BIT(STAGE_EOH) | STAGE_BIT(STAGE_EOM);
-    unsigned long flags = SMFIP_NOHDRS | SMFIP_NOBODY | SMFIP_NOUNKNOWN;
+    unsigned long flags = SMFIP_NOBODY | SMFIP_NOUNKNOWN;
 
     if (!(need & STAGE_BIT(STAGE_HELO)))
         flags |= SMFIP_NOHELO;
@@ -55,6 +55,11 @@ unsigned long callbacks_protocol_flags(const struct ruleset *rs, unsigned long o
         flags |= SMFIP_NODATA;
     if (!(rules & STAGE_BIT(STAGE_EOH)))
         flags |= SMFIP_NOEOH;
+    /* Headers: for header rules, or to count what delete-header removes. */
+    if (!(rules & STAGE_BIT(STAGE_HEADER)) && !ruleset_deletes_headers(rs))
+        flags |= SMFIP_NOHDRS;
+    if (!(rules & STAGE_BIT(STAGE_HEADER)))
+        flags |= SMFIP_NR_HDR;
     /* Steps we take only to record facts need no reply from us. */
     if (!(rules & STAGE_BIT(STAGE_CONNECT)))
         flags |= SMFIP_NR_CONN;
@@ -75,6 +80,7 @@ static unsigned noreply_mask(unsigned long flags)
     if (flags & SMFIP_NR_HELO) m |= NOREPLY_BIT(STAGE_HELO);
     if (flags & SMFIP_NR_MAIL) m |= NOREPLY_BIT(STAGE_MAIL);
     if (flags & SMFIP_NR_RCPT) m |= NOREPLY_BIT(STAGE_RCPT);
+    if (flags & SMFIP_NR_HDR) m |= NOREPLY_BIT(STAGE_HEADER);
     return m;
 }
 
@@ -173,6 +179,10 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     (void)f2;
     (void)f3;
     *pf0 = f0 & SMFIF_SETSYMLIST;
+    if (p != NULL && ruleset_edits_headers(p->s->rules))
+        *pf0 |= f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS);
+    if (p != NULL && ruleset_quarantines(p->s->rules))
+        *pf0 |= f0 & SMFIF_QUARANTINE;
     *pf2 = 0;
     *pf3 = 0;
     if (p == NULL) {
@@ -219,9 +229,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     if (p == NULL)
         return verdict_internal_error(ctx, NULL, STAGE_MAIL, "out of memory", true);
     /* A new message on the same connection starts from a clean slate. */
-    envelope_reset_message(&p->s->env);
-    flow_new_message(&p->s->flow);
-    p->s->queue_id[0] = '\0';
+    session_new_message(p->s);
     p->s->messages++;
     note_queue_id(ctx, p->s);
     rc = envelope_set_auth_user(&p->s->env, smfi_getsymval(ctx, "{auth_authen}"));
@@ -255,6 +263,19 @@ static sfsistat cb_data(SMFICTX *ctx)
     return run_stage(ctx, p, STAGE_DATA, true);
 }
 
+static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
+{
+    struct priv *p = priv_get(ctx);
+    int rc;
+
+    if (p == NULL)
+        return verdict_internal_error(ctx, NULL, STAGE_HEADER, "out of memory", true);
+    rc = envelope_set_header(&p->s->env, name ? name : "", value ? value : "");
+    if (rc == 0 && ruleset_deletes_headers(p->s->rules))
+        rc = session_note_header(p->s, name ? name : "");
+    return run_stage(ctx, p, STAGE_HEADER, rc == 0);
+}
+
 static sfsistat cb_eoh(SMFICTX *ctx)
 {
     struct priv *p = priv_get(ctx);
@@ -265,25 +286,64 @@ static sfsistat cb_eoh(SMFICTX *ctx)
     return run_stage(ctx, p, STAGE_EOH, true);
 }
 
+/* Header edits and quarantine, in the order the rules asked for them. */
+static int apply_effects(SMFICTX *ctx, struct session *s)
+{
+    const struct flow *f = &s->flow;
+    int rc = MI_SUCCESS;
+
+    if (f->effects_dropped > 0)
+        log_warnx("session=%s qid=%s: %u header edits beyond the limit of %d were not applied",
+                  s->id, s->queue_id, f->effects_dropped, FLOW_EFFECTS_MAX);
+    for (unsigned i = 0; i < f->neffects && rc == MI_SUCCESS; i++) {
+        const struct effect *e = &f->effects[i];
+        char *name = (char *)e->name, *value = (char *)e->value;
+        switch (e->action) {
+        case ACTION_ADD_HEADER:
+            rc = smfi_addheader(ctx, name, value);
+            break;
+        case ACTION_CHANGE_HEADER:
+            rc = smfi_chgheader(ctx, name, 1, value);
+            break;
+        case ACTION_DELETE_HEADER:
+            /* From the last down: deleting shifts the indexes of later ones. */
+            for (unsigned k = session_header_occurrences(s, name); k > 0 && rc == MI_SUCCESS; k--)
+                rc = smfi_chgheader(ctx, name, (int)k, NULL);
+            break;
+        case ACTION_QUARANTINE:
+            rc = smfi_quarantine(ctx, value);
+            break;
+        default:
+            break;
+        }
+        log_info("session=%s qid=%s client=%s rule=%s%s%s%s %s %s%s%s", s->id, s->queue_id, s->client,
+                 rule_where(e->rule), rule_label(e->rule)[0] ? "[" : "", rule_label(e->rule),
+                 rule_label(e->rule)[0] ? "]" : "", action_name(e->action), name ? name : "",
+                 name && value[0] ? ": " : "", value);
+    }
+    return rc;
+}
+
 static sfsistat cb_eom(SMFICTX *ctx)
 {
     struct priv *p = priv_get(ctx);
+    sfsistat rc;
 
     if (p == NULL)
         return verdict_internal_error(ctx, NULL, STAGE_EOM, "out of memory", true);
     note_queue_id(ctx, p->s);
-    return run_stage(ctx, p, STAGE_EOM, true);
+    rc = run_stage(ctx, p, STAGE_EOM, true);
+    if ((rc == SMFIS_CONTINUE || rc == SMFIS_ACCEPT) && apply_effects(ctx, p->s) != MI_SUCCESS)
+        return verdict_internal_error(ctx, p->s, STAGE_EOM, "the MTA refused a header edit", true);
+    return rc;
 }
 
 static sfsistat cb_abort(SMFICTX *ctx)
 {
     struct priv *p = smfi_getpriv(ctx);
 
-    if (p != NULL) {
-        envelope_reset_message(&p->s->env);
-        flow_new_message(&p->s->flow);
-        p->s->queue_id[0] = '\0';
-    }
+    if (p != NULL)
+        session_new_message(p->s);
     return SMFIS_CONTINUE;
 }
 
@@ -307,7 +367,7 @@ struct smfiDesc mxguard_milter = {
     .xxfi_helo = cb_helo,
     .xxfi_envfrom = cb_envfrom,
     .xxfi_envrcpt = cb_envrcpt,
-    .xxfi_header = NULL,
+    .xxfi_header = cb_header,
     .xxfi_eoh = cb_eoh,
     .xxfi_body = NULL,
     .xxfi_eom = cb_eom,

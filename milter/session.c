@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,10 +31,51 @@ struct session *session_new(struct ruleset *rules)
     return s;
 }
 
+int session_note_header(struct session *s, const char *name)
+{
+    char **grown;
+
+    if (s->nheaders >= SESSION_HEADERS_MAX)
+        return 0; /* counted no further; deletes reach the first ones */
+    if ((s->nheaders & (s->nheaders - 1)) == 0) { /* 0, 1, 2, 4, ...: grow */
+        grown = realloc(s->header_names, (s->nheaders ? 2 * s->nheaders : 1) * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        s->header_names = grown;
+    }
+    if ((s->header_names[s->nheaders] = strndup(name, ENVELOPE_HEADER_NAME_MAX)) == NULL)
+        return -1;
+    s->nheaders++;
+    return 0;
+}
+
+unsigned session_header_occurrences(const struct session *s, const char *name)
+{
+    unsigned n = 0;
+
+    for (size_t i = 0; i < s->nheaders; i++)
+        n += strcasecmp(s->header_names[i], name) == 0;
+    return n;
+}
+
+void session_new_message(struct session *s)
+{
+    for (size_t i = 0; i < s->nheaders; i++)
+        free(s->header_names[i]);
+    free(s->header_names);
+    s->header_names = NULL;
+    s->nheaders = 0;
+    envelope_reset_message(&s->env);
+    flow_new_message(&s->flow, &s->env);
+    s->queue_id[0] = '\0';
+}
+
 void session_free(struct session *s)
 {
     if (s == NULL)
         return;
+    session_new_message(s);
+    flow_free(&s->flow);
     envelope_free(&s->env);
     ruleset_unref(s->rules);
     free(s);

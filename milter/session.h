@@ -22,12 +22,22 @@ struct session {
     char queue_id[32];         /* MTA macro i, once known */
     char client[300];          /* "name[address]" for logs */
     bool failed;               /* an internal error seen in a no-reply step */
+    char **header_names;       /* names of this message's headers, when rules delete or change some */
+    size_t nheaders;
     unsigned messages;
 };
 
 /* Takes over the reference to rules. NULL when out of memory. */
 struct session *session_new(struct ruleset *rules);
 void session_free(struct session *s);
+
+#define SESSION_HEADERS_MAX 2000 /* headers counted per message */
+
+/* Remember a header name (for delete-header and change-header). -1 out of memory. */
+int session_note_header(struct session *s, const char *name);
+/* How many headers of this name the message has so far (case-insensitive). */
+unsigned session_header_occurrences(const struct session *s, const char *name);
+void session_new_message(struct session *s);
 
 /* Describe the client for logs once its facts are known. */
 void session_set_client_text(struct session *s);

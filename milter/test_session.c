@@ -41,6 +41,9 @@ static void print_reply(FILE *out, const struct verdict *v)
 }
 
 /* Print the decision comment and the reply; true when the command was refused. */
+static bool decide_verdict(struct sim *sim, enum stage stage, const struct verdict *vp,
+                           enum flow_origin origin, const char *ok_reply);
+
 static bool decide(struct sim *sim, enum stage stage, const char *ok_reply)
 {
     struct verdict v;
@@ -51,6 +54,14 @@ static bool decide(struct sim *sim, enum stage stage, const char *ok_reply)
                 stage_name(stage));
         return true;
     }
+    return decide_verdict(sim, stage, &v, origin, ok_reply);
+}
+
+static bool decide_verdict(struct sim *sim, enum stage stage, const struct verdict *vp,
+                           enum flow_origin origin, const char *ok_reply)
+{
+    const struct verdict v = *vp;
+
     for (unsigned i = 0; i < v.nwarned; i++)
         fprintf(sim->out, "# %s: rule %s: %s (warn only: would %s)\n", stage_name(stage),
                 rule_where(v.warned[i]), rule_text(v.warned[i]), action_name(rule_action(v.warned[i])));
@@ -69,7 +80,7 @@ static bool decide(struct sim *sim, enum stage stage, const char *ok_reply)
     case ACTION_REJECT:
     case ACTION_TEMPFAIL:
         if (v.has_reply)
-            print_reply(sim->out, &v);
+            print_reply(sim->out, vp);
         else if (v.action == ACTION_REJECT)
             fprintf(sim->out, "550 5.7.1 Command rejected\n");
         else
@@ -115,24 +126,86 @@ static void path_arg(const char *arg, char *out, size_t outsz)
     out[n] = '\0';
 }
 
+/* Evaluate one header (name: value, continuation lines joined); true if refused. */
+static bool header(struct sim *sim, const char *field)
+{
+    char name[ENVELOPE_HEADER_NAME_MAX + 1];
+    const char *colon = strchr(field, ':');
+    size_t n = colon ? (size_t)(colon - field) : 0;
+    const char *value = colon ? colon + 1 : "";
+
+    if (colon == NULL || n == 0 || n > ENVELOPE_HEADER_NAME_MAX)
+        return false; /* not a header: MTAs pass it on as body */
+    memcpy(name, field, n);
+    name[n] = '\0';
+    while (*value == ' ')
+        value++; /* the MTA strips the space after the colon */
+    envelope_set_header(&sim->env, name, value);
+    return decide(sim, STAGE_HEADER, NULL);
+}
+
+static void print_effects(struct sim *sim)
+{
+    for (unsigned i = 0; i < sim->flow.neffects; i++) {
+        const struct effect *e = &sim->flow.effects[i];
+        fprintf(sim->out, "# eom: %s%s%s%s%s (rule %s)\n", action_name(e->action), e->name ? " " : "",
+                e->name ? e->name : "", e->value[0] ? (e->name ? ": " : " ") : "", e->value,
+                rule_where(e->rule));
+    }
+}
+
+/* Headers up to the first empty line, then the body up to ".". */
+static bool read_message(struct sim *sim, FILE *in)
+{
+    char line[LINE_MAX_SMTP], field[ENVELOPE_HEADER_VALUE_MAX + 256] = "";
+    bool in_headers = true, refused = false;
+
+    while (fgets(line, sizeof line, in) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strcmp(line, ".") == 0)
+            break;
+        if (!in_headers || refused)
+            continue;
+        if ((line[0] == ' ' || line[0] == '\t') && field[0] != '\0') {
+            strncat(field, "\n", sizeof field - strlen(field) - 1);
+            strncat(field, line, sizeof field - strlen(field) - 1);
+            continue;
+        }
+        if (field[0] != '\0')
+            refused = header(sim, field);
+        field[0] = '\0';
+        if (line[0] == '\0')
+            in_headers = false;
+        else
+            snprintf(field, sizeof field, "%s", line);
+    }
+    if (field[0] != '\0' && !refused)
+        refused = header(sim, field);
+    return refused;
+}
+
 static void read_data(struct sim *sim, FILE *in)
 {
-    char line[LINE_MAX_SMTP];
-
     if (sim->env.rcpt_count == 0) {
         fprintf(sim->out, "554 5.5.1 Error: no valid recipients\n");
         return;
     }
     if (decide(sim, STAGE_DATA, "354 End data with <CR><LF>.<CR><LF>"))
         return;
-    while (fgets(line, sizeof line, in) != NULL) {
-        line[strcspn(line, "\r\n")] = '\0';
-        if (strcmp(line, ".") == 0)
-            break;
+    if (!read_message(sim, in) && !decide(sim, STAGE_EOH, NULL)) {
+        struct verdict v;
+        enum flow_origin origin;
+        if (flow_eval(&sim->flow, sim->rs, STAGE_EOM, true, &sim->env, &v, &origin) < 0) {
+            fprintf(sim->out, "# eom: internal error: tempfail\n451 4.3.0 Temporary local problem, please try again later\n");
+        } else {
+            /* Effects apply only to a message that is accepted. */
+            if (v.action == ACTION_NONE || v.action == ACTION_CONTINUE || v.action == ACTION_ACCEPT)
+                print_effects(sim);
+            decide_verdict(sim, STAGE_EOM, &v, origin, "250 2.0.0 Ok: queued (test session: nothing delivered)");
+        }
     }
-    if (!decide(sim, STAGE_EOH, NULL))
-        decide(sim, STAGE_EOM, "250 2.0.0 Ok: queued (test session: nothing delivered)");
     envelope_reset_message(&sim->env);
+    flow_new_message(&sim->flow, &sim->env);
     sim->in_mail = false;
 }
 
@@ -146,7 +219,7 @@ static int command(struct sim *sim, const char *line, FILE *in)
         decide(sim, STAGE_HELO, "250 mxguard-test-session");
     } else if ((arg = arg_after(line, "MAIL FROM:")) != NULL) {
         envelope_reset_message(&sim->env);
-        flow_new_message(&sim->flow);
+        flow_new_message(&sim->flow, &sim->env);
         path_arg(arg, path, sizeof path);
         envelope_set_sender(&sim->env, path);
         sim->in_mail = !decide(sim, STAGE_MAIL, "250 2.1.0 Ok");

@@ -118,6 +118,8 @@ sfsistat verdict_apply(SMFICTX *ctx, struct session *s, enum stage stage,
         if (v->has_reply && can_reply)
             set_reply(ctx, s, v);
         return v->action == ACTION_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+    default:
+        break; /* an effect never decides: this cannot happen */
     }
     return verdict_internal_error(ctx, s, stage, "unknown action", can_reply);
 }

@@ -100,11 +100,23 @@ int envelope_set_rcpt(struct envelope *env, const char *path)
     return path_set(&env->rcpt, path);
 }
 
+int envelope_set_header(struct envelope *env, const char *name, const char *value)
+{
+    env->header_count++;
+    if (str_set(&env->header_name, name, ENVELOPE_HEADER_NAME_MAX) < 0)
+        return -1;
+    return str_set(&env->header_value, value, ENVELOPE_HEADER_VALUE_MAX);
+}
+
 void envelope_reset_message(struct envelope *env)
 {
     path_clear(&env->sender);
     path_clear(&env->rcpt);
+    str_clear(&env->header_name);
+    str_clear(&env->header_value);
     env->rcpt_count = 0;
+    env->header_count = 0;
+    env->msg_tags = 0;
 }
 
 void envelope_free(struct envelope *env)

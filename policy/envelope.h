@@ -18,6 +18,8 @@
 #include "policy/ipaddr.h"
 
 #define ENVELOPE_NAME_MAX 1024 /* HELO, client name, AUTH user */
+#define ENVELOPE_HEADER_NAME_MAX 128
+#define ENVELOPE_HEADER_VALUE_MAX 8192 /* a longer value is kept cut, flagged overlong */
 
 struct envelope_str {
     char *s;        /* NUL-terminated, or NULL when the MTA gave nothing */
@@ -46,6 +48,11 @@ struct envelope {
     struct envelope_path sender;
     struct envelope_path rcpt;   /* the recipient being evaluated */
     unsigned rcpt_count;         /* recipients accepted so far in this message */
+    struct envelope_str header_name;   /* the header being evaluated (stage header) */
+    struct envelope_str header_value;
+    unsigned header_count;       /* headers of this message so far */
+    unsigned long long conn_tags;/* tags set by rules, bit per tag: for the connection */
+    unsigned long long msg_tags; /*   and for the current message */
     envelope_macro_fn *macro;
     void *macro_ctx;
 };
@@ -59,6 +66,9 @@ int envelope_set_helo(struct envelope *env, const char *helo);
 int envelope_set_auth_user(struct envelope *env, const char *user);
 int envelope_set_sender(struct envelope *env, const char *path);
 int envelope_set_rcpt(struct envelope *env, const char *path);
+
+/* Record the header the MTA passed; the previous one is forgotten. */
+int envelope_set_header(struct envelope *env, const char *name, const char *value);
 
 /* A new MAIL FROM starts a new message on the same connection. */
 void envelope_reset_message(struct envelope *env);

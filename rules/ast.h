@@ -35,6 +35,7 @@ enum cond_op {
     COND_UNDER,  /* domain fact equal to or below an entry of <list> */
     COND_EQ,
     COND_NE,
+    COND_TAGGED, /* tagged "name" */
     COND_MATCH,  /* fact ~ "regex" */
     COND_NOMATCH,
     COND_LT,     /* numeric comparisons */
@@ -57,6 +58,7 @@ struct cond {
     bool numeric;                /* compare with num */
     long num;
     struct regex *re;            /* MATCH, NOMATCH */
+    unsigned long long tag_bit;  /* TAGGED */
 };
 
 struct reply {
@@ -73,7 +75,9 @@ struct rule {
     enum stage stage;
     enum action action;
     bool has_reply;
-    struct reply reply;
+    struct reply reply;          /* reply; or the value template of an effect */
+    char *arg;                   /* effects: header name, or tag name */
+    unsigned long long tag_bit;  /* ACTION_TAG */
     struct cond *cond;           /* NULL: always */
     char where[256];             /* "file:line" */
     char *text;                  /* canonical form */
@@ -130,6 +134,9 @@ struct ruleset {
     unsigned fact_stage_mask;
     bool uses_auth;
     char *symlist[STAGE_COUNT];  /* MTA macros the rules read, by stage: "{a} {b}" */
+    char *tags[64];              /* tag names; bit i stands for tags[i] */
+    unsigned ntags;
+    bool edits_headers, deletes_headers, quarantines;
 };
 
 /* parse_file.c: parse an included file into the same rule set. */
@@ -160,6 +167,8 @@ void test_free(struct rule_test *t);
 
 /* reply.c */
 int reply_check(const struct reply *r, enum action a, struct diag *diag);
+/* A header value or quarantine reason: one line, valid %{fact} references. */
+int reply_check_template(const struct reply *r, size_t max, struct diag *diag);
 void reply_expand(const struct reply *r, const struct envelope *env, char *out, size_t outsz);
 /* The %{fact} names a template uses, for compile-time checks; calls fn for each. */
 void reply_each_ref(const char *text, void (*fn)(void *ctx, const char *name, size_t len), void *ctx);

@@ -56,6 +56,11 @@ static const struct fact_def *resolve_fact(struct ruleset *rs, const char *name,
                    f->name, stage_name(stage), stage_name(f->first_stage));
         return NULL;
     }
+    if (f->own_stage_only && f->first_stage != stage) {
+        diag_error(diag, loc, "fact \"%s\" describes one %s: it is known at stage %s only",
+                   f->name, f->first_stage == STAGE_RCPT ? "recipient" : "header", stage_name(f->first_stage));
+        return NULL;
+    }
     note_fact(rs, f);
     return f;
 }
@@ -152,10 +157,26 @@ static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, str
     }
 }
 
+static int tag_index(const struct ruleset *rs, const char *name)
+{
+    for (unsigned i = 0; i < rs->ntags; i++)
+        if (strcmp(rs->tags[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
 static void check_cond(struct ruleset *rs, struct cond *c, enum stage stage, struct diag *diag)
 {
     if (c == NULL)
         return;
+    if (c->op == COND_TAGGED) {
+        int i = tag_index(rs, c->str);
+        if (i < 0)
+            diag_error(diag, &c->loc, "tag \"%s\" is never set: expected a rule 'tag %s' somewhere", c->str, c->str);
+        else
+            c->tag_bit = 1ull << i;
+        return;
+    }
     if (c->op == COND_AND || c->op == COND_OR || c->op == COND_NOT) {
         check_cond(rs, c->left, stage, diag);
         check_cond(rs, c->right, stage, diag);
@@ -219,6 +240,9 @@ static void print_cond(FILE *f, const struct cond *c, bool top)
     case COND_BOOL:
         print_fact(f, c);
         break;
+    case COND_TAGGED:
+        fprintf(f, "tagged %s", c->str);
+        break;
     case COND_IN:
     case COND_UNDER:
         print_fact(f, c);
@@ -261,6 +285,17 @@ static void make_text(struct rule *r)
     if (r->warn)
         fputs("warn ", f);
     fputs(action_name(r->action), f);
+    if (r->arg != NULL) {
+        fputc(' ', f);
+        if (r->action == ACTION_TAG)
+            fputs(r->arg, f);
+        else
+            print_string(f, r->arg);
+    }
+    if (action_is_effect(r->action) && r->reply.text != NULL) {
+        fputc(' ', f);
+        print_string(f, r->reply.text);
+    }
     if (r->has_reply) {
         char *lines = strdup(r->reply.text), *save = NULL;
         fprintf(f, " %s %s", r->reply.code, r->reply.xcode);
@@ -288,6 +323,53 @@ static void check_label(const struct ruleset *rs, const struct rule *r, struct d
             }
 }
 
+/* RFC 5322 field name: printable ASCII but ':' and space. */
+static bool header_name_ok(const char *n)
+{
+    if (*n == '\0' || strlen(n) > 64)
+        return false;
+    for (; *n != '\0'; n++)
+        if (*n <= ' ' || *n >= 0x7f || *n == ':')
+            return false;
+    return true;
+}
+
+static void compile_effect(struct ruleset *rs, struct rule *r, struct diag *diag)
+{
+    struct reply *t = &r->reply;
+
+    switch (r->action) {
+    case ACTION_TAG:
+        if (tag_index(rs, r->arg) >= 0) {
+            r->tag_bit = 1ull << tag_index(rs, r->arg);
+        } else if (rs->ntags == 64) {
+            diag_error(diag, &r->loc, "more than 64 tags");
+        } else if ((rs->tags[rs->ntags] = strdup(r->arg)) == NULL) {
+            diag_error(diag, &r->loc, "out of memory");
+        } else {
+            r->tag_bit = 1ull << rs->ntags++;
+        }
+        return;
+    case ACTION_QUARANTINE:
+        rs->quarantines = true;
+        break;
+    case ACTION_DELETE_HEADER:
+    case ACTION_CHANGE_HEADER:
+        rs->deletes_headers = true;
+        /* fall through */
+    default:
+        rs->edits_headers = true;
+        if (!header_name_ok(r->arg))
+            diag_error(diag, &t->loc, "expected a header name (printable, no ':' or space, at most 64 bytes), found \"%s\"",
+                       r->arg);
+        break;
+    }
+    if (t->text != NULL && reply_check_template(t, EFFECT_VALUE_MAX, diag) == 0) {
+        struct ref_ctx rc = { rs, r, diag };
+        reply_each_ref(t->text, check_ref, &rc);
+    }
+}
+
 static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
 {
     const struct rule *always = NULL;
@@ -297,6 +379,8 @@ static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
         if (r->label != NULL)
             check_label(rs, r, diag);
         check_cond(rs, r->cond, s, diag);
+        if (action_is_effect(r->action) && r->action != ACTION_TAG)
+            compile_effect(rs, r, diag);
         if (r->has_reply && reply_check(&r->reply, r->action, diag) == 0) {
             struct ref_ctx rc = { rs, r, diag };
             reply_each_ref(r->reply.text, check_ref, &rc);
@@ -307,7 +391,7 @@ static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
             diag_error(diag, &r->loc, "discard needs a message: expected it at stage mail or later");
         if (always != NULL)
             diag_warning(diag, &r->loc, "this rule can never match: the rule at %s always decides first", always->where);
-        else if (r->cond == NULL && !r->warn)
+        else if (r->cond == NULL && !r->warn && !action_is_effect(r->action))
             always = r;
         make_text(r);
     }
@@ -315,6 +399,11 @@ static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
 
 void rules_compile(struct ruleset *rs, struct diag *diag)
 {
+    /* Tags first: a rule may test a tag that a later stage's rule sets. */
+    for (int s = 0; s < STAGE_COUNT; s++)
+        for (struct rule *r = rs->stages[s]; r != NULL; r = r->next)
+            if (r->action == ACTION_TAG)
+                compile_effect(rs, r, diag);
     for (struct list *l = rs->lists; l != NULL; l = l->next)
         if (l->nets != NULL && cidr_set_freeze(l->nets) < 0)
             diag_error(diag, &l->loc, "list <%s>: out of memory", l->name);

@@ -11,10 +11,14 @@
 
 #include "rules/ast.h"
 
-static int test_eval(const struct cond *c, const struct envelope *env, bool *out)
+static int test_eval(const struct cond *c, const struct envelope *env, unsigned long long tags, bool *out)
 {
     struct fact_value v = { 0 };
 
+    if (c->op == COND_TAGGED) {
+        *out = ((env->conn_tags | env->msg_tags | tags) & c->tag_bit) != 0;
+        return 0;
+    }
     if (c->macro_name != NULL)
         fact_from_macro(env, c->macro_name, FACT_STRING, &v);
     else if (c->fact->get(env, &v) != FACT_OK)
@@ -65,35 +69,57 @@ static int test_eval(const struct cond *c, const struct envelope *env, bool *out
     return 0;
 }
 
-static int cond_eval(const struct cond *c, const struct envelope *env, bool *out)
+static int cond_eval(const struct cond *c, const struct envelope *env, unsigned long long tags, bool *out)
 {
     bool l;
 
     switch (c->op) {
     case COND_AND:
-        if (cond_eval(c->left, env, &l) < 0)
+        if (cond_eval(c->left, env, tags, &l) < 0)
             return -1;
         if (!l) {
             *out = false;
             return 0;
         }
-        return cond_eval(c->right, env, out);
+        return cond_eval(c->right, env, tags, out);
     case COND_OR:
-        if (cond_eval(c->left, env, &l) < 0)
+        if (cond_eval(c->left, env, tags, &l) < 0)
             return -1;
         if (l) {
             *out = true;
             return 0;
         }
-        return cond_eval(c->right, env, out);
+        return cond_eval(c->right, env, tags, out);
     case COND_NOT:
-        if (cond_eval(c->left, env, &l) < 0)
+        if (cond_eval(c->left, env, tags, &l) < 0)
             return -1;
         *out = !l;
         return 0;
     default:
-        return test_eval(c, env, out);
+        return test_eval(c, env, tags, out);
     }
+}
+
+/* Remember what an effect rule asks for; it is applied at end of message. */
+static void add_effect(struct verdict *v, const struct rule *r, const struct envelope *env)
+{
+    struct effect *e;
+
+    if (r->action == ACTION_TAG) {
+        v->new_tags |= r->tag_bit;
+        return;
+    }
+    if (v->neffects == VERDICT_EFFECTS_MAX) {
+        v->effects_dropped++;
+        return;
+    }
+    e = &v->effects[v->neffects++];
+    e->action = r->action;
+    e->name = r->arg;
+    e->rule = r;
+    e->value[0] = '\0';
+    if (r->reply.text != NULL)
+        reply_expand(&r->reply, env, e->value, sizeof e->value);
 }
 
 int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelope *env,
@@ -104,10 +130,14 @@ int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelo
         return -1;
     for (const struct rule *r = rs->stages[stage]; r != NULL; r = r->next) {
         bool match = true;
-        if (r->cond != NULL && cond_eval(r->cond, env, &match) < 0)
+        if (r->cond != NULL && cond_eval(r->cond, env, v->new_tags, &match) < 0)
             return -1;
         if (!match)
             continue;
+        if (action_is_effect(r->action)) {
+            add_effect(v, r, env);
+            continue;
+        }
         if (r->warn) {
             /* Dry run: remember it for the log, and go on as if it had not matched. */
             if (v->nwarned < VERDICT_WARN_MAX)

@@ -175,6 +175,25 @@ static enum fact_result get_rcpt_fqdn(const struct envelope *env, struct fact_va
     return FACT_OK;
 }
 
+static enum fact_result get_header_name(const struct envelope *env, struct fact_value *out)
+{
+    str_value(&env->header_name, out);
+    return FACT_OK;
+}
+
+static enum fact_result get_header_value(const struct envelope *env, struct fact_value *out)
+{
+    str_value(&env->header_value, out);
+    return FACT_OK;
+}
+
+static enum fact_result get_header_count(const struct envelope *env, struct fact_value *out)
+{
+    out->present = true;
+    out->n = (long)env->header_count;
+    return FACT_OK;
+}
+
 static enum fact_result get_rcpt_count(const struct envelope *env, struct fact_value *out)
 {
     /* At RCPT the recipient being decided counts too. */
@@ -212,7 +231,7 @@ static enum fact_result get_no_value(const struct envelope *env, struct fact_val
 }
 
 const struct fact_def fact_macro = { "macro", FACT_STRING, STAGE_CONNECT, get_no_value,
-                                     "an MTA macro by name", NULL };
+                                     "an MTA macro by name", NULL, false };
 
 #define MACRO_FACT(fn, macro_name, type)                                          \
     static enum fact_result fn(const struct envelope *env, struct fact_value *out) \
@@ -240,71 +259,77 @@ static enum fact_result get_tls(const struct envelope *env, struct fact_value *o
 /* Sorted by name: fact_lookup bisects. */
 static const struct fact_def facts[] = {
     { "auth.user", FACT_STRING, STAGE_MAIL, get_auth_user,
-      "the SMTP AUTH user name (MTA macro {auth_authen})", NULL },
+      "the SMTP AUTH user name (MTA macro {auth_authen})", NULL, false },
     { "authenticated", FACT_BOOL, STAGE_MAIL, get_authenticated,
-      "true when the client authenticated with SMTP AUTH", NULL },
+      "true when the client authenticated with SMTP AUTH", NULL, false },
     { "client.address", FACT_IP, STAGE_CONNECT, get_client_address,
-      "the client's IPv4 or IPv6 address", NULL },
+      "the client's IPv4 or IPv6 address", NULL, false },
     { "client.name", FACT_STRING, STAGE_CONNECT, get_client_name,
-      "the client host name as the MTA reports it ([address] when it has none)", NULL },
+      "the client host name as the MTA reports it ([address] when it has none)", NULL, false },
     { "daemon.name", FACT_STRING, STAGE_CONNECT, get_daemon_name,
-      "the name of the MTA's listener that took the connection (macro {daemon_name})", "{daemon_name}" },
+      "the name of the MTA's listener that took the connection (macro {daemon_name})", "{daemon_name}", false },
+    { "header.count", FACT_NUMBER, STAGE_HEADER, get_header_count,
+      "headers of this message so far, counting the one being decided at stage header", NULL, false },
+    { "header.name", FACT_STRING, STAGE_HEADER, get_header_name,
+      "the name of the header being decided (stage header)", NULL, true },
+    { "header.value", FACT_STRING, STAGE_HEADER, get_header_value,
+      "the value of the header being decided, as the MTA passes it (stage header; cut at 8192 bytes)", NULL, true },
     { "helo", FACT_STRING, STAGE_HELO, get_helo,
-      "the HELO or EHLO argument, as sent", NULL },
+      "the HELO or EHLO argument, as sent", NULL, false },
     { "helo.address", FACT_IP, STAGE_HELO, get_helo_address,
-      "the address in an address-literal HELO ([192.0.2.1]) or a bare IP HELO", NULL },
+      "the address in an address-literal HELO ([192.0.2.1]) or a bare IP HELO", NULL, false },
     { "helo.address_mismatch", FACT_BOOL, STAGE_HELO, get_helo_mismatch,
-      "true when the HELO is an address (literal or bare) other than the client's", NULL },
+      "true when the HELO is an address (literal or bare) other than the client's", NULL, false },
     { "helo.bare_ip", FACT_BOOL, STAGE_HELO, get_helo_bare_ip,
-      "true when the HELO is an IP address without the brackets RFC 5321 requires", NULL },
+      "true when the HELO is an IP address without the brackets RFC 5321 requires", NULL, false },
     { "helo.domain", FACT_DOMAIN, STAGE_HELO, get_helo_domain,
-      "the HELO name in lower case, when it is a valid domain", NULL },
+      "the HELO name in lower case, when it is a valid domain", NULL, false },
     { "helo.fqdn", FACT_BOOL, STAGE_HELO, get_helo_fqdn,
-      "true when the HELO is a valid domain with at least two labels", NULL },
+      "true when the HELO is a valid domain with at least two labels", NULL, false },
     { "helo.literal", FACT_BOOL, STAGE_HELO, get_helo_literal,
-      "true when the HELO is an address literal", NULL },
+      "true when the HELO is an address literal", NULL, false },
     { "helo.present", FACT_BOOL, STAGE_HELO, get_helo_present,
-      "true when the client sent HELO or EHLO with an argument", NULL },
+      "true when the client sent HELO or EHLO with an argument", NULL, false },
     { "helo.valid", FACT_BOOL, STAGE_HELO, get_helo_valid,
-      "true when the HELO is an RFC 5321 domain or a valid address literal", NULL },
+      "true when the HELO is an RFC 5321 domain or a valid address literal", NULL, false },
     { "recipient", FACT_ADDRESS, STAGE_RCPT, get_rcpt,
-      "the recipient as local@domain (local part quoted only where RFC 5321 needs it, domain in lower case)", NULL },
+      "the recipient as local@domain (local part quoted only where RFC 5321 needs it, domain in lower case)", NULL, true },
     { "recipient.count", FACT_NUMBER, STAGE_RCPT, get_rcpt_count,
-      "recipients of this message so far; at stage rcpt it counts the one being decided", NULL },
+      "recipients of this message so far; at stage rcpt it counts the one being decided", NULL, false },
     { "recipient.domain", FACT_DOMAIN, STAGE_RCPT, get_rcpt_domain,
-      "the recipient's domain, lower case", NULL },
+      "the recipient's domain, lower case", NULL, true },
     { "recipient.fqdn", FACT_BOOL, STAGE_RCPT, get_rcpt_fqdn,
-      "true when the recipient's domain is a name with at least two labels", NULL },
+      "true when the recipient's domain is a name with at least two labels", NULL, true },
     { "recipient.local", FACT_STRING, STAGE_RCPT, get_rcpt_local,
-      "the recipient's local part, dequoted", NULL },
+      "the recipient's local part, dequoted", NULL, true },
     { "recipient.routed", FACT_BOOL, STAGE_RCPT, get_rcpt_routed,
-      "true when the recipient carries sender-specified routing (%, ! or @ in the local part, a source route) or cannot be parsed", NULL },
+      "true when the recipient carries sender-specified routing (%, ! or @ in the local part, a source route) or cannot be parsed", NULL, true },
     { "recipient.valid", FACT_BOOL, STAGE_RCPT, get_rcpt_valid,
-      "true when the recipient path is a syntactically valid RFC 5321 address", NULL },
+      "true when the recipient path is a syntactically valid RFC 5321 address", NULL, true },
     { "sender", FACT_ADDRESS, STAGE_MAIL, get_sender,
-      "the envelope sender as local@domain, in the same canonical form (empty for <>)", NULL },
+      "the envelope sender as local@domain, in the same canonical form (empty for <>)", NULL, false },
     { "sender.domain", FACT_DOMAIN, STAGE_MAIL, get_sender_domain,
-      "the sender's domain, lower case", NULL },
+      "the sender's domain, lower case", NULL, false },
     { "sender.fqdn", FACT_BOOL, STAGE_MAIL, get_sender_fqdn,
-      "true when the sender's domain is a name with at least two labels (false for <>)", NULL },
+      "true when the sender's domain is a name with at least two labels (false for <>)", NULL, false },
     { "sender.local", FACT_STRING, STAGE_MAIL, get_sender_local,
-      "the sender's local part, dequoted", NULL },
+      "the sender's local part, dequoted", NULL, false },
     { "sender.null", FACT_BOOL, STAGE_MAIL, get_sender_null,
-      "true for the null sender <>", NULL },
+      "true for the null sender <>", NULL, false },
     { "sender.valid", FACT_BOOL, STAGE_MAIL, get_sender_valid,
-      "true when the sender path is a syntactically valid RFC 5321 address or <>", NULL },
+      "true when the sender path is a syntactically valid RFC 5321 address or <>", NULL, false },
     { "tls", FACT_BOOL, STAGE_HELO, get_tls,
-      "true when the session is encrypted with STARTTLS (macro {tls_version} is set)", "{tls_version}" },
+      "true when the session is encrypted with STARTTLS (macro {tls_version} is set)", "{tls_version}", false },
     { "tls.cipher", FACT_STRING, STAGE_HELO, get_tls_cipher,
-      "the TLS cipher (macro {cipher})", "{cipher}" },
+      "the TLS cipher (macro {cipher})", "{cipher}", false },
     { "tls.cipher_bits", FACT_NUMBER, STAGE_HELO, get_tls_bits,
-      "the TLS cipher's key size in bits (macro {cipher_bits})", "{cipher_bits}" },
+      "the TLS cipher's key size in bits (macro {cipher_bits})", "{cipher_bits}", false },
     { "tls.client_issuer", FACT_STRING, STAGE_HELO, get_tls_issuer,
-      "the issuer of the client's TLS certificate (macro {cert_issuer})", "{cert_issuer}" },
+      "the issuer of the client's TLS certificate (macro {cert_issuer})", "{cert_issuer}", false },
     { "tls.client_subject", FACT_STRING, STAGE_HELO, get_tls_subject,
-      "the subject of the client's TLS certificate (macro {cert_subject})", "{cert_subject}" },
+      "the subject of the client's TLS certificate (macro {cert_subject})", "{cert_subject}", false },
     { "tls.version", FACT_STRING, STAGE_HELO, get_tls_version,
-      "the TLS protocol version, e.g. TLSv1.3 (macro {tls_version})", "{tls_version}" },
+      "the TLS protocol version, e.g. TLSv1.3 (macro {tls_version})", "{tls_version}", false },
 };
 
 const struct fact_def *fact_lookup(const char *name)

@@ -43,6 +43,7 @@ struct fact_def {
     enum fact_result (*get)(const struct envelope *env, struct fact_value *out);
     const char *doc;
     const char *macro;        /* the MTA macro it reads, requested at negotiation; or NULL */
+    bool own_stage_only;      /* describes one RCPT or header: known at first_stage only */
 };
 
 /* The pseudo-fact behind 'macro "{name}"': any MTA macro, as a string. */

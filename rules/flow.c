@@ -3,6 +3,7 @@
  */
 #include "rules/flow.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void flow_init(struct flow *f)
@@ -10,9 +11,45 @@ void flow_init(struct flow *f)
     memset(f, 0, sizeof *f);
 }
 
-void flow_new_message(struct flow *f)
+void flow_free(struct flow *f)
 {
+    free(f->effects);
+    f->effects = NULL;
+    f->neffects = 0;
+}
+
+void flow_new_message(struct flow *f, struct envelope *env)
+{
+    unsigned keep = 0;
+
     f->msg_accepted = false;
+    f->effects_dropped = 0;
+    for (unsigned i = 0; i < f->neffects; i++)
+        if (f->effects[i].rule != NULL && rule_stage(f->effects[i].rule) < STAGE_MAIL)
+            f->effects[keep++] = f->effects[i];
+    f->neffects = keep;
+    env->msg_tags = 0;
+}
+
+/* Keep the stage's tags and effects for the rest of the message or connection. */
+static int collect(struct flow *f, enum stage stage, struct envelope *env, const struct verdict *v)
+{
+    if (stage < STAGE_MAIL)
+        env->conn_tags |= v->new_tags;
+    else
+        env->msg_tags |= v->new_tags;
+    f->effects_dropped += v->effects_dropped;
+    if (v->neffects == 0)
+        return 0;
+    if (f->effects == NULL && (f->effects = calloc(FLOW_EFFECTS_MAX, sizeof *f->effects)) == NULL)
+        return -1;
+    for (unsigned i = 0; i < v->neffects; i++) {
+        if (f->neffects == FLOW_EFFECTS_MAX)
+            f->effects_dropped++;
+        else
+            f->effects[f->neffects++] = v->effects[i];
+    }
+    return 0;
 }
 
 static bool refuses(enum action a)
@@ -21,7 +58,7 @@ static bool refuses(enum action a)
 }
 
 int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool can_reply,
-              const struct envelope *env, struct verdict *v, enum flow_origin *origin)
+              struct envelope *env, struct verdict *v, enum flow_origin *origin)
 {
     bool message_stage = stage >= STAGE_MAIL;
 
@@ -38,7 +75,7 @@ int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool c
         return 0;
     }
     f->conn_refused = false;
-    if (ruleset_eval(rs, stage, env, v) < 0)
+    if (ruleset_eval(rs, stage, env, v) < 0 || collect(f, stage, env, v) < 0)
         return -1;
     *origin = FLOW_EVALUATED;
     if (v->action == ACTION_ACCEPT) {

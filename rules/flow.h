@@ -17,7 +17,12 @@
 
 #include "rules/ruleset.h"
 
+#define FLOW_EFFECTS_MAX 32 /* header edits and quarantines per message */
+
 struct flow {
+    struct effect *effects;     /* asked for so far, applied at end of message */
+    unsigned neffects;
+    unsigned effects_dropped;
     bool conn_accepted;
     bool msg_accepted;
     bool conn_refused;          /* conn_verdict answers every later command */
@@ -33,13 +38,15 @@ enum flow_origin {
 };
 
 void flow_init(struct flow *f);
-void flow_new_message(struct flow *f);
+void flow_free(struct flow *f);
+/* Forget the message's effects and tags; keep those of the connection. */
+void flow_new_message(struct flow *f, struct envelope *env);
 
 /*
  * Evaluate stage for the session. can_reply is false at connect. Returns
  * 0 with *v and *origin filled, or -1 on an internal error (tempfail).
  */
 int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool can_reply,
-              const struct envelope *env, struct verdict *v, enum flow_origin *origin);
+              struct envelope *env, struct verdict *v, enum flow_origin *origin);
 
 #endif

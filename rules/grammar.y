@@ -69,6 +69,10 @@ static void test_step_add(struct parser *p, char *kind, char *value, struct test
         int has;
     } reply;
     struct test_expect expect;
+    struct {
+        int action;
+        char *arg, *value;
+    } effect;
 }
 
 %token <str> WORD "name" STRING "quoted string" VAR "$macro"
@@ -77,7 +81,9 @@ static void test_step_add(struct parser *p, char *kind, char *value, struct test
 %token AND "and" OR "or" NOT "not" IN "in" UNDER "under"
 %token ACCEPT "accept" REJECT "reject" TEMPFAIL "tempfail" DISCARD "discard" CONTINUE "continue"
 %token TEST "test" EXPECT "expect" BY "by" WARN "warn" INCLUDE "include" DEFINE "define"
-%token MATCH "~" NOMATCH "!~" MACRO "macro"
+%token MATCH "~" NOMATCH "!~" MACRO "macro" TAGGED "tagged"
+%token QUARANTINE "quarantine" ADD_HEADER "add-header" CHANGE_HEADER "change-header"
+%token DELETE_HEADER "delete-header" TAG "tag"
 %token NE "!=" LE "<=" GE ">="
 
 %left OR
@@ -88,6 +94,7 @@ static void test_step_add(struct parser *p, char *kind, char *value, struct test
 %type <act> action
 %type <reply> reply_opt
 %type <expect> expect_opt
+%type <effect> effect
 %type <str> label_opt by_opt step_value string strings fact_ref
 %type <num> warn_opt
 
@@ -95,6 +102,7 @@ static void test_step_add(struct parser *p, char *kind, char *value, struct test
 %destructor { cond_free($$); } <cond>
 %destructor { free($$.r.text); } <reply>
 %destructor { free($$.by); } <expect>
+%destructor { free($$.arg); free($$.value); } <effect>
 
 %%
 
@@ -164,8 +172,29 @@ rules
 rule
     : label_opt warn_opt action reply_opt cond_opt ';'
         { rule_add(p, $1, $2 != 0, (enum action)$3, &$4.r, $4.has, $5, $1 ? &@1 : &@3); }
+    | label_opt effect cond_opt ';'
+        {
+            struct reply r;
+            memset(&r, 0, sizeof r);
+            r.text = $2.value;
+            r.loc = @2;
+            rule_add(p, $1, false, (enum action)$2.action, &r, false, $3, $1 ? &@1 : &@2);
+            if (p->last_rule != NULL)
+                p->last_rule->arg = $2.arg;
+            else
+                free($2.arg);
+        }
     | error ';'
         { yyerrok; }
+    ;
+
+/* Effects never decide: header edits and quarantine apply at end of message. */
+effect
+    : ADD_HEADER string string     { $$.action = ACTION_ADD_HEADER; $$.arg = $2; $$.value = $3; }
+    | CHANGE_HEADER string string  { $$.action = ACTION_CHANGE_HEADER; $$.arg = $2; $$.value = $3; }
+    | DELETE_HEADER string         { $$.action = ACTION_DELETE_HEADER; $$.arg = $2; $$.value = NULL; }
+    | QUARANTINE string            { $$.action = ACTION_QUARANTINE; $$.arg = NULL; $$.value = $2; }
+    | TAG WORD                     { $$.action = ACTION_TAG; $$.arg = $2; $$.value = NULL; }
     ;
 
 warn_opt
@@ -309,6 +338,7 @@ test
     | fact_ref LE NUMBER                { $$ = cond_number(COND_LE, &@1, $1, $3); }
     | fact_ref '>' NUMBER               { $$ = cond_number(COND_GT, &@1, $1, $3); }
     | fact_ref GE NUMBER                { $$ = cond_number(COND_GE, &@1, $1, $3); }
+    | TAGGED WORD                       { $$ = cond_test(COND_TAGGED, &@1, strdup("tagged"), NULL, $2); }
     ;
 
 /* A fact by name, or any MTA macro: macro "{tls_version}". */
@@ -514,7 +544,7 @@ static void stage_begin(struct parser *p, char *name, const struct rules_loc *lo
 {
     p->stage = stage_from_name(name);
     if (p->stage < 0)
-        diag_error(p->diag, loc, "expected a stage (connect, helo, mail, rcpt, data, eoh or eom), found \"%s\"", name);
+        diag_error(p->diag, loc, "expected a stage (connect, helo, mail, rcpt, data, header, eoh or eom), found \"%s\"", name);
     free(name);
 }
 
@@ -523,6 +553,7 @@ static void rule_add(struct parser *p, char *label, bool warn, enum action a, st
 {
     struct rule *r;
 
+    p->last_rule = NULL;
     if (p->stage < 0 || (r = calloc(1, sizeof *r)) == NULL) {
         if (p->stage >= 0)
             diag_error(p->diag, loc, "out of memory");
@@ -545,6 +576,7 @@ static void rule_add(struct parser *p, char *label, bool warn, enum action a, st
         p->rs->tail[p->stage] = &p->rs->stages[p->stage];
     *p->rs->tail[p->stage] = r;
     p->rs->tail[p->stage] = &r->next;
+    p->last_rule = r;
     p->rs->nrules++;
 }
 

@@ -18,13 +18,16 @@ static const struct keyword {
     const char *word;
     int token;
 } keywords[] = {
-    { "accept", ACCEPT },     { "and", AND },       { "by", BY },
-    { "continue", CONTINUE }, { "define", DEFINE }, { "discard", DISCARD },
+    { "accept", ACCEPT },     { "add-header", ADD_HEADER }, { "and", AND },
+    { "by", BY },             { "change-header", CHANGE_HEADER },
+    { "continue", CONTINUE }, { "define", DEFINE }, { "delete-header", DELETE_HEADER },
+    { "discard", DISCARD },
     { "expect", EXPECT },     { "file", FILE_ },    { "if", IF },
     { "in", IN },             { "include", INCLUDE }, { "list", LIST },
     { "macro", MACRO },
     { "not", NOT },           { "on", ON },         { "or", OR },
-    { "reject", REJECT },     { "tempfail", TEMPFAIL }, { "test", TEST },
+    { "quarantine", QUARANTINE }, { "reject", REJECT }, { "tag", TAG },
+    { "tagged", TAGGED },     { "tempfail", TEMPFAIL }, { "test", TEST },
     { "under", UNDER },       { "warn", WARN },
 };
 

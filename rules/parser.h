@@ -27,6 +27,7 @@ struct parser {
     int stage;             /* current "on STAGE" block, -1 outside */
     struct list *list;     /* list being declared */
     struct rule_test *test;/* test being read */
+    struct rule *last_rule;/* the rule just added, for its effect arguments */
     char *step_name, *step_auth; /* options of the test step being read */
 };
 

@@ -68,6 +68,15 @@ static int check_percent(const struct reply *r, struct diag *diag)
     return 0;
 }
 
+int reply_check_template(const struct reply *r, size_t max, struct diag *diag)
+{
+    if (strchr(r->text, '\n') != NULL || strlen(r->text) > max) {
+        diag_error(diag, &r->loc, "expected one line of at most %zu bytes", max);
+        return -1;
+    }
+    return check_percent(r, diag);
+}
+
 int reply_check(const struct reply *r, enum action a, struct diag *diag)
 {
     char want = a == ACTION_REJECT ? '5' : a == ACTION_TEMPFAIL ? '4' : 0;

@@ -48,6 +48,7 @@ void rule_free(struct rule *r)
     if (r == NULL)
         return;
     free(r->label);
+    free(r->arg);
     cond_free(r->cond);
     free(r->reply.text);
     free(r->text);
@@ -79,6 +80,8 @@ static void ruleset_free(struct ruleset *rs)
     }
     for (int s = 0; s < STAGE_COUNT; s++)
         free(rs->symlist[s]);
+    for (unsigned i = 0; i < rs->ntags; i++)
+        free(rs->tags[i]);
     for (size_t i = 0; i < rs->nfiles; i++)
         free(rs->files[i]);
     free(rs->files);
@@ -140,9 +143,13 @@ const char *ruleset_path(const struct ruleset *rs) { return rs->path; }
 unsigned ruleset_rule_count(const struct ruleset *rs) { return rs->nrules; }
 unsigned ruleset_test_count(const struct ruleset *rs) { return rs->ntests; }
 const char *ruleset_macros(const struct ruleset *rs, enum stage s) { return rs->symlist[s]; }
+bool ruleset_edits_headers(const struct ruleset *rs) { return rs->edits_headers; }
+bool ruleset_deletes_headers(const struct ruleset *rs) { return rs->deletes_headers; }
+bool ruleset_quarantines(const struct ruleset *rs) { return rs->quarantines; }
 const char *rule_where(const struct rule *r) { return r->where; }
 const char *rule_label(const struct rule *r) { return r->label ? r->label : ""; }
 enum action rule_action(const struct rule *r) { return r->action; }
+enum stage rule_stage(const struct rule *r) { return r->stage; }
 const char *rule_text(const struct rule *r) { return r->text ? r->text : action_name(r->action); }
 
 const char *action_name(enum action a)
@@ -154,6 +161,11 @@ const char *action_name(enum action a)
     case ACTION_REJECT: return "reject";
     case ACTION_TEMPFAIL: return "tempfail";
     case ACTION_DISCARD: return "discard";
+    case ACTION_ADD_HEADER: return "add-header";
+    case ACTION_CHANGE_HEADER: return "change-header";
+    case ACTION_DELETE_HEADER: return "delete-header";
+    case ACTION_QUARANTINE: return "quarantine";
+    case ACTION_TAG: return "tag";
     }
     return "?";
 }

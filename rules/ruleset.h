@@ -23,12 +23,33 @@ enum action {
     ACTION_ACCEPT,    /* accept the message (or connection) without further checks */
     ACTION_REJECT,
     ACTION_TEMPFAIL,
-    ACTION_DISCARD
+    ACTION_DISCARD,
+    /* Effects: they never decide; evaluation goes on to the next rule. */
+    ACTION_ADD_HEADER,
+    ACTION_CHANGE_HEADER,
+    ACTION_DELETE_HEADER,
+    ACTION_QUARANTINE,
+    ACTION_TAG
 };
+
+static inline bool action_is_effect(enum action a)
+{
+    return a >= ACTION_ADD_HEADER;
+}
 
 #define REPLY_TEXT_MAX 980 /* one SMTP reply line, as libmilter and postfix accept */
 #define REPLY_LINES_MAX 32 /* lines of a multi-line reply (smfi_setmlreply) */
 #define VERDICT_WARN_MAX 8 /* "warn" rules reported with one verdict */
+#define VERDICT_EFFECTS_MAX 8 /* header edits and quarantine one stage can ask for */
+#define EFFECT_VALUE_MAX 998  /* a header line, RFC 5322 */
+
+/* A header edit or a quarantine a rule asked for, applied at end of message. */
+struct effect {
+    enum action action;       /* ADD_HEADER, CHANGE_HEADER, DELETE_HEADER, QUARANTINE */
+    const char *name;         /* header name (the rule's; lives as long as the rule set) */
+    char value[EFFECT_VALUE_MAX + 1]; /* expanded value or quarantine reason */
+    const struct rule *rule;
+};
 
 struct verdict {
     enum action action;
@@ -41,6 +62,11 @@ struct verdict {
     /* "warn" rules that matched before the deciding one: what they would have done. */
     const struct rule *warned[VERDICT_WARN_MAX];
     unsigned nwarned;
+    /* Effects of the rules that matched up to the deciding one. */
+    struct effect effects[VERDICT_EFFECTS_MAX];
+    unsigned neffects;
+    unsigned effects_dropped;       /* past VERDICT_EFFECTS_MAX: logged */
+    unsigned long long new_tags;    /* tags set at this stage */
 };
 
 /*
@@ -72,6 +98,11 @@ unsigned ruleset_fact_stages(const struct ruleset *rs);
 /* MTA macros the rules read at stage s ("{tls_version} {cipher}"), or NULL. */
 const char *ruleset_macros(const struct ruleset *rs, enum stage s);
 
+/* Which milter actions the rules may ask for. */
+bool ruleset_edits_headers(const struct ruleset *rs);   /* add, change, delete */
+bool ruleset_deletes_headers(const struct ruleset *rs); /* change or delete: needs the header names */
+bool ruleset_quarantines(const struct ruleset *rs);
+
 /* True when a rule tests authentication facts (needs {auth_authen}). */
 bool ruleset_uses_auth(const struct ruleset *rs);
 
@@ -86,6 +117,7 @@ const char *rule_text(const struct rule *r);
 /* The rule's [label], or "" when it has none. */
 const char *rule_label(const struct rule *r);
 enum action rule_action(const struct rule *r);
+enum stage rule_stage(const struct rule *r);
 
 const char *action_name(enum action a);
 

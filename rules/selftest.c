@@ -79,7 +79,7 @@ static int apply_step(const struct test_step *st, struct envelope *env, struct f
         return STAGE_HELO;
     case STEP_MAIL:
         envelope_reset_message(env);
-        flow_new_message(flow);
+        flow_new_message(flow, env);
         envelope_set_sender(env, st->value);
         return STAGE_MAIL;
     case STEP_RCPT:
@@ -140,6 +140,7 @@ static void run_test(const struct ruleset *rs, const struct rule_test *t, struct
                    st->expect.by ? st->expect.by : "", got);
     }
     envelope_free(&env);
+    flow_free(&flow);
 }
 
 void rules_run_tests(struct ruleset *rs, struct diag *diag)

@@ -7,8 +7,8 @@
 
 static const char *const names[STAGE_COUNT] = {
     [STAGE_CONNECT] = "connect", [STAGE_HELO] = "helo", [STAGE_MAIL] = "mail",
-    [STAGE_RCPT] = "rcpt",       [STAGE_DATA] = "data", [STAGE_EOH] = "eoh",
-    [STAGE_EOM] = "eom",
+    [STAGE_RCPT] = "rcpt",       [STAGE_DATA] = "data", [STAGE_HEADER] = "header",
+    [STAGE_EOH] = "eoh",         [STAGE_EOM] = "eom",
 };
 
 const char *stage_name(enum stage s)

@@ -10,6 +10,7 @@ enum stage {
     STAGE_MAIL,
     STAGE_RCPT,
     STAGE_DATA,
+    STAGE_HEADER,  /* once per header */
     STAGE_EOH,
     STAGE_EOM,
     STAGE_COUNT

@@ -22,5 +22,7 @@ check "reply text, codes and percent escaping" \
     run_script "$SRCDIR/tests/protocol/reply.rules" "$SRCDIR/tests/protocol/reply.lua"
 check "facts from MTA macros (TLS, any macro by name)" \
     run_script "$SRCDIR/tests/protocol/tls.rules" "$SRCDIR/tests/protocol/tls.lua"
+check "header rules, header edits, tags and quarantine" \
+    run_script "$SRCDIR/tests/protocol/headers.rules" "$SRCDIR/tests/protocol/headers.lua"
 check "no internal errors logged" not_contains "$MXG_LOG" "internal error"
 finish
