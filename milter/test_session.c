@@ -141,6 +141,9 @@ static bool header(struct sim *sim, const char *field)
     while (*value == ' ')
         value++; /* the MTA strips the space after the colon */
     envelope_set_header(&sim->env, name, value);
+    /* Like the daemon, which then does not even take the header step. */
+    if (!(ruleset_stages(sim->rs) & STAGE_BIT(STAGE_HEADER)))
+        return false;
     return decide(sim, STAGE_HEADER, NULL);
 }
 
