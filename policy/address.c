@@ -126,6 +126,10 @@ static long skip_source_route(const char *p, size_t len, const char **error_r)
         if (address_check_domain(q, (size_t)(end - q), error_r) < 0)
             return -1;
         q = end < colon ? end + 1 : colon;
+        if (end < colon && q == colon) {
+            *error_r = "malformed source route";
+            return -1;
+        }
     }
     return (long)(colon - p) + 1;
 }
@@ -202,7 +206,7 @@ static void trim(const char **p, size_t *len)
 static bool needs_quotes(const char *local, size_t len)
 {
     if (len == 0 || local[0] == '.' || local[len - 1] == '.')
-        return len > 0;
+        return true; /* "" and dots at either end are not a dot-atom */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)local[i];
         if (c == '.' ? local[i + 1] == '.' : !is_atext(c))
@@ -217,7 +221,8 @@ static void make_full(struct address *out, const char *local, size_t llen)
     char *f = out->full;
     size_t n = 0;
 
-    if (needs_quotes(local, llen)) {
+    /* The null path <> has no local part to quote; ""@example.org does. */
+    if ((llen > 0 || out->domain_len > 0) && needs_quotes(local, llen)) {
         f[n++] = '"';
         for (size_t i = 0; i < llen; i++) {
             if (local[i] == '"' || local[i] == '\\')

@@ -24,8 +24,14 @@ struct range {
     struct u128 first, last;
 };
 
-/* Buckets: 65536 for IPv4 (top 16 bits of the IPv4 address), 65536 for the rest (top 16 bits). */
-#define NBUCKETS (2u * 65536u)
+/*
+ * Buckets, in key order (the index needs bucket_of to grow with the key):
+ *   0                   keys below ::ffff:0:0 (::1 and the like)
+ *   1 .. 65536          IPv4-mapped keys, by the top 16 bits of the IPv4 address
+ *   65537               the rest of ::/16, above the IPv4-mapped range
+ *   65537 + t           keys whose top 16 bits are t, 1 <= t <= 65535
+ */
+#define NBUCKETS (65537u + 65536u)
 
 struct cidr_set {
     struct range *ranges;
@@ -59,12 +65,15 @@ static bool is_v4(struct u128 k)
     return k.hi == 0 && (k.lo >> 32) == 0xffffu;
 }
 
-/* Monotonic in the key: all IPv4-mapped keys sort between ::ffff:0:0 and ::ffff:ffff:ffff. */
 static uint32_t bucket_of(struct u128 k)
 {
+    uint32_t top = (uint32_t)(k.hi >> 48);
+
+    if (top != 0)
+        return 65537u + top;
     if (is_v4(k))
-        return 65536u + (uint32_t)((k.lo >> 16) & 0xffff);
-    return (uint32_t)(k.hi >> 48);
+        return 1u + (uint32_t)((k.lo >> 16) & 0xffff);
+    return k.hi == 0 && (k.lo >> 32) < 0xffffu ? 0u : 65537u;
 }
 
 struct cidr_set *cidr_set_new(void)

@@ -24,7 +24,8 @@ static int test_eval(const struct cond *c, const struct envelope *env, unsigned 
     else if (c->fact->get(env, &v) != FACT_OK)
         return -1;
     if (!v.present) {
-        *out = c->op == COND_NE;
+        /* An absent fact equals nothing and matches nothing. */
+        *out = c->op == COND_NE || c->op == COND_NOMATCH;
         return 0;
     }
     switch (c->op) {
