@@ -76,6 +76,12 @@ static bool decide_verdict(struct sim *sim, enum stage stage, const struct verdi
         fprintf(sim->out, "# %s: rule %s: %s\n", stage_name(stage), rule_where(v.rule), rule_text(v.rule));
     else
         fprintf(sim->out, "# %s: no rule matched: continue\n", stage_name(stage));
+    if (origin == FLOW_EVALUATED && v.rule != NULL) {
+        char facts[600];
+        rule_explain(v.rule, &sim->env, facts, sizeof facts);
+        if (facts[0] != '\0')
+            fprintf(sim->out, "#   tested: %s\n", facts);
+    }
     switch (v.action) {
     case ACTION_REJECT:
     case ACTION_TEMPFAIL:

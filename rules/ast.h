@@ -15,7 +15,7 @@
 #include "rules/regex.h"
 #include "rules/strset.h"
 
-enum list_kind { LIST_NETWORKS, LIST_DOMAINS, LIST_ADDRESSES };
+enum list_kind { LIST_NETWORKS, LIST_DOMAINS, LIST_ADDRESSES, LIST_REGEXES };
 
 struct list {
     char *name;
@@ -23,6 +23,8 @@ struct list {
     struct rules_loc loc;
     struct cidr_set *nets;  /* LIST_NETWORKS */
     struct strset *strs;    /* LIST_DOMAINS, LIST_ADDRESSES */
+    struct regex **res;     /* LIST_REGEXES: any may match */
+    size_t nres, capres;
     struct list *next;
 };
 

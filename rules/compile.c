@@ -19,13 +19,15 @@ static struct list *find_list(const struct ruleset *rs, const char *name)
 
 static const char *list_kind_name(enum list_kind k)
 {
-    return k == LIST_NETWORKS ? "networks" : k == LIST_DOMAINS ? "domains" : "addresses";
+    return k == LIST_NETWORKS ? "networks" : k == LIST_DOMAINS ? "domains"
+         : k == LIST_ADDRESSES ? "addresses" : "regexes";
 }
 
 static bool list_fits(enum list_kind k, enum fact_type t)
 {
     return (k == LIST_NETWORKS && t == FACT_IP) || (k == LIST_DOMAINS && t == FACT_DOMAIN) ||
-           (k == LIST_ADDRESSES && t == FACT_ADDRESS);
+           (k == LIST_ADDRESSES && t == FACT_ADDRESS) ||
+           (k == LIST_REGEXES && (t == FACT_STRING || t == FACT_DOMAIN || t == FACT_ADDRESS));
 }
 
 static void note_fact(struct ruleset *rs, const struct fact_def *f)

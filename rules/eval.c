@@ -33,10 +33,19 @@ static int test_eval(const struct cond *c, const struct envelope *env, unsigned 
         *out = v.b;
         break;
     case COND_IN:
-        if (c->list->kind == LIST_NETWORKS)
+        if (c->list->kind == LIST_NETWORKS) {
             *out = cidr_set_contains(c->list->nets, v.ip);
-        else
+        } else if (c->list->kind == LIST_REGEXES) {
+            *out = false;
+            for (size_t i = 0; i < c->list->nres && !*out; i++) {
+                int m = regex_match(c->list->res[i], v.s, v.len);
+                if (m < 0)
+                    return -1;
+                *out = m == 1;
+            }
+        } else {
             *out = strset_contains(c->list->strs, v.s, v.len);
+        }
         break;
     case COND_UNDER:
         *out = strset_contains_domain_or_parent(c->list->strs, v.s, v.len);

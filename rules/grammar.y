@@ -501,6 +501,7 @@ static void list_begin(struct parser *p, char *name, char *kind, const struct ru
 {
     static const struct { const char *word; enum list_kind kind; } kinds[] = {
         { "networks", LIST_NETWORKS }, { "domains", LIST_DOMAINS }, { "addresses", LIST_ADDRESSES },
+        { "regexes", LIST_REGEXES },
     };
     struct rules_loc kloc = *loc;
 
@@ -523,7 +524,7 @@ static void list_begin(struct parser *p, char *name, char *kind, const struct ru
         }
     }
     kloc.first_column = loc->last_column + 1;
-    diag_error(p->diag, &kloc, "expected list type networks, domains or addresses, found \"%s\"", kind);
+    diag_error(p->diag, &kloc, "expected list type networks, domains, addresses or regexes, found \"%s\"", kind);
 out:
     free(name);
     free(kind);

@@ -29,9 +29,9 @@ struct list *list_new(const char *name, enum list_kind kind, const struct rules_
     l->loc = *loc;
     if (kind == LIST_NETWORKS)
         l->nets = cidr_set_new();
-    else
+    else if (kind != LIST_REGEXES)
         l->strs = strset_new();
-    if (l->name == NULL || (l->nets == NULL && l->strs == NULL)) {
+    if (l->name == NULL || (kind != LIST_REGEXES && l->nets == NULL && l->strs == NULL)) {
         list_free(l);
         return NULL;
     }
@@ -45,6 +45,9 @@ void list_free(struct list *l)
     free(l->name);
     cidr_set_free(l->nets);
     strset_free(l->strs);
+    for (size_t i = 0; i < l->nres; i++)
+        regex_free(l->res[i]);
+    free(l->res);
     free(l);
 }
 
@@ -86,6 +89,27 @@ static int add_address(struct list *l, const char *entry, const char **error_r)
     return rc;
 }
 
+static int add_regex(struct list *l, const char *entry, const char **error_r)
+{
+    int offset;
+    struct regex *re;
+
+    if (l->nres == l->capres) {
+        size_t cap = l->capres ? l->capres * 2 : 8;
+        struct regex **grown = realloc(l->res, cap * sizeof *grown);
+        if (grown == NULL) {
+            *error_r = "out of memory";
+            return -1;
+        }
+        l->res = grown;
+        l->capres = cap;
+    }
+    if ((re = regex_compile(entry, error_r, &offset)) == NULL)
+        return -1;
+    l->res[l->nres++] = re;
+    return 0;
+}
+
 int list_add_entry(struct list *l, const char *entry, const struct rules_loc *loc, struct diag *diag)
 {
     const char *error = NULL;
@@ -97,6 +121,9 @@ int list_add_entry(struct list *l, const char *entry, const struct rules_loc *lo
         break;
     case LIST_DOMAINS:
         rc = add_domain(l, entry, &error);
+        break;
+    case LIST_REGEXES:
+        rc = add_regex(l, entry, &error);
         break;
     default:
         rc = add_address(l, entry, &error);

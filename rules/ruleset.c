@@ -174,7 +174,7 @@ void ruleset_print(const struct ruleset *rs, FILE *out)
 {
     for (const struct list *l = rs->lists; l != NULL; l = l->next)
         fprintf(out, "# list <%s>: %zu entries (%s:%d)\n", l->name,
-                l->nets ? cidr_set_count(l->nets) : strset_count(l->strs),
+                l->nets ? cidr_set_count(l->nets) : l->strs ? strset_count(l->strs) : l->nres,
                 l->loc.file, l->loc.first_line);
     for (int s = 0; s < STAGE_COUNT; s++) {
         if (rs->stages[s] == NULL)

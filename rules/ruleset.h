@@ -121,6 +121,9 @@ enum stage rule_stage(const struct rule *r);
 
 const char *action_name(enum action a);
 
+/* "fact=value ..." for the facts r's condition tests (empty without one). */
+void rule_explain(const struct rule *r, const struct envelope *env, char *out, size_t outsz);
+
 /* Print the rule set back in canonical form (mxguard -n -v). */
 void ruleset_print(const struct ruleset *rs, FILE *out);
 
