@@ -141,7 +141,8 @@ int cidr_set_freeze(struct cidr_set *set)
 
     if (set->frozen)
         return 0;
-    qsort(set->ranges, set->count, sizeof *set->ranges, by_first);
+    if (set->count > 0) /* qsort(NULL, 0, ...) is undefined */
+        qsort(set->ranges, set->count, sizeof *set->ranges, by_first);
     for (size_t i = 0; i < set->count; i++) {
         struct range r = set->ranges[i];
         if (out > 0 && touches(set->ranges[out - 1].last, r.first)) {
@@ -251,7 +252,7 @@ int cidr_set_add(struct cidr_set *set, const char *text, const char **error_r)
     if (cidr_parse(text, &net, &plen, error_r) < 0)
         return -1;
     if (cidr_set_add_key(set, &net, plen) < 0) {
-        *error_r = "out of memory";
+        *error_r = set->frozen ? "the list is already in use" : "out of memory";
         return -1;
     }
     return 0;

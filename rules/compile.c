@@ -315,9 +315,10 @@ static void make_text(struct rule *r)
     fclose(f);
 }
 
+/* Against the rules before r only, so a reuse is reported once, at the reuse. */
 static void check_label(const struct ruleset *rs, const struct rule *r, struct diag *diag)
 {
-    for (int s = 0; s < STAGE_COUNT; s++)
+    for (int s = 0; s <= (int)r->stage; s++)
         for (const struct rule *o = rs->stages[s]; o != NULL && o != r; o = o->next)
             if (o->label != NULL && strcmp(o->label, r->label) == 0) {
                 diag_error(diag, &r->loc, "label [%s] is already used by the rule at %s", r->label, o->where);

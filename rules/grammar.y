@@ -40,7 +40,8 @@ static struct cond *cond_regex(struct parser *p, enum cond_op op, const struct r
                                char *re, const struct rules_loc *reloc);
 static char *macro_value(struct parser *p, char *name, const struct rules_loc *loc);
 static void macro_define(struct parser *p, char *name, char *value, const struct rules_loc *loc);
-static void list_begin(struct parser *p, char *name, char *kind, const struct rules_loc *loc);
+static void list_begin(struct parser *p, char *name, char *kind, const struct rules_loc *loc,
+                       const struct rules_loc *kind_loc);
 static void list_end(struct parser *p);
 static void stage_begin(struct parser *p, char *name, const struct rules_loc *loc);
 static void rule_add(struct parser *p, char *label, bool warn, enum action a, struct reply *reply,
@@ -122,7 +123,7 @@ item
     ;
 
 list_decl
-    : LIST WORD WORD   { list_begin(p, $2, $3, &@2); $2 = $3 = NULL; /* owned by list_begin */ }
+    : LIST WORD WORD   { list_begin(p, $2, $3, &@2, &@3); $2 = $3 = NULL; /* owned by list_begin */ }
       list_body list_terminator
     ;
 
@@ -378,7 +379,7 @@ static void describe(yysymbol_kind_t k, char *out, size_t outsz)
 
 static int yyreport_syntax_error(const yypcontext_t *ctx, struct parser *p)
 {
-    enum { MAX_EXPECTED = 8 };
+    enum { MAX_EXPECTED = 16 };
     yysymbol_kind_t expected[MAX_EXPECTED];
     int n = yypcontext_expected_tokens(ctx, expected, MAX_EXPECTED);
     yysymbol_kind_t found = yypcontext_token(ctx);
@@ -442,7 +443,10 @@ static struct cond *cond_regex(struct parser *p, enum cond_op op, const struct r
 
     if (c != NULL && (c->re = regex_compile(c->str, &error, &col)) == NULL) {
         struct rules_loc at = *reloc;
-        at.first_column += 1 + col; /* past the opening quote */
+        /* Past the opening quote, and one more for each \" or \\ the lexer unescaped. */
+        at.first_column += 1 + col;
+        for (int i = 0; i < col && c->str[i] != '\0'; i++)
+            at.first_column += c->str[i] == '"' || c->str[i] == '\\';
         diag_error(p->diag, &at, "invalid regular expression: %s", error);
     }
     return c;
@@ -497,14 +501,13 @@ static struct cond *cond_number(enum cond_op op, const struct rules_loc *loc, ch
     return c;
 }
 
-static void list_begin(struct parser *p, char *name, char *kind, const struct rules_loc *loc)
+static void list_begin(struct parser *p, char *name, char *kind, const struct rules_loc *loc,
+                       const struct rules_loc *kind_loc)
 {
     static const struct { const char *word; enum list_kind kind; } kinds[] = {
         { "networks", LIST_NETWORKS }, { "domains", LIST_DOMAINS }, { "addresses", LIST_ADDRESSES },
         { "regexes", LIST_REGEXES },
     };
-    struct rules_loc kloc = *loc;
-
     /* A declaration cut short by a syntax error never reached list_end. */
     list_free(p->list);
     p->list = NULL;
@@ -523,8 +526,7 @@ static void list_begin(struct parser *p, char *name, char *kind, const struct ru
             goto out;
         }
     }
-    kloc.first_column = loc->last_column + 1;
-    diag_error(p->diag, &kloc, "expected list type networks, domains, addresses or regexes, found \"%s\"", kind);
+    diag_error(p->diag, kind_loc, "expected list type networks, domains, addresses or regexes, found \"%s\"", kind);
 out:
     free(name);
     free(kind);

@@ -200,11 +200,15 @@ int rules_lex(RULES_STYPE *val, struct rules_loc *loc, struct parser *p)
         if (c == '$' && peek(p, 1) != -1 && (isalpha(peek(p, 1)) || peek(p, 1) == '_')) {
             advance(p);
             tok = lex_word(p, val) == WORD ? VAR : RULES_UNDEF;
-            if (tok == RULES_UNDEF)
+            if (tok == RULES_UNDEF) {
+                /* Reported once; an empty string lets the parse go on. */
                 diag_error(p->diag, loc, "a macro name cannot be a keyword");
+                val->str = strdup("");
+                tok = val->str != NULL ? STRING : RULES_UNDEF;
+            }
             break;
         }
-        if (strchr("{}()<>;,=[]", c) != NULL) {
+        if (c != '\0' && strchr("{}()<>;,=[]", c) != NULL) {
             advance(p);
             tok = c;
             break;

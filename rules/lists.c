@@ -176,6 +176,7 @@ int list_load_file(struct list *l, const char *path, struct diag *diag, const ch
         char *entry;
 
         loc.first_line = ++loc.last_line;
+        loc.first_column = loc.last_column = 1;
         if (n > LIST_LINE_MAX && line[n - 1] != '\n') {
             int c;
             diag_error(diag, &loc, "list <%s>: line longer than %d bytes", l->name, LIST_LINE_MAX);
