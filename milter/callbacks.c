@@ -56,7 +56,7 @@ unsigned long callbacks_protocol_flags(const struct ruleset *rs, unsigned long o
     if (!(rules & STAGE_BIT(STAGE_EOH)))
         flags |= SMFIP_NOEOH;
     /* Headers: for header rules, or to count what delete-header removes. */
-    if (!(rules & STAGE_BIT(STAGE_HEADER)) && !ruleset_deletes_headers(rs))
+    if (!(need & STAGE_BIT(STAGE_HEADER)) && !ruleset_deletes_headers(rs))
         flags |= SMFIP_NOHDRS;
     if (!(rules & STAGE_BIT(STAGE_HEADER)))
         flags |= SMFIP_NR_HDR;
@@ -137,9 +137,10 @@ static sfsistat run_stage(SMFICTX *ctx, struct priv *p, enum stage stage, bool o
     if (flow_eval(&s->flow, s->rules, stage, can_reply, &s->env, &v, &origin) < 0)
         return verdict_internal_error(ctx, s, stage, "rule evaluation failed", can_reply);
     if (origin == FLOW_DEFERRED)
-        log_info("session=%s client=%s stage=connect rule=%s action=%s: answered at the next command",
+        log_info("session=%s qid=- client=%s stage=connect rule=%s%s%s%s action=%s: answered at the next command",
                  s->id, s->client, rule_where(s->flow.conn_verdict.rule),
-                 action_name(s->flow.conn_verdict.action));
+                 rule_label(s->flow.conn_verdict.rule)[0] ? "[" : "", rule_label(s->flow.conn_verdict.rule),
+                 rule_label(s->flow.conn_verdict.rule)[0] ? "]" : "", action_name(s->flow.conn_verdict.action));
     if (origin == FLOW_SKIPPED)
         return SMFIS_CONTINUE;
     return verdict_apply(ctx, s, stage, &v, can_reply);
@@ -248,8 +249,7 @@ static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
     note_queue_id(ctx, p->s);
     rc = run_stage(ctx, p, STAGE_RCPT,
                    envelope_set_rcpt(&p->s->env, argv && argv[0] ? argv[0] : "") == 0);
-    if (rc == SMFIS_CONTINUE || rc == SMFIS_ACCEPT || rc == SMFIS_NOREPLY)
-        p->s->env.rcpt_count++;
+    envelope_rcpt_done(&p->s->env, rc == SMFIS_CONTINUE || rc == SMFIS_ACCEPT || rc == SMFIS_NOREPLY);
     return rc;
 }
 
@@ -294,7 +294,7 @@ static int apply_effects(SMFICTX *ctx, struct session *s)
 
     if (f->effects_dropped > 0)
         log_warnx("session=%s qid=%s: %u header edits beyond the limit of %d were not applied",
-                  s->id, s->queue_id, f->effects_dropped, FLOW_EFFECTS_MAX);
+                  s->id, s->queue_id[0] ? s->queue_id : "-", f->effects_dropped, FLOW_EFFECTS_MAX);
     for (unsigned i = 0; i < f->neffects && rc == MI_SUCCESS; i++) {
         const struct effect *e = &f->effects[i];
         char *name = (char *)e->name, *value = (char *)e->value;
@@ -316,7 +316,8 @@ static int apply_effects(SMFICTX *ctx, struct session *s)
         default:
             break;
         }
-        log_info("session=%s qid=%s client=%s rule=%s%s%s%s %s %s%s%s", s->id, s->queue_id, s->client,
+        log_info("session=%s qid=%s client=%s rule=%s%s%s%s %s %s%s%s", s->id,
+                 s->queue_id[0] ? s->queue_id : "-", s->client,
                  rule_where(e->rule), rule_label(e->rule)[0] ? "[" : "", rule_label(e->rule),
                  rule_label(e->rule)[0] ? "]" : "", action_name(e->action), name ? name : "",
                  name && value[0] ? ": " : "", value);

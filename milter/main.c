@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <libmilter/mfapi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -169,10 +170,16 @@ static void write_pidfile(const char *path)
 /* The rule file's path as the filter sees it after chroot. */
 static const char *path_in_chroot(const char *config, const char *root)
 {
+    static char real_config[PATH_MAX], real_root[PATH_MAX];
     size_t n;
 
     if (root == NULL)
         return config;
+    /* Compare real paths: "/srv/jail/../jail/x.rules" is inside /srv/jail. */
+    if (realpath(config, real_config) == NULL || realpath(root, real_root) == NULL)
+        log_fatal("with --chroot %s: cannot resolve %s", root, config);
+    config = real_config;
+    root = real_root;
     n = strlen(root);
     while (n > 1 && root[n - 1] == '/')
         n--;

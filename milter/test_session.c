@@ -23,6 +23,7 @@ struct sim {
     struct flow flow;
     FILE *out;
     bool in_mail;
+    bool discarding; /* a discard was decided for this message */
 };
 
 /* "554-5.7.1 first line" ... "554 5.7.1 last line", as an MTA sends it. */
@@ -94,6 +95,7 @@ static bool decide_verdict(struct sim *sim, enum stage stage, const struct verdi
         return true;
     case ACTION_DISCARD:
         fprintf(sim->out, "# the message will be discarded\n");
+        sim->discarding = true;
         break;
     case ACTION_ACCEPT:
         if (origin == FLOW_EVALUATED)
@@ -208,7 +210,8 @@ static void read_data(struct sim *sim, FILE *in)
             fprintf(sim->out, "# eom: internal error: tempfail\n451 4.3.0 Temporary local problem, please try again later\n");
         } else {
             /* Effects apply only to a message that is accepted. */
-            if (v.action == ACTION_NONE || v.action == ACTION_CONTINUE || v.action == ACTION_ACCEPT)
+            if (origin != FLOW_SKIPPED && (v.action == ACTION_NONE || v.action == ACTION_CONTINUE ||
+                                           v.action == ACTION_ACCEPT))
                 print_effects(sim);
             decide_verdict(sim, STAGE_EOM, &v, origin, "250 2.0.0 Ok: queued (test session: nothing delivered)");
         }
@@ -222,6 +225,7 @@ static int command(struct sim *sim, const char *line, FILE *in)
 {
     char path[1024];
     const char *arg;
+    bool refused;
 
     if ((arg = arg_after(line, "EHLO")) != NULL || (arg = arg_after(line, "HELO")) != NULL) {
         envelope_set_helo(&sim->env, arg);
@@ -229,6 +233,7 @@ static int command(struct sim *sim, const char *line, FILE *in)
     } else if ((arg = arg_after(line, "MAIL FROM:")) != NULL) {
         envelope_reset_message(&sim->env);
         flow_new_message(&sim->flow, &sim->env);
+        sim->discarding = false;
         path_arg(arg, path, sizeof path);
         envelope_set_sender(&sim->env, path);
         sim->in_mail = !decide(sim, STAGE_MAIL, "250 2.1.0 Ok");
@@ -239,8 +244,9 @@ static int command(struct sim *sim, const char *line, FILE *in)
         }
         path_arg(arg, path, sizeof path);
         envelope_set_rcpt(&sim->env, path);
-        if (!decide(sim, STAGE_RCPT, "250 2.1.5 Ok"))
-            sim->env.rcpt_count++;
+        refused = decide(sim, STAGE_RCPT, "250 2.1.5 Ok");
+        /* A discard at RCPT drops the message: not a recipient that counts. */
+        envelope_rcpt_done(&sim->env, !refused && !sim->discarding);
     } else if (strcasecmp(line, "DATA") == 0) {
         read_data(sim, in);
     } else if (strcasecmp(line, "RSET") == 0) {
@@ -303,5 +309,6 @@ int test_session_run(const struct ruleset *rs, const struct test_session_opts *o
         }
     }
     envelope_free(&sim.env);
+    flow_free(&sim.flow);
     return rc;
 }

@@ -26,6 +26,12 @@ void verdict_escape_percent(const char *in, char *out, size_t outsz)
 static void log_decision(const struct session *s, enum stage stage, const struct verdict *v)
 {
     const char *rcpt = s->env.rcpt.raw.s;
+    char text[REPLY_TEXT_MAX + 1];
+
+    /* One log line per decision: the lines of a multi-line reply joined with " / ". */
+    snprintf(text, sizeof text, "%s", v->text);
+    for (char *nl = strchr(text, '\n'); nl != NULL; nl = strchr(nl, '\n'))
+        *nl = '/';
 
     if (v->rule == NULL) {
         if (log_verbosity() > 0)
@@ -40,7 +46,7 @@ static void log_decision(const struct session *s, enum stage stage, const struct
              rule_label(v->rule)[0] ? "]" : "", action_name(v->action),
              v->has_reply ? " reply=\"" : "", v->has_reply ? v->code : "",
              v->has_reply ? " " : "", v->has_reply ? v->xcode : "",
-             v->has_reply ? " " : "", v->has_reply ? v->text : "", v->has_reply ? "\"" : "");
+             v->has_reply ? " " : "", v->has_reply ? text : "", v->has_reply ? "\"" : "");
     if (v->has_reply)
         log_debug("session=%s rule %s: %s", s->id, rule_where(v->rule), rule_text(v->rule));
 }

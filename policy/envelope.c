@@ -97,7 +97,15 @@ int envelope_set_sender(struct envelope *env, const char *path)
 
 int envelope_set_rcpt(struct envelope *env, const char *path)
 {
+    env->rcpt_pending = true;
     return path_set(&env->rcpt, path);
+}
+
+void envelope_rcpt_done(struct envelope *env, bool accepted)
+{
+    if (env->rcpt_pending && accepted)
+        env->rcpt_count++;
+    env->rcpt_pending = false;
 }
 
 int envelope_set_header(struct envelope *env, const char *name, const char *value)
@@ -115,6 +123,7 @@ void envelope_reset_message(struct envelope *env)
     str_clear(&env->header_name);
     str_clear(&env->header_value);
     env->rcpt_count = 0;
+    env->rcpt_pending = false;
     env->header_count = 0;
     env->msg_tags = 0;
 }

@@ -48,6 +48,7 @@ struct envelope {
     struct envelope_path sender;
     struct envelope_path rcpt;   /* the recipient being evaluated */
     unsigned rcpt_count;         /* recipients accepted so far in this message */
+    bool rcpt_pending;           /* rcpt is being decided (not yet counted or refused) */
     struct envelope_str header_name;   /* the header being evaluated (stage header) */
     struct envelope_str header_value;
     unsigned header_count;       /* headers of this message so far */
@@ -66,6 +67,9 @@ int envelope_set_helo(struct envelope *env, const char *helo);
 int envelope_set_auth_user(struct envelope *env, const char *user);
 int envelope_set_sender(struct envelope *env, const char *path);
 int envelope_set_rcpt(struct envelope *env, const char *path);
+
+/* The recipient being decided was accepted (counted) or refused. */
+void envelope_rcpt_done(struct envelope *env, bool accepted);
 
 /* Record the header the MTA passed; the previous one is forgotten. */
 int envelope_set_header(struct envelope *env, const char *name, const char *value);

@@ -28,8 +28,8 @@ void helo_classify(const char *helo, size_t len, struct helo_info *out)
     if (helo == NULL || len == 0)
         return;
     if (helo[0] == '[') {
-        out->literal = true;
         out->valid = address_check_domain(helo, len, &error) == 0;
+        out->literal = out->valid; /* a malformed one is no address literal */
         if (out->valid) {
             const char *inner = helo + 1;
             size_t n = len - 2;

@@ -193,11 +193,16 @@ struct ref_ctx {
     struct diag *diag;
 };
 
+static void want_macro(struct ruleset *rs, enum stage stage, const char *name, struct diag *diag,
+                       const struct rules_loc *loc);
+
 static void check_ref(void *ctx, const char *name, size_t len)
 {
     struct ref_ctx *rc = ctx;
+    const struct fact_def *f = resolve_fact(rc->rs, name, len, rc->rule->stage, &rc->rule->reply.loc, rc->diag);
 
-    resolve_fact(rc->rs, name, len, rc->rule->stage, &rc->rule->reply.loc, rc->diag);
+    if (f != NULL && f->macro != NULL)
+        want_macro(rc->rs, rc->rule->stage, f->macro, rc->diag, &rc->rule->reply.loc);
 }
 
 /* A string as the lexer reads it back: quotes and backslashes escaped. */

@@ -198,7 +198,7 @@ static enum fact_result get_rcpt_count(const struct envelope *env, struct fact_v
 {
     /* At RCPT the recipient being decided counts too. */
     out->present = true;
-    out->n = (long)env->rcpt_count + (env->rcpt.present ? 1 : 0);
+    out->n = (long)env->rcpt_count + (env->rcpt_pending ? 1 : 0);
     return FACT_OK;
 }
 

@@ -71,6 +71,9 @@ int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool c
        refused HELO (not after a refused connection). */
     if (f->conn_refused && !(stage == STAGE_HELO && f->refused_at == STAGE_HELO)) {
         *v = f->conn_verdict;
+        v->nwarned = 0; /* reported when they matched, not at every repeat */
+        v->neffects = 0;
+        v->new_tags = 0;
         *origin = FLOW_REPEATED;
         return 0;
     }
@@ -88,8 +91,11 @@ int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool c
         f->refused_at = stage;
         f->conn_verdict = *v;
         if (!can_reply && v->has_reply) {
-            /* Keep the admin's text for the next stage that can say it. */
-            memset(v, 0, sizeof *v);
+            /* Keep the admin's text for the next stage that can say it;
+               the warn matches of this stage are still reported now. */
+            v->action = ACTION_NONE;
+            v->rule = NULL;
+            v->has_reply = false;
             *origin = FLOW_DEFERRED;
         }
     }

@@ -65,6 +65,11 @@ static int apply_step(const struct test_step *st, struct envelope *env, struct f
 
     switch (st->kind) {
     case STEP_CLIENT:
+        /* A new connection: nothing of the previous one carries over. */
+        envelope_free(env);
+        envelope_init(env);
+        flow_free(flow);
+        flow_init(flow);
         if (ipaddr_parse(st->value, &ip) < 0) {
             diag_error(diag, &st->loc, "test \"%s\": expected an IPv4 or IPv6 address after 'client', found \"%s\"",
                        test, st->value);
@@ -128,9 +133,9 @@ static void run_test(const struct ruleset *rs, const struct rule_test *t, struct
         }
         if (origin == FLOW_DEFERRED)
             v = flow.conn_verdict; /* decided here, answered at the next command */
-        if (stage == STAGE_RCPT && (v.action == ACTION_NONE || v.action == ACTION_CONTINUE ||
-                                    v.action == ACTION_ACCEPT))
-            env.rcpt_count++;
+        if (stage == STAGE_RCPT)
+            envelope_rcpt_done(&env, v.action == ACTION_NONE || v.action == ACTION_CONTINUE ||
+                                         v.action == ACTION_ACCEPT);
         if (!st->expect.present || matches(&st->expect, &v))
             continue;
         describe(&v, got, sizeof got);
