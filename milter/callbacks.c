@@ -236,6 +236,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     rc = envelope_set_auth_user(&p->s->env, smfi_getsymval(ctx, "{auth_authen}"));
     if (rc == 0)
         rc = envelope_set_sender(&p->s->env, argv && argv[0] ? argv[0] : "");
+    envelope_set_mail_params(&p->s->env, argv && argv[0] ? argv + 1 : NULL);
     return run_stage(ctx, p, STAGE_MAIL, rc == 0);
 }
 

@@ -221,6 +221,19 @@ static void read_data(struct sim *sim, FILE *in)
     sim->in_mail = false;
 }
 
+/* ESMTP parameters after the path: "SIZE=1234 BODY=8BITMIME". */
+static void mail_params(struct envelope *env, const char *rest)
+{
+    char buf[512], *params[16], *save = NULL;
+    int n = 0;
+
+    snprintf(buf, sizeof buf, "%s", rest);
+    for (char *t = strtok_r(buf, " ", &save); t != NULL && n < 15; t = strtok_r(NULL, " ", &save))
+        params[n++] = t;
+    params[n] = NULL;
+    envelope_set_mail_params(env, params);
+}
+
 static int command(struct sim *sim, const char *line, FILE *in)
 {
     char path[1024];
@@ -236,6 +249,7 @@ static int command(struct sim *sim, const char *line, FILE *in)
         sim->discarding = false;
         path_arg(arg, path, sizeof path);
         envelope_set_sender(&sim->env, path);
+        mail_params(&sim->env, arg + strlen(path));
         sim->in_mail = !decide(sim, STAGE_MAIL, "250 2.1.0 Ok");
     } else if ((arg = arg_after(line, "RCPT TO:")) != NULL) {
         if (!sim->in_mail) {

@@ -8,10 +8,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void envelope_init(struct envelope *env)
 {
     memset(env, 0, sizeof *env);
+    env->declared_size = -1;
 }
 
 static void str_clear(struct envelope_str *str)
@@ -101,6 +103,20 @@ int envelope_set_rcpt(struct envelope *env, const char *path)
     return path_set(&env->rcpt, path);
 }
 
+void envelope_set_mail_params(struct envelope *env, char *const *params)
+{
+    env->declared_size = -1;
+    for (; params != NULL && *params != NULL; params++) {
+        char *end;
+        long v;
+        if (strncasecmp(*params, "SIZE=", 5) != 0)
+            continue;
+        v = strtol(*params + 5, &end, 10);
+        if (end != *params + 5 && *end == '\0' && v >= 0)
+            env->declared_size = v;
+    }
+}
+
 void envelope_rcpt_done(struct envelope *env, bool accepted)
 {
     if (env->rcpt_pending && accepted)
@@ -123,6 +139,7 @@ void envelope_reset_message(struct envelope *env)
     str_clear(&env->header_name);
     str_clear(&env->header_value);
     env->rcpt_count = 0;
+    env->declared_size = -1;
     env->rcpt_pending = false;
     env->header_count = 0;
     env->msg_tags = 0;

@@ -48,6 +48,7 @@ struct envelope {
     struct envelope_path sender;
     struct envelope_path rcpt;   /* the recipient being evaluated */
     unsigned rcpt_count;         /* recipients accepted so far in this message */
+    long declared_size;          /* MAIL FROM ... SIZE=n, or -1 */
     bool rcpt_pending;           /* rcpt is being decided (not yet counted or refused) */
     struct envelope_str header_name;   /* the header being evaluated (stage header) */
     struct envelope_str header_value;
@@ -67,6 +68,9 @@ int envelope_set_helo(struct envelope *env, const char *helo);
 int envelope_set_auth_user(struct envelope *env, const char *user);
 int envelope_set_sender(struct envelope *env, const char *path);
 int envelope_set_rcpt(struct envelope *env, const char *path);
+
+/* The ESMTP parameters of MAIL FROM ("SIZE=1234", ...); NULL-terminated. */
+void envelope_set_mail_params(struct envelope *env, char *const *params);
 
 /* The recipient being decided was accepted (counted) or refused. */
 void envelope_rcpt_done(struct envelope *env, bool accepted);

@@ -194,6 +194,13 @@ static enum fact_result get_header_count(const struct envelope *env, struct fact
     return FACT_OK;
 }
 
+static enum fact_result get_declared_size(const struct envelope *env, struct fact_value *out)
+{
+    out->present = env->declared_size >= 0;
+    out->n = env->declared_size;
+    return FACT_OK;
+}
+
 static enum fact_result get_rcpt_count(const struct envelope *env, struct fact_value *out)
 {
     /* At RCPT the recipient being decided counts too. */
@@ -292,6 +299,8 @@ static const struct fact_def facts[] = {
       "true when the client sent HELO or EHLO with an argument", NULL, false },
     { "helo.valid", FACT_BOOL, STAGE_HELO, get_helo_valid,
       "true when the HELO is an RFC 5321 domain or a valid address literal", NULL, false },
+    { "message.size", FACT_NUMBER, STAGE_MAIL, get_declared_size,
+      "the message size the client declared with MAIL FROM SIZE= (absent when it declared none)", NULL, false },
     { "recipient", FACT_ADDRESS, STAGE_RCPT, get_rcpt,
       "the recipient as local@domain (local part quoted only where RFC 5321 needs it, domain in lower case)", NULL, true },
     { "recipient.count", FACT_NUMBER, STAGE_RCPT, get_rcpt_count,
