@@ -17,6 +17,7 @@
 #include "milter/rules_holder.h"
 #include "milter/session.h"
 #include "milter/verdict_map.h"
+#include "policy/dnscache.h"
 
 /* Steps whose callbacks can carry no reply (negotiated SMFIP_NR_*). */
 #define NOREPLY_BIT(stage) STAGE_BIT(stage)
@@ -111,6 +112,15 @@ static void note_queue_id(SMFICTX *ctx, struct session *s)
         snprintf(s->queue_id, sizeof s->queue_id, "%s", qid);
 }
 
+/* A DNS list or reverse DNS that did not answer: skipped (or tempfailed by its rule), and said so. */
+static void log_dns_failure(void *ctx, const char *what, const char *why)
+{
+    const struct session *s = ctx;
+
+    log_warnx("session=%s qid=%s client=%s dns: %s: %s", s->id, s->queue_id[0] ? s->queue_id : "-",
+              s->client, what, why);
+}
+
 /*
  * Evaluate a stage. ok is false when recording the stage's facts failed.
  * A step negotiated without a reply remembers a failure for the next
@@ -141,6 +151,8 @@ static sfsistat run_stage(SMFICTX *ctx, struct priv *p, enum stage stage, bool o
                  s->id, s->client, rule_where(s->flow.conn_verdict.rule),
                  rule_label(s->flow.conn_verdict.rule)[0] ? "[" : "", rule_label(s->flow.conn_verdict.rule),
                  rule_label(s->flow.conn_verdict.rule)[0] ? "]" : "", action_name(s->flow.conn_verdict.action));
+    if (s->env.dns != NULL)
+        dns_cache_report_failures(s->env.dns, log_dns_failure, s);
     if (origin == FLOW_SKIPPED)
         return SMFIS_CONTINUE;
     return verdict_apply(ctx, s, stage, &v, can_reply);

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "milter/callbacks.h"
+#include "milter/session.h"
+#include "policy/dns.h"
 #include "milter/log.h"
 #include "milter/options.h"
 #include "milter/privdrop.h"
@@ -59,13 +61,21 @@ static int run_check(const struct options *o)
 static int run_test_session(const struct options *o)
 {
     struct test_session_opts t = { o->test_session, o->test_client_name, o->test_auth_user,
-                                   o->test_macros, o->ntest_macros };
+                                   o->test_macros, o->ntest_macros, NULL, o->dns_budget_ms };
     struct ruleset *rs = load_rules(o->config, true);
+    const char *error;
     int rc;
 
     if (rs == NULL)
         return 1;
+    /* DNS only when asked for: a session tried offline reads DNS facts as failures. */
+    if (o->dns_given && (t.resolver = dns_resolver_new(&o->dns, &error)) == NULL) {
+        fprintf(stderr, "mxguard: DNS resolver: %s\n", error);
+        ruleset_unref(rs);
+        return 1;
+    }
     rc = test_session_run(rs, &t, stdin, stdout);
+    dns_resolver_free(t.resolver);
     ruleset_unref(rs);
     return rc;
 }
@@ -190,13 +200,21 @@ static const char *path_in_chroot(const char *config, const char *root)
 
 static int filter_main(void *arg)
 {
+    const struct options *o = arg;
+    struct dns_resolver *resolver;
+    const char *error;
     sigset_t set;
 
-    (void)arg;
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* libunbound's threads do not survive a fork: one resolver per filter process. */
+    if ((resolver = dns_resolver_new(&o->dns, &error)) == NULL) {
+        log_warnx("DNS resolver: %s", error);
+        return SUPERVISOR_EXIT_FATAL;
+    }
+    session_set_dns(resolver, o->dns_budget_ms);
     /* A restarted child serves the file as it is now; if it is broken, the
        rules the supervisor checked at start-up. */
     rules_holder_reload("filter start");
@@ -267,7 +285,7 @@ int main(int argc, char **argv)
 
     {
         struct supervisor_limits lim = { o.restart_max, o.restart_window };
-        rc = supervisor_run(&lim, filter_main, NULL);
+        rc = supervisor_run(&lim, filter_main, &o);
     }
     /* Removing it needs write access to its directory as the run user. */
     if (o.pidfile != NULL && unlink(o.pidfile) < 0)

@@ -22,6 +22,11 @@ enum {
     OPT_CLIENT_NAME,
     OPT_AUTH_USER,
     OPT_MACRO,
+    OPT_DNS,
+    OPT_DNS_MODE,
+    OPT_DNS_TA,
+    OPT_DNS_TIMEOUT,
+    OPT_DNS_BUDGET,
 };
 
 static const struct option_desc {
@@ -46,6 +51,11 @@ static const struct option_desc {
     { "client-name", 1, OPT_CLIENT_NAME, "NAME", "with --test-session: the client host name" },
     { "auth-user", 1, OPT_AUTH_USER, "USER", "with --test-session: the SMTP AUTH user" },
     { "macro", 1, OPT_MACRO, "NAME=VALUE", "with --test-session: an MTA macro, e.g. {tls_version}=TLSv1.3 (repeatable)" },
+    { "dns", 1, OPT_DNS, "ADDR[@PORT]", "ask this DNS server (forwarder); repeatable, overrides --dns-mode" },
+    { "dns-mode", 1, OPT_DNS_MODE, "MODE", "system (resolv.conf, the default), forward (with --dns) or recursive" },
+    { "dns-trust-anchor", 1, OPT_DNS_TA, "FILE", "validate DNSSEC with this trust anchor file (bogus answers fail temporarily)" },
+    { "dns-timeout", 1, OPT_DNS_TIMEOUT, "MS", "how long one round of DNS questions may take (default 5000)" },
+    { "dns-budget", 1, OPT_DNS_BUDGET, "MS", "how long one SMTP stage may wait for DNS in all (default 10000)" },
     { "verbose", 0, 'v', NULL, "log more; with -n, print the rules as understood" },
     { "version", 0, 'V', NULL, "print the version and exit" },
     { "help", 0, 'h', NULL, "print this help and exit" },
@@ -112,6 +122,9 @@ static void defaults(struct options *o)
     o->restart_max = 5;
     o->restart_window = 60;
     o->milter_timeout = 7210;
+    o->dns.mode = DNS_MODE_SYSTEM;
+    o->dns.query_timeout_ms = 5000;
+    o->dns_budget_ms = 10000;
 }
 
 static int apply(struct options *o, int c, const char *arg)
@@ -131,6 +144,43 @@ static int apply(struct options *o, int c, const char *arg)
     case OPT_TEST_SESSION: o->test_session = arg; return 0;
     case OPT_CLIENT_NAME: o->test_client_name = arg; return 0;
     case OPT_AUTH_USER: o->test_auth_user = arg; return 0;
+    case OPT_DNS:
+        if (o->dns.nforwarders == 8) {
+            fprintf(stderr, "mxguard: --dns: at most 8 servers\n");
+            return -1;
+        }
+        o->dns.forwarders[o->dns.nforwarders++] = arg;
+        o->dns.mode = DNS_MODE_FORWARD;
+        o->dns_given = true;
+        return 0;
+    case OPT_DNS_MODE:
+        if (strcmp(arg, "system") == 0)
+            o->dns.mode = DNS_MODE_SYSTEM;
+        else if (strcmp(arg, "recursive") == 0)
+            o->dns.mode = DNS_MODE_RECURSIVE;
+        else if (strcmp(arg, "forward") == 0)
+            o->dns.mode = DNS_MODE_FORWARD;
+        else {
+            fprintf(stderr, "mxguard: --dns-mode: expected system, forward or recursive, found \"%s\"\n", arg);
+            return -1;
+        }
+        o->dns_given = true;
+        return 0;
+    case OPT_DNS_TA:
+        o->dns.trust_anchor = arg;
+        return 0;
+    case OPT_DNS_TIMEOUT:
+    case OPT_DNS_BUDGET:
+        if (parse_int(arg, 100, 60000, &v) < 0) {
+            fprintf(stderr, "mxguard: --%s: expected milliseconds (100 to 60000), found \"%s\"\n",
+                    c == OPT_DNS_TIMEOUT ? "dns-timeout" : "dns-budget", arg);
+            return -1;
+        }
+        if (c == OPT_DNS_TIMEOUT)
+            o->dns.query_timeout_ms = (int)v;
+        else
+            o->dns_budget_ms = (int)v;
+        return 0;
     case OPT_MACRO:
         if (strchr(arg, '=') == NULL || o->ntest_macros == 32) {
             fprintf(stderr, "mxguard: --macro: expected NAME=VALUE (at most 32), found \"%s\"\n", arg);
@@ -196,6 +246,10 @@ enum options_result options_parse(int argc, char **argv, struct options *o)
             fprintf(stderr, "Try 'mxguard --help'.\n");
             return OPTIONS_USAGE;
         }
+    }
+    if (o->dns.mode == DNS_MODE_FORWARD && o->dns.nforwarders == 0) {
+        fprintf(stderr, "mxguard: --dns-mode forward needs --dns ADDR[@PORT]\n");
+        return OPTIONS_USAGE;
     }
     if (optind < argc) {
         fprintf(stderr, "mxguard: unexpected argument \"%s\"\nTry 'mxguard --help'.\n", argv[optind]);

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "policy/dns.h"
+
 #define OPTIONS_DEFAULT_SOCKET "unix:/run/mxguard/mxguard.sock"
 #define OPTIONS_DEFAULT_CONFIG SYSCONFDIR "/mxguard/mxguard.rules"
 
@@ -30,6 +32,9 @@ struct options {
     const char *test_auth_user;
     const char *test_macros[32]; /* NAME=VALUE, with --test-session */
     int ntest_macros;
+    struct dns_config dns;        /* the resolver */
+    int dns_budget_ms;            /* DNS time a stage may spend */
+    bool dns_given;               /* --dns or --dns-mode given */
 };
 
 enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_USAGE };

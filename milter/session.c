@@ -3,6 +3,8 @@
  */
 #include "milter/session.h"
 
+#include "policy/dnscache.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,14 @@
 #include <unistd.h>
 
 static atomic_ulong counter;
+static struct dns_resolver *resolver;
+static int dns_budget_ms;
+
+void session_set_dns(struct dns_resolver *r, int budget_ms)
+{
+    resolver = r;
+    dns_budget_ms = budget_ms;
+}
 
 struct session *session_new(struct ruleset *rules)
 {
@@ -23,6 +33,11 @@ struct session *session_new(struct ruleset *rules)
     }
     envelope_init(&s->env);
     flow_init(&s->flow);
+    if (resolver != NULL && (s->env.dns = dns_cache_new(resolver, dns_budget_ms)) == NULL) {
+        ruleset_unref(rules);
+        free(s);
+        return NULL;
+    }
     s->rules = rules;
     /* Unique across restarts of the filter process: pid and a counter. */
     snprintf(s->id, sizeof s->id, "%lx.%lx", (unsigned long)getpid(),
@@ -76,6 +91,7 @@ void session_free(struct session *s)
         return;
     session_new_message(s);
     flow_free(&s->flow);
+    dns_cache_free(s->env.dns);
     envelope_free(&s->env);
     ruleset_unref(s->rules);
     free(s);

@@ -27,6 +27,11 @@ struct session {
     unsigned messages;
 };
 
+struct dns_resolver;
+
+/* The resolver sessions ask, and how long one stage may wait (set once). */
+void session_set_dns(struct dns_resolver *r, int budget_ms);
+
 /* Takes over the reference to rules. NULL when out of memory. */
 struct session *session_new(struct ruleset *rules);
 void session_free(struct session *s);

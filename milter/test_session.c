@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "policy/dnscache.h"
 #include "rules/flow.h"
 
 #define LINE_MAX_SMTP 4096
@@ -302,12 +303,15 @@ int test_session_run(const struct ruleset *rs, const struct test_session_opts *o
         return 2;
     }
     envelope_init(&sim.env);
+    if (o->resolver != NULL && (sim.env.dns = dns_cache_new(o->resolver, o->dns_budget_ms)) == NULL)
+        return 1;
     sim.env.macro = sim_macro;
     sim.env.macro_ctx = (void *)o;
     flow_init(&sim.flow);
     snprintf(name, sizeof name, "[%s]", o->client_addr);
     if (envelope_set_client(&sim.env, o->client_name ? o->client_name : name, &ip) < 0 ||
         envelope_set_auth_user(&sim.env, o->auth_user) < 0) {
+        dns_cache_free(sim.env.dns);
         envelope_free(&sim.env);
         return 1;
     }
@@ -322,6 +326,7 @@ int test_session_run(const struct ruleset *rs, const struct test_session_opts *o
                 break;
         }
     }
+    dns_cache_free(sim.env.dns);
     envelope_free(&sim.env);
     flow_free(&sim.flow);
     return rc;

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 
+#include "policy/dns.h"
 #include "rules/ruleset.h"
 
 struct test_session_opts {
@@ -14,6 +15,8 @@ struct test_session_opts {
     const char *auth_user;
     const char *const *macros;  /* NAME=VALUE */
     int nmacros;
+    struct dns_resolver *resolver; /* NULL: no DNS (DNS facts read as failures) */
+    int dns_budget_ms;
 };
 
 /* Reads a dialogue from in, writes replies to out. Returns an exit status. */

@@ -15,6 +15,8 @@
 
 #include "policy/address.h"
 #include "policy/helo.h"
+
+struct dns_cache;
 #include "policy/ipaddr.h"
 
 #define ENVELOPE_NAME_MAX 1024 /* HELO, client name, AUTH user */
@@ -57,6 +59,10 @@ struct envelope {
     unsigned long long msg_tags; /*   and for the current message */
     envelope_macro_fn *macro;
     void *macro_ctx;
+    struct dns_cache *dns;       /* the session's DNS answers; NULL: no resolver */
+    /* Summary over every DNS list, filled before a stage that asks for it. */
+    int dnsbl_score, dnsbl_count;
+    char dnsbl_reason[520];
 };
 
 void envelope_init(struct envelope *env);

@@ -15,7 +15,7 @@
 #include "rules/regex.h"
 #include "rules/strset.h"
 
-enum list_kind { LIST_NETWORKS, LIST_DOMAINS, LIST_ADDRESSES, LIST_REGEXES };
+enum list_kind { LIST_NETWORKS, LIST_DOMAINS, LIST_ADDRESSES, LIST_REGEXES, LIST_DNS };
 
 struct list {
     char *name;
@@ -25,6 +25,13 @@ struct list {
     struct strset *strs;    /* LIST_DOMAINS, LIST_ADDRESSES */
     struct regex **res;     /* LIST_REGEXES: any may match */
     size_t nres, capres;
+    /* LIST_DNS: a DNS block or allow list; nets holds the return codes that count */
+    char *zone;
+    unsigned long bitmask;  /* listed when a code's last octet has one of these bits */
+    int weight;
+    bool tempfail;          /* on-error tempfail: a lookup failure refuses for now */
+    char *key;              /* the fact it looks up for dnsbl.score (default client.address) */
+    const struct fact_def *key_fact;
     struct list *next;
 };
 
@@ -139,6 +146,10 @@ struct ruleset {
     char *tags[64];              /* tag names; bit i stands for tags[i] */
     unsigned ntags;
     bool edits_headers, deletes_headers, quarantines;
+    unsigned dns_stages;         /* stages whose rules need DNS answers */
+    unsigned rdns_stages;        /* ... reverse DNS among them */
+    unsigned score_stages;       /* ... dnsbl.score/count/reason (every DNS list) */
+    bool rdns_for_score;         /* a DNS list checks rdns.name */
 };
 
 /* parse_file.c: parse an included file into the same rule set. */
@@ -162,6 +173,12 @@ void list_free(struct list *l);
 
 void cond_free(struct cond *c);
 void rule_free(struct rule *r);
+
+/* dnslist.c */
+int dnslist_test(const struct list *l, const struct envelope *env, enum fact_type type,
+                 const struct fact_value *v, bool *out);
+/* Ask every DNS question the stage's rules need, at once, before they run. */
+void rules_prefetch(const struct ruleset *rs, enum stage stage, struct envelope *env);
 
 /* selftest.c: run the rule file's own tests; failures are errors. */
 void rules_run_tests(struct ruleset *rs, struct diag *diag);

@@ -20,19 +20,24 @@ static struct list *find_list(const struct ruleset *rs, const char *name)
 static const char *list_kind_name(enum list_kind k)
 {
     return k == LIST_NETWORKS ? "networks" : k == LIST_DOMAINS ? "domains"
-         : k == LIST_ADDRESSES ? "addresses" : "regexes";
+         : k == LIST_ADDRESSES ? "addresses" : k == LIST_REGEXES ? "regexes" : "DNS answers (an address or a domain)";
 }
 
 static bool list_fits(enum list_kind k, enum fact_type t)
 {
     return (k == LIST_NETWORKS && t == FACT_IP) || (k == LIST_DOMAINS && t == FACT_DOMAIN) ||
            (k == LIST_ADDRESSES && t == FACT_ADDRESS) ||
-           (k == LIST_REGEXES && (t == FACT_STRING || t == FACT_DOMAIN || t == FACT_ADDRESS));
+           (k == LIST_REGEXES && (t == FACT_STRING || t == FACT_DOMAIN || t == FACT_ADDRESS)) ||
+           (k == LIST_DNS && (t == FACT_IP || t == FACT_DOMAIN));
 }
 
-static void note_fact(struct ruleset *rs, const struct fact_def *f)
+static void note_fact(struct ruleset *rs, const struct fact_def *f, enum stage stage)
 {
     rs->fact_stage_mask |= STAGE_BIT(f->first_stage);
+    if (strncmp(f->name, "rdns.", 5) == 0)
+        rs->rdns_stages |= STAGE_BIT(stage);
+    if (strncmp(f->name, "dnsbl.", 6) == 0)
+        rs->score_stages |= STAGE_BIT(stage);
     if (strncmp(f->name, "auth", 4) == 0)
         rs->uses_auth = true;
 }
@@ -63,7 +68,7 @@ static const struct fact_def *resolve_fact(struct ruleset *rs, const char *name,
                    f->name, f->first_stage == STAGE_RCPT ? "recipient" : "header", stage_name(f->first_stage));
         return NULL;
     }
-    note_fact(rs, f);
+    note_fact(rs, f, stage);
     return f;
 }
 
@@ -130,6 +135,8 @@ static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, str
         } else if (!list_fits(c->list->kind, c->fact->type)) {
             diag_error(diag, &c->loc, "list <%s> holds %s, but fact \"%s\" is of type %s",
                        c->list->name, list_kind_name(c->list->kind), c->fact->name, fact_type_name(c->fact->type));
+        } else if (c->list->kind == LIST_DNS) {
+            rs->dns_stages |= STAGE_BIT(stage);
         } else if (c->op == COND_UNDER && c->list->kind != LIST_DOMAINS) {
             diag_error(diag, &c->loc, "'under' matches domains and their subdomains: expected a domain fact and a domains list");
         }
@@ -403,10 +410,32 @@ static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
             always = r;
         make_text(r);
     }
+    if (rs->rdns_for_score && (rs->score_stages & STAGE_BIT(s)))
+        rs->rdns_stages |= STAGE_BIT(s);
+}
+
+/* A DNS list's key: the fact dnsbl.score looks up on it. */
+static void compile_dnslist(struct ruleset *rs, struct list *l, struct diag *diag)
+{
+    const char *key = l->key ? l->key : "client.address";
+
+    l->key_fact = fact_lookup(key);
+    if (l->key_fact == NULL || (l->key_fact->type != FACT_IP && l->key_fact->type != FACT_DOMAIN) ||
+        l->key_fact->own_stage_only) {
+        diag_error(diag, &l->loc, "dnslist <%s>: expected 'checks' to name an address or domain fact "
+                   "(client.address, rdns.name, helo.domain, sender.domain), found \"%s\"", l->name, key);
+        l->key_fact = NULL;
+    } else if (strncmp(key, "rdns.", 5) == 0) {
+        /* dnsbl.score then needs reverse DNS wherever it is used: noted per stage below. */
+        rs->rdns_for_score = true;
+    }
 }
 
 void rules_compile(struct ruleset *rs, struct diag *diag)
 {
+    for (struct list *l = rs->lists; l != NULL; l = l->next)
+        if (l->kind == LIST_DNS)
+            compile_dnslist(rs, l, diag);
     /* Tags first: a rule may test a tag that a later stage's rule sets. */
     for (int s = 0; s < STAGE_COUNT; s++)
         for (struct rule *r = rs->stages[s]; r != NULL; r = r->next)

@@ -33,7 +33,10 @@ static int test_eval(const struct cond *c, const struct envelope *env, unsigned 
         *out = v.b;
         break;
     case COND_IN:
-        if (c->list->kind == LIST_NETWORKS) {
+        if (c->list->kind == LIST_DNS) {
+            if (dnslist_test(c->list, env, c->fact->type, &v, out) < 0)
+                return -1;
+        } else if (c->list->kind == LIST_NETWORKS) {
             *out = cidr_set_contains(c->list->nets, v.ip);
         } else if (c->list->kind == LIST_REGEXES) {
             *out = false;

@@ -6,6 +6,8 @@
  */
 #include "rules/facts.h"
 
+#include "policy/dnscache.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -263,6 +265,67 @@ static enum fact_result get_tls(const struct envelope *env, struct fact_value *o
     return FACT_OK;
 }
 
+/* Reverse DNS, from the session's DNS cache (asked before the stage ran). */
+static enum rdns_status rdns_status(const struct envelope *env)
+{
+    return env->dns != NULL ? dns_cache_rdns(env->dns)->status : RDNS_TEMPFAIL;
+}
+
+#define RDNS_BOOL(fn, st)                                                          \
+    static enum fact_result fn(const struct envelope *env, struct fact_value *out) \
+    {                                                                              \
+        out->present = true;                                                       \
+        out->b = rdns_status(env) == (st);                                         \
+        return FACT_OK;                                                            \
+    }
+
+RDNS_BOOL(get_rdns_confirmed, RDNS_CONFIRMED)
+RDNS_BOOL(get_rdns_unconfirmed, RDNS_UNCONFIRMED)
+RDNS_BOOL(get_rdns_none, RDNS_NONE)
+RDNS_BOOL(get_rdns_temperror, RDNS_TEMPFAIL)
+
+static enum fact_result get_rdns_name(const struct envelope *env, struct fact_value *out)
+{
+    const char *n = env->dns != NULL && rdns_status(env) == RDNS_CONFIRMED ? dns_cache_rdns(env->dns)->name : "";
+
+    out->present = n[0] != '\0';
+    out->s = n;
+    out->len = strlen(n);
+    return FACT_OK;
+}
+
+static enum fact_result get_rdns_ptr(const struct envelope *env, struct fact_value *out)
+{
+    const char *n = env->dns != NULL ? dns_cache_rdns(env->dns)->ptr : "";
+
+    out->present = n[0] != '\0';
+    out->s = n;
+    out->len = strlen(n);
+    return FACT_OK;
+}
+
+static enum fact_result get_dnsbl_score(const struct envelope *env, struct fact_value *out)
+{
+    out->present = true;
+    out->n = env->dnsbl_score;
+    return FACT_OK;
+}
+
+static enum fact_result get_dnsbl_count(const struct envelope *env, struct fact_value *out)
+{
+    out->present = true;
+    out->n = env->dnsbl_count;
+    return FACT_OK;
+}
+
+static enum fact_result get_dnsbl_reason(const struct envelope *env, struct fact_value *out)
+{
+    out->present = env->dnsbl_reason[0] != '\0';
+    out->s = env->dnsbl_reason;
+    out->len = strlen(env->dnsbl_reason);
+    return FACT_OK;
+}
+
 /* Sorted by name: fact_lookup bisects. */
 static const struct fact_def facts[] = {
     { "auth.user", FACT_STRING, STAGE_MAIL, get_auth_user,
@@ -275,6 +338,12 @@ static const struct fact_def facts[] = {
       "the client host name as the MTA reports it ([address] when it has none)", NULL, false },
     { "daemon.name", FACT_STRING, STAGE_CONNECT, get_daemon_name,
       "the name of the MTA's listener that took the connection (macro {daemon_name})", "{daemon_name}", false },
+    { "dnsbl.count", FACT_NUMBER, STAGE_CONNECT, get_dnsbl_count,
+      "how many of the declared DNS lists list what they check (allow lists too)", NULL, false },
+    { "dnsbl.reason", FACT_STRING, STAGE_CONNECT, get_dnsbl_reason,
+      "the TXT reason of the first listing, in declaration order (capped, printable)", NULL, false },
+    { "dnsbl.score", FACT_NUMBER, STAGE_CONNECT, get_dnsbl_score,
+      "the sum of the weights of the DNS lists that list what they check", NULL, false },
     { "header.count", FACT_NUMBER, STAGE_HEADER, get_header_count,
       "headers of this message so far, counting the one being decided at stage header", NULL, false },
     { "header.name", FACT_STRING, STAGE_HEADER, get_header_name,
@@ -301,6 +370,18 @@ static const struct fact_def facts[] = {
       "true when the HELO is an RFC 5321 domain or a valid address literal", NULL, false },
     { "message.size", FACT_NUMBER, STAGE_MAIL, get_declared_size,
       "the message size the client declared with MAIL FROM SIZE= (absent when it declared none)", NULL, false },
+    { "rdns.confirmed", FACT_BOOL, STAGE_CONNECT, get_rdns_confirmed,
+      "true when a PTR name of the client resolves back to the client's address", NULL, false },
+    { "rdns.name", FACT_DOMAIN, STAGE_CONNECT, get_rdns_name,
+      "the client's forward-confirmed host name (absent unless confirmed)", NULL, false },
+    { "rdns.none", FACT_BOOL, STAGE_CONNECT, get_rdns_none,
+      "true when the client's address has no PTR record", NULL, false },
+    { "rdns.ptr", FACT_DOMAIN, STAGE_CONNECT, get_rdns_ptr,
+      "the first PTR name of the client, confirmed or not", NULL, false },
+    { "rdns.temperror", FACT_BOOL, STAGE_CONNECT, get_rdns_temperror,
+      "true when reverse DNS could not be determined now (timeout, SERVFAIL)", NULL, false },
+    { "rdns.unconfirmed", FACT_BOOL, STAGE_CONNECT, get_rdns_unconfirmed,
+      "true when the client has a PTR name that does not resolve back to it", NULL, false },
     { "recipient", FACT_ADDRESS, STAGE_RCPT, get_rcpt,
       "the recipient as local@domain (local part quoted only where RFC 5321 needs it, domain in lower case)", NULL, true },
     { "recipient.count", FACT_NUMBER, STAGE_RCPT, get_rcpt_count,

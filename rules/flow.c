@@ -3,6 +3,8 @@
  */
 #include "rules/flow.h"
 
+#include "rules/ast.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +80,7 @@ int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool c
         return 0;
     }
     f->conn_refused = false;
+    rules_prefetch(rs, stage, env);
     if (ruleset_eval(rs, stage, env, v) < 0 || collect(f, stage, env, v) < 0)
         return -1;
     *origin = FLOW_EVALUATED;

@@ -30,6 +30,7 @@ struct parser;
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/address.h"
 #include "rules/parser.h"
 
 static void rules_error(struct rules_loc *loc, struct parser *p, const char *msg);
@@ -43,6 +44,10 @@ static void macro_define(struct parser *p, char *name, char *value, const struct
 static void list_begin(struct parser *p, char *name, char *kind, const struct rules_loc *loc,
                        const struct rules_loc *kind_loc);
 static void list_end(struct parser *p);
+static void dnslist_begin(struct parser *p, char *name, const struct rules_loc *loc);
+static void dnslist_set(struct parser *p, char *key, char *value, const struct rules_loc *loc);
+static void dnslist_codes(struct parser *p, char *key, const struct rules_loc *loc);
+static void dnslist_end(struct parser *p);
 static void stage_begin(struct parser *p, char *name, const struct rules_loc *loc);
 static void rule_add(struct parser *p, char *label, bool warn, enum action a, struct reply *reply,
                      bool has_reply, struct cond *cond, const struct rules_loc *loc);
@@ -84,7 +89,7 @@ static void test_step_add(struct parser *p, char *kind, char *value, struct test
 %token TEST "test" EXPECT "expect" BY "by" WARN "warn" INCLUDE "include" DEFINE "define"
 %token MATCH "~" NOMATCH "!~" MACRO "macro" TAGGED "tagged"
 %token QUARANTINE "quarantine" ADD_HEADER "add-header" CHANGE_HEADER "change-header"
-%token DELETE_HEADER "delete-header" TAG "tag"
+%token DELETE_HEADER "delete-header" TAG "tag" DNSLIST "dnslist"
 %token NE "!=" LE "<=" GE ">="
 
 %left OR
@@ -114,6 +119,7 @@ file
 
 item
     : list_decl
+    | dnslist_decl
     | stage_block
     | test_block
     | INCLUDE string ';'       { rules_include(p, $2, &@2); free($2); }
@@ -158,6 +164,30 @@ entry
     : string   { if (p->list) list_add_entry(p->list, $1, &@1, p->diag); free($1); }
     | WORD     { if (p->list) list_add_entry(p->list, $1, &@1, p->diag); free($1); }
     | NUMBER   { diag_error(p->diag, &@1, "expected a network, domain or address, found number %ld", $1); }
+    ;
+
+/* A DNS block or allow list: dnslist NAME { zone "..."; codes {...}; ... } */
+dnslist_decl
+    : DNSLIST WORD '{'  { dnslist_begin(p, $2, &@2); $2 = NULL; }
+      dnslist_settings '}'  { dnslist_end(p); }
+    ;
+
+dnslist_settings
+    : %empty
+    | dnslist_settings dnslist_setting
+    ;
+
+dnslist_setting
+    : WORD string ';'             { dnslist_set(p, $1, $2, &@1); }
+    | WORD WORD ';'               { dnslist_set(p, $1, $2, &@1); }
+    | WORD NUMBER ';'
+        {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%ld", $2);
+            dnslist_set(p, $1, strdup(buf), &@1);
+        }
+    | WORD '{' entries '}' ';'    { dnslist_codes(p, $1, &@1); }
+    | error ';'                   { yyerrok; }
     ;
 
 stage_block
@@ -653,4 +683,90 @@ static void test_step_add(struct parser *p, char *kind, char *value, struct test
     }
     p->step_name = p->step_auth = NULL;
     free(kind);
+}
+
+/* ---- dnslist declarations ------------------------------------------------ */
+
+static void dnslist_begin(struct parser *p, char *name, const struct rules_loc *loc)
+{
+    /* Its return codes are read into the list as networks, like "codes {...}". */
+    char *kind = strdup("networks");
+
+    if (kind == NULL) {
+        diag_error(p->diag, loc, "out of memory");
+        free(name);
+        return;
+    }
+    list_begin(p, name, kind, loc, loc);
+    if (p->list != NULL) {
+        p->list->kind = LIST_DNS;
+        p->list->weight = 1;
+    }
+}
+
+static void dnslist_set(struct parser *p, char *key, char *value, const struct rules_loc *loc)
+{
+    struct list *l = p->list;
+    char *end;
+
+    if (l == NULL || value == NULL) {
+        /* the list was refused already */
+    } else if (strcmp(key, "zone") == 0) {
+        const char *error;
+        size_t n = strlen(value);
+        if (n > 0 && value[n - 1] == '.')
+            value[--n] = '\0';
+        if (address_check_domain(value, n, &error) < 0) {
+            diag_error(p->diag, loc, "dnslist <%s>: zone \"%s\": %s", l->name, value, error);
+        } else {
+            free(l->zone);
+            l->zone = value;
+            value = NULL;
+        }
+    } else if (strcmp(key, "weight") == 0) {
+        long w = strtol(value, &end, 10);
+        if (*end != '\0' || w < -100 || w > 100)
+            diag_error(p->diag, loc, "dnslist <%s>: expected a weight from -100 to 100, found \"%s\"", l->name, value);
+        else
+            l->weight = (int)w;
+    } else if (strcmp(key, "bitmask") == 0) {
+        unsigned long m = strtoul(value, &end, 0);
+        if (*end != '\0' || m == 0 || m > 255)
+            diag_error(p->diag, loc, "dnslist <%s>: expected a bitmask from 1 to 255 (0x.. for hex), found \"%s\"",
+                       l->name, value);
+        else
+            l->bitmask = m;
+    } else if (strcmp(key, "on-error") == 0) {
+        if (strcmp(value, "tempfail") == 0 || strcmp(value, "skip") == 0)
+            l->tempfail = strcmp(value, "tempfail") == 0;
+        else
+            diag_error(p->diag, loc, "dnslist <%s>: expected on-error skip or tempfail, found \"%s\"", l->name, value);
+    } else if (strcmp(key, "checks") == 0) {
+        free(l->key);
+        l->key = value;
+        value = NULL;
+    } else {
+        diag_error(p->diag, loc, "dnslist <%s>: expected zone, codes, bitmask, weight, checks or on-error, found \"%s\"",
+                   l->name, key);
+    }
+    free(key);
+    free(value);
+}
+
+static void dnslist_codes(struct parser *p, char *key, const struct rules_loc *loc)
+{
+    if (strcmp(key, "codes") != 0)
+        diag_error(p->diag, loc, "expected 'codes { ... }', found \"%s\"", key);
+    free(key);
+}
+
+static void dnslist_end(struct parser *p)
+{
+    if (p->list != NULL && p->list->zone == NULL) {
+        diag_error(p->diag, &p->list->loc, "dnslist <%s>: expected a 'zone \"...\";' setting", p->list->name);
+        list_free(p->list);
+        p->list = NULL;
+        return;
+    }
+    list_end(p);
 }

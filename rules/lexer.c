@@ -21,7 +21,7 @@ static const struct keyword {
     { "accept", ACCEPT },     { "add-header", ADD_HEADER }, { "and", AND },
     { "by", BY },             { "change-header", CHANGE_HEADER },
     { "continue", CONTINUE }, { "define", DEFINE }, { "delete-header", DELETE_HEADER },
-    { "discard", DISCARD },
+    { "discard", DISCARD },   { "dnslist", DNSLIST },
     { "expect", EXPECT },     { "file", FILE_ },    { "if", IF },
     { "in", IN },             { "include", INCLUDE }, { "list", LIST },
     { "macro", MACRO },

@@ -48,6 +48,8 @@ void list_free(struct list *l)
     for (size_t i = 0; i < l->nres; i++)
         regex_free(l->res[i]);
     free(l->res);
+    free(l->zone);
+    free(l->key);
     free(l);
 }
 
@@ -117,6 +119,7 @@ int list_add_entry(struct list *l, const char *entry, const struct rules_loc *lo
 
     switch (l->kind) {
     case LIST_NETWORKS:
+    case LIST_DNS: /* a DNS list's return codes */
         rc = cidr_set_add(l->nets, entry, &error);
         break;
     case LIST_DOMAINS:
