@@ -180,6 +180,7 @@ dnslist_settings
 dnslist_setting
     : WORD string ';'             { dnslist_set(p, $1, $2, &@1); }
     | WORD WORD ';'               { dnslist_set(p, $1, $2, &@1); }
+    | WORD TEMPFAIL ';'           { dnslist_set(p, $1, strdup("tempfail"), &@1); }
     | WORD NUMBER ';'
         {
             char buf[32];
