@@ -144,8 +144,16 @@ static sfsistat run_stage(SMFICTX *ctx, struct priv *p, enum stage stage, bool o
     }
     if (noreply)
         return SMFIS_NOREPLY; /* no rules here: the stage's facts are all we wanted */
-    if (flow_eval(&s->flow, s->rules, stage, can_reply, &s->env, &v, &origin) < 0)
+    switch (flow_eval(&s->flow, s->rules, stage, can_reply, &s->env, &v, &origin)) {
+    case 0:
+        break;
+    case FLOW_DNS_FAILURE:
+        if (s->env.dns != NULL)
+            dns_cache_report_failures(s->env.dns, log_dns_failure, s);
+        return verdict_dns_failure(ctx, s, stage, can_reply);
+    default:
         return verdict_internal_error(ctx, s, stage, "rule evaluation failed", can_reply);
+    }
     if (origin == FLOW_DEFERRED)
         log_info("session=%s qid=- client=%s stage=connect rule=%s%s%s%s action=%s: answered at the next command",
                  s->id, s->client, rule_where(s->flow.conn_verdict.rule),

@@ -51,7 +51,14 @@ static bool decide(struct sim *sim, enum stage stage, const char *ok_reply)
     struct verdict v;
     enum flow_origin origin;
 
-    if (flow_eval(&sim->flow, sim->rs, stage, stage != STAGE_CONNECT, &sim->env, &v, &origin) < 0) {
+    switch (flow_eval(&sim->flow, sim->rs, stage, stage != STAGE_CONNECT, &sim->env, &v, &origin)) {
+    case 0:
+        break;
+    case FLOW_DNS_FAILURE:
+        fprintf(sim->out, "# %s: a DNS list did not answer (on-error tempfail)\n451 4.4.3 Temporary DNS failure, please try again later\n",
+                stage_name(stage));
+        return true;
+    default:
         fprintf(sim->out, "# %s: internal error: tempfail\n451 4.3.0 Temporary local problem, please try again later\n",
                 stage_name(stage));
         return true;
@@ -207,7 +214,7 @@ static void read_data(struct sim *sim, FILE *in)
     if (!read_message(sim, in) && !decide(sim, STAGE_EOH, NULL)) {
         struct verdict v;
         enum flow_origin origin;
-        if (flow_eval(&sim->flow, sim->rs, STAGE_EOM, true, &sim->env, &v, &origin) < 0) {
+        if (flow_eval(&sim->flow, sim->rs, STAGE_EOM, true, &sim->env, &v, &origin) != 0) {
             fprintf(sim->out, "# eom: internal error: tempfail\n451 4.3.0 Temporary local problem, please try again later\n");
         } else {
             /* Effects apply only to a message that is accepted. */

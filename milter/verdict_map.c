@@ -140,3 +140,12 @@ sfsistat verdict_internal_error(SMFICTX *ctx, struct session *s, enum stage stag
         smfi_setreply(ctx, "451", "4.3.0", "Temporary local problem, please try again later");
     return SMFIS_TEMPFAIL;
 }
+
+sfsistat verdict_dns_failure(SMFICTX *ctx, struct session *s, enum stage stage, bool can_reply)
+{
+    log_info("session=%s qid=%s client=%s stage=%s action=tempfail: a DNS list did not answer (on-error tempfail)",
+             s->id, s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage));
+    if (can_reply)
+        smfi_setreply(ctx, "451", "4.4.3", "Temporary DNS failure, please try again later");
+    return SMFIS_TEMPFAIL;
+}

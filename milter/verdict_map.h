@@ -20,6 +20,9 @@ sfsistat verdict_apply(SMFICTX *ctx, struct session *s, enum stage stage,
 sfsistat verdict_internal_error(SMFICTX *ctx, struct session *s, enum stage stage,
                                 const char *what, bool can_reply);
 
+/* A DNS list that did not answer, with on-error tempfail: 451 4.4.3. */
+sfsistat verdict_dns_failure(SMFICTX *ctx, struct session *s, enum stage stage, bool can_reply);
+
 /* Double every '%' (libmilter passes the text on as a format). */
 void verdict_escape_percent(const char *in, char *out, size_t outsz);
 

@@ -11,12 +11,12 @@
 
 #include "rules/ast.h"
 
-static int test_eval(const struct cond *c, const struct envelope *env, unsigned long long tags, bool *out)
+static int test_eval(const struct cond *c, const struct envelope *env, struct verdict *vd, bool *out)
 {
     struct fact_value v = { 0 };
 
     if (c->op == COND_TAGGED) {
-        *out = ((env->conn_tags | env->msg_tags | tags) & c->tag_bit) != 0;
+        *out = ((env->conn_tags | env->msg_tags | vd->new_tags) & c->tag_bit) != 0;
         return 0;
     }
     if (c->macro_name != NULL)
@@ -34,8 +34,10 @@ static int test_eval(const struct cond *c, const struct envelope *env, unsigned 
         break;
     case COND_IN:
         if (c->list->kind == LIST_DNS) {
-            if (dnslist_test(c->list, env, c->fact->type, &v, out) < 0)
+            if (dnslist_test(c->list, env, c->fact->type, &v, out) < 0) {
+                vd->dns_failure = true; /* answered 451 4.4.3, not as an internal error */
                 return -1;
+            }
         } else if (c->list->kind == LIST_NETWORKS) {
             *out = cidr_set_contains(c->list->nets, v.ip);
         } else if (c->list->kind == LIST_REGEXES) {
@@ -82,34 +84,34 @@ static int test_eval(const struct cond *c, const struct envelope *env, unsigned 
     return 0;
 }
 
-static int cond_eval(const struct cond *c, const struct envelope *env, unsigned long long tags, bool *out)
+static int cond_eval(const struct cond *c, const struct envelope *env, struct verdict *vd, bool *out)
 {
     bool l;
 
     switch (c->op) {
     case COND_AND:
-        if (cond_eval(c->left, env, tags, &l) < 0)
+        if (cond_eval(c->left, env, vd, &l) < 0)
             return -1;
         if (!l) {
             *out = false;
             return 0;
         }
-        return cond_eval(c->right, env, tags, out);
+        return cond_eval(c->right, env, vd, out);
     case COND_OR:
-        if (cond_eval(c->left, env, tags, &l) < 0)
+        if (cond_eval(c->left, env, vd, &l) < 0)
             return -1;
         if (l) {
             *out = true;
             return 0;
         }
-        return cond_eval(c->right, env, tags, out);
+        return cond_eval(c->right, env, vd, out);
     case COND_NOT:
-        if (cond_eval(c->left, env, tags, &l) < 0)
+        if (cond_eval(c->left, env, vd, &l) < 0)
             return -1;
         *out = !l;
         return 0;
     default:
-        return test_eval(c, env, tags, out);
+        return test_eval(c, env, vd, out);
     }
 }
 
@@ -143,7 +145,7 @@ int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelo
         return -1;
     for (const struct rule *r = rs->stages[stage]; r != NULL; r = r->next) {
         bool match = true;
-        if (r->cond != NULL && cond_eval(r->cond, env, v->new_tags, &match) < 0)
+        if (r->cond != NULL && cond_eval(r->cond, env, v, &match) < 0)
             return -1;
         if (!match)
             continue;

@@ -81,7 +81,9 @@ int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool c
     }
     f->conn_refused = false;
     rules_prefetch(rs, stage, env);
-    if (ruleset_eval(rs, stage, env, v) < 0 || collect(f, stage, env, v) < 0)
+    if (ruleset_eval(rs, stage, env, v) < 0)
+        return v->dns_failure ? FLOW_DNS_FAILURE : -1;
+    if (collect(f, stage, env, v) < 0)
         return -1;
     *origin = FLOW_EVALUATED;
     if (v->action == ACTION_ACCEPT) {

@@ -42,9 +42,13 @@ void flow_free(struct flow *f);
 /* Forget the message's effects and tags; keep those of the connection. */
 void flow_new_message(struct flow *f, struct envelope *env);
 
+/* flow_eval's answer when a DNS list with "on-error tempfail" did not answer. */
+#define FLOW_DNS_FAILURE (-2)
+
 /*
  * Evaluate stage for the session. can_reply is false at connect. Returns
- * 0 with *v and *origin filled, or -1 on an internal error (tempfail).
+ * 0 with *v and *origin filled, -1 on an internal error, FLOW_DNS_FAILURE
+ * when a DNS lookup failed and the rule asked for a tempfail then.
  */
 int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool can_reply,
               struct envelope *env, struct verdict *v, enum flow_origin *origin);

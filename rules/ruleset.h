@@ -67,6 +67,7 @@ struct verdict {
     unsigned neffects;
     unsigned effects_dropped;       /* past VERDICT_EFFECTS_MAX: logged */
     unsigned long long new_tags;    /* tags set at this stage */
+    bool dns_failure;               /* evaluation failed on a DNS list with on-error tempfail */
 };
 
 /*

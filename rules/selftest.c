@@ -126,7 +126,7 @@ static void run_test(const struct ruleset *rs, const struct rule_test *t, struct
         if (stage < 0)
             break;
         check_labels(rs, st, t->name, diag);
-        if (flow_eval(&flow, rs, (enum stage)stage, stage != STAGE_CONNECT, &env, &v, &origin) < 0) {
+        if (flow_eval(&flow, rs, (enum stage)stage, stage != STAGE_CONNECT, &env, &v, &origin) != 0) {
             diag_error(diag, &st->loc, "test \"%s\": %s: the rules could not be evaluated", t->name,
                        step_word(st->kind));
             break;

@@ -142,7 +142,7 @@ check "... and the stage ends within its budget, no hang ($(cat "$T/ms") ms)" te
 fail_session slow
 check "a slow list still answers within the timeout" decided slow '^554 5\.7\.1 slow list 203\.0\.113\.5$'
 fail_session hard
-check "SERVFAIL on a list with on-error tempfail: 451, never an accept" grep -q '^451 4\.3\.0' "$T/out"
+check "SERVFAIL on a list with on-error tempfail: 451 4.4.3, never an accept" grep -q '^451 4\.4\.3 Temporary DNS failure' "$T/out"
 check "the dead list was asked (and abandoned)" grep -q 'dead.test' "$FAKE_LOG"
 
 # The DNS server stopped: the stage ends within its budget and the rule's
