@@ -32,7 +32,21 @@ ZONE
 dns_zone 8.b.d.0.1.0.0.2.ip6.arpa. <<'ZONE'
 5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0 PTR v6.good.test.
 ZONE
+dns_zone zen.spamhaus.org. <<'ZONE'
+7.113.0.203 A   127.0.0.2
+7.113.0.203 TXT "https://www.spamhaus.org/query/ip/203.0.113.7"
+ZONE
 start_nsd || { check "nsd starts" false; finish; }
+
+# The shipped dnsbl.rules: a listed client is refused at connect, and the
+# admin's text (with the list's reason) answers its first command.
+printf 'EHLO client.example\nMAIL FROM:<a@outside.example>\nQUIT\n' |
+    "$MXGUARD" -c "$SRCDIR/rules/examples/dnsbl.rules" --test-session 203.0.113.7 \
+        --dns "127.0.0.1@$NSD_PORT" --dns-timeout 2000 --dns-budget 4000 >"$T/out" 2>&1
+sed 's/^/#   /' "$T/out"
+check "shipped dnsbl.rules: a listed client is refused at connect, answered at HELO" \
+    grep -q '^554 5\.7\.1 Service unavailable; client \[203\.0\.113\.7\] blocked using zen\.spamhaus\.org: https://www\.spamhaus\.org/query/ip/203\.0\.113\.7$' "$T/out"
+check "... and at every later command" test "$(grep -c '^554 5\.7\.1 Service unavailable' "$T/out")" -eq 2
 
 cat >"$T/dns.rules" <<'RULES'
 dnslist bl   { zone "bl.test"; codes { "127.0.0.2", "127.0.0.4/30" }; weight 2; }
