@@ -30,8 +30,11 @@ struct dns_resolver {
     int timeout_ms;
 };
 
+struct callback_arg;
+
 struct dns_query {
     struct dns_batch *batch;
+    struct callback_arg *ca;  /* freed by the callback, or by us when cancelled */
     int async_id;
     bool asked, done, abandoned;
     struct dns_answer answer;
@@ -340,6 +343,7 @@ int dns_batch_add(struct dns_batch *b, const char *name, int rrtype)
         return i;
     }
     q->asked = true;
+    q->ca = ca;
     return i;
 }
 
@@ -347,6 +351,7 @@ void dns_batch_wait(struct dns_batch *b, int deadline_ms)
 {
     struct timespec until;
     int cancel[BATCH_MAX], ncancel = 0;
+    struct callback_arg *cancel_ca[BATCH_MAX];
 
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += deadline_ms / 1000;
@@ -367,6 +372,7 @@ void dns_batch_wait(struct dns_batch *b, int deadline_ms)
             q->answer.status = DNS_TEMPFAIL;
             q->answer.why = "timeout";
             b->pending--;
+            cancel_ca[ncancel] = q->ca;
             cancel[ncancel++] = q->async_id;
         }
     }
@@ -375,6 +381,7 @@ void dns_batch_wait(struct dns_batch *b, int deadline_ms)
         /* Cancelled: its callback will never run, so drop its reference
            here. Not cancelled: the answer is on its way and drops it. */
         if (ub_cancel(b->r->ctx, cancel[k]) == 0) {
+            free(cancel_ca[k]);
             pthread_mutex_lock(&b->lock);
             b->refs--;
             pthread_mutex_unlock(&b->lock);
