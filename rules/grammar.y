@@ -699,6 +699,7 @@ static void dnslist_begin(struct parser *p, char *name, const struct rules_loc *
         return;
     }
     list_begin(p, name, kind, loc, loc);
+    p->zone_seen = false;
     if (p->list != NULL) {
         p->list->kind = LIST_DNS;
         p->list->weight = 1;
@@ -714,6 +715,7 @@ static void dnslist_set(struct parser *p, char *key, char *value, const struct r
         /* the list was refused already */
     } else if (strcmp(key, "zone") == 0) {
         const char *error;
+        p->zone_seen = true;
         size_t n = strlen(value);
         if (n > 0 && value[n - 1] == '.')
             value[--n] = '\0';
@@ -764,7 +766,8 @@ static void dnslist_codes(struct parser *p, char *key, const struct rules_loc *l
 static void dnslist_end(struct parser *p)
 {
     if (p->list != NULL && p->list->zone == NULL) {
-        diag_error(p->diag, &p->list->loc, "dnslist <%s>: expected a 'zone \"...\";' setting", p->list->name);
+        if (!p->zone_seen) /* a bad zone was reported where it stands */
+            diag_error(p->diag, &p->list->loc, "dnslist <%s>: expected a 'zone \"...\";' setting", p->list->name);
         list_free(p->list);
         p->list = NULL;
         return;

@@ -4,6 +4,7 @@
 #ifndef MXG_RULES_PARSER_H
 #define MXG_RULES_PARSER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -28,6 +29,7 @@ struct parser {
     struct list *list;     /* list being declared */
     struct rule_test *test;/* test being read */
     struct rule *last_rule;/* the rule just added, for its effect arguments */
+    bool zone_seen;        /* the dnslist being read has a zone setting */
     char *step_name, *step_auth; /* options of the test step being read */
 };
 

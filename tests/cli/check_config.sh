@@ -39,6 +39,21 @@ check "a macro defined twice" contains "$T/err" "^$E:7:8: macro \\\$twice is alr
 check "warn continue is refused" contains "$T/err" "^$E:8:16: 'warn' goes with accept, reject, tempfail or discard"
 check "a regex on a number fact is refused" contains "$T/err" "^$E:9:21: fact \"recipient.count\" is of type number: a regular expression matches text facts only\$"
 
+# DNS list declarations: one mistake a line.
+"$MXGUARD" -n -c tests/cli/bad/dnslist-errors.rules >"$T/out" 2>"$T/err"
+check "dnslist errors exit 1" test $? -eq 1
+sed 's/^/#   /' "$T/err"
+D=tests/cli/bad/dnslist-errors.rules
+check "a dnslist without a zone" contains "$T/err" "^$D:2:9: dnslist <a>: expected a 'zone \"...\";' setting\$"
+check "a malformed zone, reported once" test "$(grep -c "^$D:3:" "$T/err")" -eq 1
+check "a bad zone names the problem" contains "$T/err" "^$D:3:13: dnslist <b>: zone \"bad..zone\": empty or malformed domain label\$"
+check "a weight out of range" contains "$T/err" "^$D:4:28: dnslist <c>: expected a weight from -100 to 100, found \"1000\"\$"
+check "a bitmask out of range" contains "$T/err" "^$D:5:28: dnslist <d>: expected a bitmask from 1 to 255"
+check "an unknown on-error" contains "$T/err" "^$D:6:28: dnslist <e>: expected on-error skip or tempfail, found \"maybe\"\$"
+check "an unknown setting" contains "$T/err" "^$D:7:28: dnslist <f>: expected zone, codes, bitmask, weight, checks or on-error, found \"colour\"\$"
+check "checks must name an address or domain fact" contains "$T/err" "^$D:8:9: dnslist <g>: expected 'checks' to name an address or domain fact"
+check "a DNS list tested with a string fact" contains "$T/err" "^$D:10:21: list <h> holds DNS answers \\(an address or a domain\\), but fact \"helo\" is of type string\$"
+
 # A rule file's own tests run with -n; a failing one is an error.
 "$MXGUARD" -n -c tests/cli/bad/failing-test.rules >"$T/out" 2>"$T/err"
 check "a failing rule-file test exits 1" test $? -eq 1
