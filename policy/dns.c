@@ -99,6 +99,11 @@ static int configure(struct ub_ctx *ctx, const struct dns_config *cfg, const cha
            (RFC 6761 test., 127.in-addr.arpa.) that libunbound would
            otherwise answer itself, and they may live on loopback. */
         rc |= ub_ctx_set_option(ctx, "do-not-query-localhost:", "no");
+        /* A forwarder that let one name time out is not down for every
+           other name (libunbound would shun it for 15 minutes), and a
+           slow forwarder gets 1.5 s before the question is sent again. */
+        rc |= ub_ctx_set_option(ctx, "infra-host-ttl:", "0");
+        rc |= ub_ctx_set_option(ctx, "unknown-server-time-limit:", "1500");
         for (int i = 0; i < cfg->nforwarders; i++)
             rc |= ub_ctx_set_fwd(ctx, cfg->forwarders[i]);
         rc |= ub_ctx_async(ctx, 1);

@@ -8,7 +8,7 @@
 . "$SRCDIR/tests/lib/common.sh"
 . "$SRCDIR/tests/lib/dns.sh"
 need_dns
-DELAY=${DELAY:-300}   # below libunbound's first retransmit (~376 ms), or every question is asked again
+DELAY=${DELAY:-300}
 ROUNDS=${ROUNDS:-7}
 
 {

@@ -149,3 +149,80 @@ stop_mxguard() {
     kill -TERM "$MXG_PID" 2>/dev/null || return 0
     wait_for 20 pid_gone "$MXG_PID" && untrack_pid "$MXG_PID"
 }
+
+# --- ports -----------------------------------------------------------------
+# port_busy PORT: something is bound to PORT, TCP or UDP, any address.
+port_busy() {
+    ss -ltnuH 2>/dev/null | awk -v p="$1" '
+        { n = split($5, a, ":"); if (a[n] == p) found = 1 }
+        END { exit !found }'
+}
+
+# Ports handed out by free_port are reserved in PORT_DIR (shared by
+# every test on the machine, one directory per port, made atomically with
+# mkdir) until the test exits. That matters because postfix's master and
+# smtp-sink bind with SO_REUSEPORT: two of them (same uid) can listen on
+# the same port at once without an error, and the kernel then spreads the
+# connections between them.
+PORT_DIR=${PORT_DIR:-/tmp/mxg-ports}
+
+# free_port: print a port nothing is bound to (TCP or UDP) and no other test holds:
+# below the ephemeral range (so outgoing connections do not take it
+# meanwhile), random. Usually called as $(free_port): the reservation
+# names the test's shell ($$ is the same in subshells) and is released
+# when the test exits.
+free_port() {
+    local lo top port tries=0
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+    top=$((lo - 1))
+    [ "$top" -gt 20000 ] || top=32767
+    if [ ! -d "$PORT_DIR" ]; then
+        mkdir -p "$PORT_DIR" 2>/dev/null
+        chmod 1777 "$PORT_DIR" 2>/dev/null
+    fi
+    while [ "$tries" -lt 500 ]; do
+        tries=$((tries + 1))
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % (top - 20000 + 1)))
+        port_busy "$port" && continue
+        if ! mkdir "$PORT_DIR/$port" 2>/dev/null; then
+            port_reclaim "$port"
+            continue
+        fi
+        echo "$$ $TEST_NAME $T" >"$PORT_DIR/$port/owner"
+        echo "$port"
+        return 0
+    done
+    echo "# free_port: no free port found" >&2
+    return 1
+}
+
+# port_reclaim PORT: drop a reservation left by a test that died
+# without cleaning up (owner gone, older than ten minutes); the port is
+# for the next search, not this one.
+port_reclaim() {
+    local d="$PORT_DIR/$1" owner
+    [ -n "$(find "$d" -maxdepth 0 -mmin +10 2>/dev/null)" ] || return 0
+    read -r owner _ <"$d/owner" 2>/dev/null || owner=""
+    [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null && return 0
+    rm -rf "$d"
+}
+
+# release_port PORT: give back one of this test's reservations early.
+release_port() {
+    local owner
+    read -r owner _ 2>/dev/null <"$PORT_DIR/$1/owner" || return 0
+    [ "$owner" = "$$" ] && rm -rf "${PORT_DIR:?}/$1"
+    return 0
+}
+
+# release_ports: give back this test's ports (runs at exit).
+release_ports() {
+    local d owner
+    for d in "$PORT_DIR"/*; do
+        [ -f "$d/owner" ] || continue
+        read -r owner _ <"$d/owner" 2>/dev/null || continue
+        [ "$owner" = "$$" ] && rm -rf "$d"
+    done
+    return 0
+}
+on_exit release_ports
