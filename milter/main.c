@@ -198,6 +198,21 @@ static const char *path_in_chroot(const char *config, const char *root)
     return config + n;
 }
 
+/* Try the DNS settings before detaching, so a mistake is an exit status, not a log line later. */
+static void check_dns(const struct options *o, const struct ruleset *rs)
+{
+    const char *error;
+    struct dns_resolver *r = dns_resolver_new(&o->dns, &error);
+
+    if (r != NULL) {
+        dns_resolver_free(r);
+        return;
+    }
+    if (o->dns_given || ruleset_uses_dns(rs))
+        log_fatalx("DNS resolver: %s", error);
+    log_warnx("DNS resolver: %s; the rules need none, running without DNS", error);
+}
+
 static int filter_main(void *arg)
 {
     const struct options *o = arg;
@@ -209,10 +224,16 @@ static int filter_main(void *arg)
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    /* libunbound's threads do not survive a fork: one resolver per filter process. */
+    /* libunbound's threads do not survive a fork: one resolver per filter
+       process. Rules without DNS checks can do without one (say, a chroot
+       without resolv.conf); their DNS facts then fail temporarily. */
     if ((resolver = dns_resolver_new(&o->dns, &error)) == NULL) {
-        log_warnx("DNS resolver: %s", error);
-        return SUPERVISOR_EXIT_FATAL;
+        struct ruleset *rs = rules_holder_acquire();
+        bool needed = o->dns_given || ruleset_uses_dns(rs);
+        ruleset_unref(rs);
+        log_warnx("DNS resolver: %s%s", error, needed ? "" : "; running without DNS");
+        if (needed)
+            return SUPERVISOR_EXIT_FATAL;
     }
     session_set_dns(resolver, o->dns_budget_ms);
     /* A restarted child serves the file as it is now; if it is broken, the
@@ -268,6 +289,7 @@ int main(int argc, char **argv)
     if ((rs = load_rules(o.config, true)) == NULL)
         log_fatalx("%s: rules not loaded; not starting", o.config);
     rules_holder_init(rs, path_in_chroot(o.config, o.chroot_dir));
+    check_dns(&o, rs);
 
     if (smfi_register(mxguard_milter) != MI_SUCCESS)
         log_fatalx("smfi_register failed");

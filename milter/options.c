@@ -51,7 +51,7 @@ static const struct option_desc {
     { "client-name", 1, OPT_CLIENT_NAME, "NAME", "with --test-session: the client host name" },
     { "auth-user", 1, OPT_AUTH_USER, "USER", "with --test-session: the SMTP AUTH user" },
     { "macro", 1, OPT_MACRO, "NAME=VALUE", "with --test-session: an MTA macro, e.g. {tls_version}=TLSv1.3 (repeatable)" },
-    { "dns", 1, OPT_DNS, "ADDR[@PORT]", "ask this DNS server (forwarder); repeatable, overrides --dns-mode" },
+    { "dns", 1, OPT_DNS, "ADDR[@PORT]", "ask this DNS server (a forwarder); repeatable; means --dns-mode forward" },
     { "dns-mode", 1, OPT_DNS_MODE, "MODE", "system (resolv.conf, the default), forward (with --dns) or recursive" },
     { "dns-trust-anchor", 1, OPT_DNS_TA, "FILE", "validate DNSSEC with this trust anchor file (bogus answers fail temporarily)" },
     { "dns-timeout", 1, OPT_DNS_TIMEOUT, "MS", "how long one round of DNS questions may take (default 5000)" },
@@ -168,6 +168,7 @@ static int apply(struct options *o, int c, const char *arg)
         return 0;
     case OPT_DNS_TA:
         o->dns.trust_anchor = arg;
+        o->dns_given = true;
         return 0;
     case OPT_DNS_TIMEOUT:
     case OPT_DNS_BUDGET:

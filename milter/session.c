@@ -82,6 +82,8 @@ void session_new_message(struct session *s)
     s->nheaders = 0;
     envelope_reset_message(&s->env);
     flow_new_message(&s->flow, &s->env);
+    if (s->env.dns != NULL)
+        dns_cache_new_message(s->env.dns);
     s->queue_id[0] = '\0';
 }
 

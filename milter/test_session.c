@@ -214,7 +214,10 @@ static void read_data(struct sim *sim, FILE *in)
     if (!read_message(sim, in) && !decide(sim, STAGE_EOH, NULL)) {
         struct verdict v;
         enum flow_origin origin;
-        if (flow_eval(&sim->flow, sim->rs, STAGE_EOM, true, &sim->env, &v, &origin) != 0) {
+        int rc = flow_eval(&sim->flow, sim->rs, STAGE_EOM, true, &sim->env, &v, &origin);
+        if (rc == FLOW_DNS_FAILURE) {
+            fprintf(sim->out, "# eom: a DNS list did not answer (on-error tempfail)\n451 4.4.3 Temporary DNS failure, please try again later\n");
+        } else if (rc != 0) {
             fprintf(sim->out, "# eom: internal error: tempfail\n451 4.3.0 Temporary local problem, please try again later\n");
         } else {
             /* Effects apply only to a message that is accepted. */
@@ -254,6 +257,8 @@ static int command(struct sim *sim, const char *line, FILE *in)
     } else if ((arg = arg_after(line, "MAIL FROM:")) != NULL) {
         envelope_reset_message(&sim->env);
         flow_new_message(&sim->flow, &sim->env);
+        if (sim->env.dns != NULL)
+            dns_cache_new_message(sim->env.dns);
         sim->discarding = false;
         path_arg(arg, path, sizeof path);
         envelope_set_sender(&sim->env, path);

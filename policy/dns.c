@@ -20,8 +20,9 @@
 #include <string.h>
 #include <time.h>
 #include <unbound.h>
+#include <unistd.h>
 
-#define BATCH_MAX 32
+#define BATCH_MAX 128 /* questions in one round: two per block-list name, and the PTR */
 
 struct dns_resolver {
     struct ub_ctx *ctx;
@@ -89,8 +90,20 @@ static int configure(struct ub_ctx *ctx, const struct dns_config *cfg, const cha
     int rc = 0;
 
     rc |= ub_ctx_set_option(ctx, "qname-minimisation:", "no");
+    if (cfg->trust_anchor != NULL && access(cfg->trust_anchor, R_OK) != 0) {
+        *error_r = "the DNSSEC trust anchor file cannot be read";
+        return -1;
+    }
     if (cfg->trust_anchor != NULL)
         rc |= ub_ctx_add_ta_file(ctx, cfg->trust_anchor);
+    if (cfg->mode != DNS_MODE_RECURSIVE) {
+        /* Forwarders (ours or resolv.conf's): one name that times out does
+           not make libunbound shun the server for every other name (15
+           minutes by default), and a slow one gets 1.5 s before the
+           question is sent again. */
+        rc |= ub_ctx_set_option(ctx, "infra-host-ttl:", "0");
+        rc |= ub_ctx_set_option(ctx, "unknown-server-time-limit:", "1500");
+    }
     else
         rc |= ub_ctx_set_option(ctx, "module-config:", "iterator");
     switch (cfg->mode) {
@@ -99,11 +112,6 @@ static int configure(struct ub_ctx *ctx, const struct dns_config *cfg, const cha
            (RFC 6761 test., 127.in-addr.arpa.) that libunbound would
            otherwise answer itself, and they may live on loopback. */
         rc |= ub_ctx_set_option(ctx, "do-not-query-localhost:", "no");
-        /* A forwarder that let one name time out is not down for every
-           other name (libunbound would shun it for 15 minutes), and a
-           slow forwarder gets 1.5 s before the question is sent again. */
-        rc |= ub_ctx_set_option(ctx, "infra-host-ttl:", "0");
-        rc |= ub_ctx_set_option(ctx, "unknown-server-time-limit:", "1500");
         for (int i = 0; i < cfg->nforwarders; i++)
             rc |= ub_ctx_set_fwd(ctx, cfg->forwarders[i]);
         rc |= ub_ctx_async(ctx, 1);

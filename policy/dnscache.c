@@ -19,6 +19,8 @@ struct dns_cache {
     unsigned nbl;
     long last_wait_ms;
     unsigned reported;     /* block-list results reported so far */
+    long stage_start;      /* ms; 0: not in a stage (each prefetch has its own budget) */
+    unsigned overflow;     /* names not asked: the cache was full */
     bool rdns_reported;
 };
 
@@ -112,19 +114,34 @@ static void confirm(struct dns_cache *c, const struct dns_answer *ptr, const str
     dns_batch_free(b);
 }
 
+void dns_cache_begin_stage(struct dns_cache *c)
+{
+    c->stage_start = now_ms();
+}
+
+void dns_cache_new_message(struct dns_cache *c)
+{
+    c->nbl = 0;
+    c->reported = 0;
+}
+
 void dns_cache_prefetch(struct dns_cache *c, const struct ipaddr *client, bool want_rdns,
                         const char *const *bl_names, int n)
 {
-    long start = now_ms();
+    long start = c->stage_start != 0 ? c->stage_start : now_ms();
     struct dns_batch *b;
     int ptr_idx = -1, a_idx[DNSCACHE_NAMES_MAX], txt_idx[DNSCACHE_NAMES_MAX];
     unsigned first_new = c->nbl;
     char rev[128];
 
     want_rdns = want_rdns && !c->rdns_asked && client != NULL;
-    for (int i = 0; i < n && c->nbl < DNSCACHE_NAMES_MAX; i++) {
+    for (int i = 0; i < n; i++) {
         if (find(c, bl_names[i]) != NULL)
             continue;
+        if (c->nbl == DNSCACHE_NAMES_MAX) {
+            c->overflow++; /* reported: never a silent "not listed" */
+            continue;
+        }
         memset(&c->bl[c->nbl], 0, sizeof c->bl[c->nbl]);
         snprintf(c->bl[c->nbl].qname, sizeof c->bl[c->nbl].qname, "%s", bl_names[i]);
         c->bl[c->nbl].status = DNS_TEMPFAIL;
@@ -179,6 +196,10 @@ long dns_cache_last_wait_ms(const struct dns_cache *c)
 void dns_cache_report_failures(struct dns_cache *c, void (*fn)(void *ctx, const char *what, const char *why),
                                void *ctx)
 {
+    if (c->overflow > 0) {
+        fn(ctx, "block lists", "more names than one message may ask; the rest count as lookup failures");
+        c->overflow = 0;
+    }
     for (; c->reported < c->nbl; c->reported++)
         if (c->bl[c->reported].status == DNS_TEMPFAIL)
             fn(ctx, c->bl[c->reported].qname, c->bl[c->reported].why ? c->bl[c->reported].why : "error");

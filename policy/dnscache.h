@@ -13,7 +13,7 @@
 
 #include "policy/dns.h"
 
-#define DNSCACHE_NAMES_MAX 32
+#define DNSCACHE_NAMES_MAX 48   /* block-list names per message */
 #define DNSCACHE_PTR_MAX 4     /* PTR names checked for forward confirmation */
 
 enum rdns_status { RDNS_UNKNOWN, RDNS_CONFIRMED, RDNS_UNCONFIRMED, RDNS_NONE, RDNS_TEMPFAIL };
@@ -39,6 +39,12 @@ struct dns_cache;
 /* budget_ms: the most one stage may wait for DNS. NULL when out of memory. */
 struct dns_cache *dns_cache_new(struct dns_resolver *r, int budget_ms);
 void dns_cache_free(struct dns_cache *c);
+
+/* Start a stage's clock: every round of questions until the next call shares one budget. */
+void dns_cache_begin_stage(struct dns_cache *c);
+
+/* A new message: its block-list answers are forgotten; reverse DNS is kept. */
+void dns_cache_new_message(struct dns_cache *c);
 
 /*
  * Ask, in one go, what is not known yet: reverse DNS of client (when

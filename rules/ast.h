@@ -150,6 +150,7 @@ struct ruleset {
     unsigned rdns_stages;        /* ... reverse DNS among them */
     unsigned score_stages;       /* ... dnsbl.score/count/reason (every DNS list) */
     bool rdns_for_score;         /* a DNS list checks rdns.name */
+    unsigned rdns_first_stages;  /* stages where reverse DNS must be known before the lists are asked */
 };
 
 /* parse_file.c: parse an included file into the same rule set. */

@@ -135,10 +135,13 @@ static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, str
         } else if (!list_fits(c->list->kind, c->fact->type)) {
             diag_error(diag, &c->loc, "list <%s> holds %s, but fact \"%s\" is of type %s",
                        c->list->name, list_kind_name(c->list->kind), c->fact->name, fact_type_name(c->fact->type));
-        } else if (c->list->kind == LIST_DNS) {
-            rs->dns_stages |= STAGE_BIT(stage);
         } else if (c->op == COND_UNDER && c->list->kind != LIST_DOMAINS) {
             diag_error(diag, &c->loc, "'under' matches domains and their subdomains: expected a domain fact and a domains list");
+        } else if (c->list->kind == LIST_DNS) {
+            rs->dns_stages |= STAGE_BIT(stage);
+            /* A list that looks up the reverse DNS name needs that name first. */
+            if (strncmp(c->fact->name, "rdns.", 5) == 0)
+                rs->rdns_first_stages |= STAGE_BIT(stage);
         }
         break;
     case COND_MATCH:
@@ -411,13 +414,16 @@ static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
         make_text(r);
     }
     if (rs->rdns_for_score && (rs->score_stages & STAGE_BIT(s)))
-        rs->rdns_stages |= STAGE_BIT(s);
+        rs->rdns_stages |= rs->rdns_first_stages |= STAGE_BIT(s);
 }
 
 /* A DNS list's key: the fact dnsbl.score looks up on it. */
 static void compile_dnslist(struct ruleset *rs, struct list *l, struct diag *diag)
 {
     const char *key = l->key ? l->key : "client.address";
+
+    if (l->bitmask != 0 && cidr_set_count(l->nets) > 0)
+        diag_error(diag, &l->loc, "dnslist <%s>: give codes or bitmask, not both", l->name);
 
     l->key_fact = fact_lookup(key);
     if (l->key_fact == NULL || (l->key_fact->type != FACT_IP && l->key_fact->type != FACT_DOMAIN) ||

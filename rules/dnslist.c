@@ -134,11 +134,18 @@ void rules_prefetch(const struct ruleset *rs, enum stage stage, struct envelope 
     unsigned bit = STAGE_BIT(stage);
     bool score = (rs->score_stages & bit) != 0;
 
+    const struct ipaddr *client = env->have_client_ip ? &env->client_ip : NULL;
+    bool rdns = (rs->rdns_stages & bit) != 0;
+
     if (env->dns == NULL || !((rs->dns_stages | rs->rdns_stages | rs->score_stages) & bit))
         return;
-    /* Reverse DNS first when a list looks up the confirmed name. */
-    if (rs->rdns_stages & bit)
-        dns_cache_prefetch(env->dns, env->have_client_ip ? &env->client_ip : NULL, true, NULL, 0);
+    dns_cache_begin_stage(env->dns); /* one budget for every round of this stage */
+    /* Reverse DNS first only when a list looks up the confirmed name;
+       otherwise it goes out with the lists, in the same round. */
+    if (rs->rdns_first_stages & bit) {
+        dns_cache_prefetch(env->dns, client, true, NULL, 0);
+        rdns = false;
+    }
     w.n = 0;
     for (const struct rule *r = rs->stages[stage]; r != NULL; r = r->next)
         want_cond(&w, r->cond, env);
@@ -146,7 +153,7 @@ void rules_prefetch(const struct ruleset *rs, enum stage stage, struct envelope 
         for (const struct list *l = rs->lists; l != NULL; l = l->next)
             if (l->kind == LIST_DNS && l->key_fact != NULL && l->key_fact->first_stage <= stage)
                 want(&w, l, l->key_fact, env);
-    dns_cache_prefetch(env->dns, NULL, false, w.names, w.n);
+    dns_cache_prefetch(env->dns, client, rdns, w.names, w.n);
     if (score)
         summarise(rs, stage, env);
 }

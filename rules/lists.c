@@ -118,8 +118,17 @@ int list_add_entry(struct list *l, const char *entry, const struct rules_loc *lo
     int rc;
 
     switch (l->kind) {
+    case LIST_DNS: /* a DNS list's return codes: only 127.0.0.0/8 ever counts */
+        {
+            struct ipaddr net;
+            unsigned plen;
+            if (cidr_parse(entry, &net, &plen, &error) == 0 && (!net.v4 || net.b[12] != 127 || plen < 104)) {
+                diag_error(diag, loc, "list <%s>: \"%s\": expected return codes within 127.0.0.0/8", l->name, entry);
+                return -1;
+            }
+        }
+        /* fall through */
     case LIST_NETWORKS:
-    case LIST_DNS: /* a DNS list's return codes */
         rc = cidr_set_add(l->nets, entry, &error);
         break;
     case LIST_DOMAINS:

@@ -146,6 +146,10 @@ const char *ruleset_macros(const struct ruleset *rs, enum stage s) { return rs->
 bool ruleset_edits_headers(const struct ruleset *rs) { return rs->edits_headers; }
 bool ruleset_deletes_headers(const struct ruleset *rs) { return rs->deletes_headers; }
 bool ruleset_quarantines(const struct ruleset *rs) { return rs->quarantines; }
+bool ruleset_uses_dns(const struct ruleset *rs)
+{
+    return (rs->dns_stages | rs->rdns_stages | rs->score_stages) != 0;
+}
 const char *rule_where(const struct rule *r) { return r->where; }
 const char *rule_label(const struct rule *r) { return r->label ? r->label : ""; }
 enum action rule_action(const struct rule *r) { return r->action; }

@@ -104,6 +104,9 @@ bool ruleset_edits_headers(const struct ruleset *rs);   /* add, change, delete *
 bool ruleset_deletes_headers(const struct ruleset *rs); /* change or delete: needs the header names */
 bool ruleset_quarantines(const struct ruleset *rs);
 
+/* True when some rule needs DNS answers (reverse DNS, DNS lists). */
+bool ruleset_uses_dns(const struct ruleset *rs);
+
 /* True when a rule tests authentication facts (needs {auth_authen}). */
 bool ruleset_uses_auth(const struct ruleset *rs);
 

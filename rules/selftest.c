@@ -126,7 +126,16 @@ static void run_test(const struct ruleset *rs, const struct rule_test *t, struct
         if (stage < 0)
             break;
         check_labels(rs, st, t->name, diag);
-        if (flow_eval(&flow, rs, (enum stage)stage, stage != STAGE_CONNECT, &env, &v, &origin) != 0) {
+        int rc = flow_eval(&flow, rs, (enum stage)stage, stage != STAGE_CONNECT, &env, &v, &origin);
+        if (rc == FLOW_DNS_FAILURE) {
+            /* What the client gets: 451 4.4.3, by no rule. */
+            memset(&v, 0, sizeof v);
+            v.action = ACTION_TEMPFAIL;
+            v.has_reply = true;
+            memcpy(v.code, "451", 4);
+            memcpy(v.xcode, "4.4.3", 6);
+            origin = FLOW_EVALUATED;
+        } else if (rc != 0) {
             diag_error(diag, &st->loc, "test \"%s\": %s: the rules could not be evaluated", t->name,
                        step_word(st->kind));
             break;

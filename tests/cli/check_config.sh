@@ -52,6 +52,10 @@ check "a bitmask out of range" contains "$T/err" "^$D:5:28: dnslist <d>: expecte
 check "an unknown on-error" contains "$T/err" "^$D:6:28: dnslist <e>: expected on-error skip or tempfail, found \"maybe\"\$"
 check "an unknown setting" contains "$T/err" "^$D:7:28: dnslist <f>: expected zone, codes, bitmask, weight, checks or on-error, found \"colour\"\$"
 check "checks must name an address or domain fact" contains "$T/err" "^$D:8:9: dnslist <g>: expected 'checks' to name an address or domain fact"
+check "'under' with a DNS list is refused at load (it crashed at evaluation)" \
+    contains "$T/err" "^$D:11:21: 'under' matches domains and their subdomains"
+check "return codes outside 127.0.0.0/8" contains "$T/err" "^$D:12:36: list <i>: \"10.0.0.1\": expected return codes within 127.0.0.0/8\$"
+check "codes and bitmask together" contains "$T/err" "^$D:13:9: dnslist <j>: give codes or bitmask, not both\$"
 check "a DNS list tested with a string fact" contains "$T/err" "^$D:10:21: list <h> holds DNS answers \\(an address or a domain\\), but fact \"helo\" is of type string\$"
 
 # A rule file's own tests run with -n; a failing one is an error.
