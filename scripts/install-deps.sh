@@ -10,7 +10,7 @@ BUILD="build-essential autoconf automake pkg-config bison
   libmilter-dev libspf2-dev libopendkim-dev libunbound-dev libevent-dev
   libpcre2-dev liblmdb-dev libhiredis-dev libcmocka-dev"
 TEST="postfix miltertest swaks libio-socket-inet6-perl sasl2-bin libsasl2-modules
-  redis-server nsd python3-dnslib clang libclang-rt-14-dev procps iproute2"
+  redis-server nsd python3-dnslib clang libclang-rt-14-dev procps iproute2 m4 util-linux"
 
 # WITH_TEST_DEPS=0 installs only what building needs.
 pkgs=$BUILD
@@ -33,6 +33,13 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
     [ "$made_policy" = 0 ] || rm -f /usr/sbin/policy-rc.d
+fi
+
+# sendmail conflicts with postfix: the tests run a private copy, unpacked
+# (dpkg -x) into /var/cache/mxguard-tests/sendmail, never installed.
+if [ "${WITH_TEST_DEPS:-1}" != 0 ]; then
+    bash "$(dirname "$0")/../tests/lib/sendmail.sh" unpack >/dev/null ||
+        { echo "install-deps.sh: could not unpack a private sendmail" >&2; exit 1; }
 fi
 
 # The unprivileged user the daemon runs as.
