@@ -184,8 +184,19 @@ static void request_macros(SMFICTX *ctx, const struct ruleset *rs)
         char list[1024];
         if (map[i].ours[0] == '\0' && theirs == NULL)
             continue;
-        snprintf(list, sizeof list, "%s%s%s", map[i].ours, map[i].ours[0] && theirs ? " " : "",
-                 theirs ? theirs : "");
+        snprintf(list, sizeof list, "%s", map[i].ours);
+        /* The rules' macros, but those we ask for anyway only once. */
+        if (theirs != NULL) {
+            char copy[1024], *save = NULL;
+            snprintf(copy, sizeof copy, "%s", theirs);
+            for (char *m = strtok_r(copy, " ", &save); m != NULL; m = strtok_r(NULL, " ", &save)) {
+                size_t n = strlen(m), used = strlen(list);
+                const char *hit = strstr(map[i].ours, m);
+                if (hit != NULL && (hit == map[i].ours || hit[-1] == ' ') && (hit[n] == ' ' || hit[n] == '\0'))
+                    continue;
+                snprintf(list + used, sizeof list - used, "%s%s", used ? " " : "", m);
+            }
+        }
         if (smfi_setsymlist(ctx, map[i].where, list) != MI_SUCCESS)
             log_warnx("cannot ask the MTA for macros \"%s\"", list);
     }

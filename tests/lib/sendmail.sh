@@ -230,10 +230,6 @@ dnl --- SMTP AUTH (cyrus SASL, Sendmail.conf and a sasldb below the instance)
 define(\`confAUTH_MECHANISMS', \`PLAIN LOGIN')dnl
 TRUST_AUTH_MECH(\`PLAIN LOGIN')dnl
 define(\`confAUTH_REALM', \`mx.mxguard.test')dnl
-LOCAL_CONFIG
-# sendmail clears its environment; an E line sets a variable in it, and
-# cyrus SASL (application "Sendmail") reads Sendmail.conf from there.
-ESASL_CONF_PATH=$d/sasl
 dnl --- every recipient reaches the milter: mxguard's anti-relay is what is tested
 FEATURE(\`promiscuous_relay')dnl
 dnl --- quick, and no waiting on the machine's load
@@ -266,6 +262,10 @@ define(\`confMILTER_MACROS_EOM', \`$SM_MACROS_EOM')dnl
 INPUT_MAIL_FILTER(\`mxguard', \`S=$milter$SM_FILTER_OPTS')dnl
 MAILER(\`local')dnl
 MAILER(\`smtp')dnl
+LOCAL_CONFIG
+# sendmail clears its environment; an E line sets a variable in it, and
+# cyrus SASL (application "Sendmail") reads Sendmail.conf from there.
+ESASL_CONF_PATH=$d/sasl
 EOF
 }
 
