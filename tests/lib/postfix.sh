@@ -137,14 +137,17 @@ pf_queue_empty() {
     return 0
 }
 
-# sink_never_got ID: the message with ID did not arrive and will not: the
-# queue is empty (so nothing is on its way) and no dump file holds ID.
-sink_never_got() {
-    if ! wait_for 15 pf_queue_empty; then
-        echo "# the postfix queue did not drain:"
-        postqueue -c "$PF_DIR" -p 2>&1 | sed 's/^/#   /'
+# never_got_after EMPTY SHOW ID: the message with ID did not arrive and
+# will not: the MTA's queue is empty (the command EMPTY succeeds; SHOW
+# prints it when it does not drain), so nothing is on its way, and no dump
+# file of the sink holds ID. One body for every MTA the tests drive.
+never_got_after() {
+    if ! wait_for 15 "$1"; then
+        echo "# the MTA's queue did not drain:"
+        "$2"
         return 1
     fi
+    shift 2
     if sink_has "$1"; then
         echo "# message $1 arrived at the sink after all:"
         local f
@@ -153,6 +156,11 @@ sink_never_got() {
     fi
     return 0
 }
+
+pf_queue_show() { postqueue -c "$PF_DIR" -p 2>&1 | sed 's/^/#   /'; }
+
+# sink_never_got ID: never_got_after for the private postfix.
+sink_never_got() { never_got_after pf_queue_empty pf_queue_show "$1"; }
 
 # --- postfix ------------------------------------------------------------------
 

@@ -458,22 +458,8 @@ sm_queue_show() {
     return 0
 }
 
-# sm_never_got ID: the message with ID did not arrive and will not: the
-# queue is empty and no dump file of the sink holds ID.
-sm_never_got() {
-    if ! wait_for 15 sm_queue_empty; then
-        echo "# the sendmail queue did not drain"
-        sm_queue_show
-        return 1
-    fi
-    if sink_has "$1"; then
-        echo "# message $1 arrived at the sink after all:"
-        local f
-        for f in $(sink_files_with "$1"); do show "$f"; done
-        return 1
-    fi
-    return 0
-}
+# sm_never_got ID: never_got_after (postfix.sh) for the private sendmail.
+sm_never_got() { never_got_after sm_queue_empty sm_queue_show "$1"; }
 
 # --- swaks --------------------------------------------------------------------
 
