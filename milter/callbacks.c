@@ -155,10 +155,8 @@ static sfsistat run_stage(SMFICTX *ctx, struct priv *p, enum stage stage, bool o
         return verdict_internal_error(ctx, s, stage, "rule evaluation failed", can_reply);
     }
     if (origin == FLOW_DEFERRED)
-        log_info("session=%s qid=- client=%s stage=connect rule=%s%s%s%s action=%s: answered at the next command",
-                 s->id, s->client, rule_where(s->flow.conn_verdict.rule),
-                 rule_label(s->flow.conn_verdict.rule)[0] ? "[" : "", rule_label(s->flow.conn_verdict.rule),
-                 rule_label(s->flow.conn_verdict.rule)[0] ? "]" : "", action_name(s->flow.conn_verdict.action));
+        log_info("session=%s qid=- client=%s stage=connect rule=%s action=%s: answered at the next command",
+                 s->id, s->client, rule_ref(s->flow.conn_verdict.rule), action_name(s->flow.conn_verdict.action));
     if (s->env.dns != NULL)
         dns_cache_report_failures(s->env.dns, log_dns_failure, s);
     if (origin == FLOW_SKIPPED)
@@ -348,10 +346,9 @@ static int apply_effects(SMFICTX *ctx, struct session *s)
         default:
             break;
         }
-        log_info("session=%s qid=%s client=%s rule=%s%s%s%s %s %s%s%s", s->id,
-                 s->queue_id[0] ? s->queue_id : "-", s->client,
-                 rule_where(e->rule), rule_label(e->rule)[0] ? "[" : "", rule_label(e->rule),
-                 rule_label(e->rule)[0] ? "]" : "", action_name(e->action), name ? name : "",
+        log_info("session=%s qid=%s client=%s rule=%s %s %s%s%s", s->id,
+                 s->queue_id[0] ? s->queue_id : "-", s->client, rule_ref(e->rule),
+                 action_name(e->action), name ? name : "",
                  name && value[0] ? ": " : "", value);
     }
     return rc;

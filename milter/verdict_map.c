@@ -39,11 +39,10 @@ static void log_decision(const struct session *s, enum stage stage, const struct
                       s->id, s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage));
         return;
     }
-    log_info("session=%s qid=%s client=%s stage=%s%s%.300s rule=%s%s%s%s action=%s%s%s%s%s%s%s%s",
+    log_info("session=%s qid=%s client=%s stage=%s%s%.300s rule=%s action=%s%s%s%s%s%s%s%s",
              s->id, s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage),
              stage == STAGE_RCPT && rcpt ? " rcpt=" : "", stage == STAGE_RCPT && rcpt ? rcpt : "",
-             rule_where(v->rule), rule_label(v->rule)[0] ? "[" : "", rule_label(v->rule),
-             rule_label(v->rule)[0] ? "]" : "", action_name(v->action),
+             rule_ref(v->rule), action_name(v->action),
              v->has_reply ? " reply=\"" : "", v->has_reply ? v->code : "",
              v->has_reply ? " " : "", v->has_reply ? v->xcode : "",
              v->has_reply ? " " : "", v->has_reply ? text : "", v->has_reply ? "\"" : "");
@@ -99,9 +98,8 @@ static void log_warned(const struct session *s, enum stage stage, const struct v
 {
     for (unsigned i = 0; i < v->nwarned; i++) {
         const struct rule *r = v->warned[i];
-        log_info("session=%s qid=%s client=%s stage=%s rule=%s%s%s%s warn: would %s (%s)", s->id,
-                 s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage), rule_where(r),
-                 rule_label(r)[0] ? "[" : "", rule_label(r), rule_label(r)[0] ? "]" : "",
+        log_info("session=%s qid=%s client=%s stage=%s rule=%s warn: would %s (%s)", s->id,
+                 s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage), rule_ref(r),
                  action_name(rule_action(r)), rule_text(r));
     }
 }

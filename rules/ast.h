@@ -89,6 +89,7 @@ struct rule {
     unsigned long long tag_bit;  /* ACTION_TAG */
     struct cond *cond;           /* NULL: always */
     char where[256];             /* "file:line" */
+    char ref[320];               /* "file:line[label]" for logs */
     char *text;                  /* canonical form */
     struct rule *next;
 };

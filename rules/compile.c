@@ -295,6 +295,8 @@ static void make_text(struct rule *r)
     size_t size;
     FILE *f = open_memstream(&r->text, &size);
 
+    snprintf(r->ref, sizeof r->ref, "%s%s%s%s", r->where, r->label ? "[" : "", r->label ? r->label : "",
+             r->label ? "]" : "");
     if (f == NULL)
         return;
     if (r->label != NULL)

@@ -118,6 +118,8 @@ unsigned ruleset_test_count(const struct ruleset *rs);
 /* "file:line" of a rule, and its canonical text. */
 const char *rule_where(const struct rule *r);
 const char *rule_text(const struct rule *r);
+/* "file:line[label]" ("file:line" without a label), as the logs name a rule. */
+const char *rule_ref(const struct rule *r);
 /* The rule's [label], or "" when it has none. */
 const char *rule_label(const struct rule *r);
 enum action rule_action(const struct rule *r);
