@@ -30,7 +30,10 @@ static void put(struct explain *x, const char *s, size_t len)
 static void put_value(struct explain *x, const struct cond *c, const struct envelope *env)
 {
     struct fact_value v = { 0 };
-    char buf[IPADDR_TEXT_MAX + 16];
+    char buf[FACT_TEXT_MAX];
+    const char *text;
+    size_t len;
+    bool quote = c->fact->type != FACT_IP && c->fact->type != FACT_BOOL && c->fact->type != FACT_NUMBER;
 
     if (c->macro_name != NULL)
         fact_from_macro(env, c->macro_name, FACT_STRING, &v);
@@ -40,24 +43,12 @@ static void put_value(struct explain *x, const struct cond *c, const struct enve
         put(x, "(none)", 6);
         return;
     }
-    switch (c->fact->type) {
-    case FACT_IP:
-        ipaddr_format(v.ip, buf);
-        put(x, buf, strlen(buf));
-        break;
-    case FACT_BOOL:
-        put(x, v.b ? "yes" : "no", v.b ? 3 : 2);
-        break;
-    case FACT_NUMBER:
-        snprintf(buf, sizeof buf, "%ld", v.n);
-        put(x, buf, strlen(buf));
-        break;
-    default:
+    text = fact_value_text(c->fact, &v, buf, &len);
+    if (quote)
         put(x, "\"", 1);
-        put(x, v.s, v.len < EXPLAIN_VALUE_MAX ? v.len : EXPLAIN_VALUE_MAX);
-        put(x, v.len > EXPLAIN_VALUE_MAX ? "...\"" : "\"", v.len > EXPLAIN_VALUE_MAX ? 4 : 1);
-        break;
-    }
+    put(x, text, len < EXPLAIN_VALUE_MAX ? len : EXPLAIN_VALUE_MAX);
+    if (quote)
+        put(x, len > EXPLAIN_VALUE_MAX ? "...\"" : "\"", len > EXPLAIN_VALUE_MAX ? 4 : 1);
 }
 
 static void walk(struct explain *x, const struct cond *c, const struct envelope *env)

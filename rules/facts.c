@@ -8,6 +8,7 @@
 
 #include "policy/dnscache.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -421,6 +422,27 @@ static const struct fact_def facts[] = {
     { "tls.version", FACT_STRING, STAGE_HELO, get_tls_version,
       "the TLS protocol version, e.g. TLSv1.3 (macro {tls_version})", "{tls_version}", false },
 };
+
+const char *fact_value_text(const struct fact_def *f, const struct fact_value *v,
+                            char buf[FACT_TEXT_MAX], size_t *len)
+{
+    switch (f->type) {
+    case FACT_IP:
+        ipaddr_format(v->ip, buf);
+        break;
+    case FACT_BOOL:
+        snprintf(buf, FACT_TEXT_MAX, "%s", v->b ? "yes" : "no");
+        break;
+    case FACT_NUMBER:
+        snprintf(buf, FACT_TEXT_MAX, "%ld", v->n);
+        break;
+    default:
+        *len = v->len;
+        return v->s;
+    }
+    *len = strlen(buf);
+    return buf;
+}
 
 const struct fact_def *fact_lookup(const char *name)
 {

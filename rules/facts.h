@@ -56,6 +56,16 @@ const char *fact_macro_value(const struct envelope *env, const char *name);
 void fact_from_macro(const struct envelope *env, const char *name, enum fact_type type,
                      struct fact_value *out);
 
+#define FACT_TEXT_MAX 64 /* room for an address or a number as text */
+
+/*
+ * A present value as text: strings as they are (not NUL-terminated,
+ * *len bytes), addresses, booleans (yes/no) and numbers written into buf.
+ * Callers bound and sanitise what they print: values come from clients.
+ */
+const char *fact_value_text(const struct fact_def *f, const struct fact_value *v,
+                            char buf[FACT_TEXT_MAX], size_t *len);
+
 const struct fact_def *fact_lookup(const char *name);
 const char *fact_type_name(enum fact_type t);
 

@@ -138,9 +138,11 @@ static size_t put_clean(char *out, size_t used, size_t outsz, const char *src, s
 static size_t put_fact(char *out, size_t used, size_t outsz, const char *name, size_t nlen,
                        const struct envelope *env)
 {
-    char key[64], buf[IPADDR_TEXT_MAX + 16];
+    char key[64], buf[FACT_TEXT_MAX];
     const struct fact_def *f;
     struct fact_value v = { 0 };
+    const char *text;
+    size_t len;
 
     if (nlen >= sizeof key)
         return used;
@@ -148,18 +150,8 @@ static size_t put_fact(char *out, size_t used, size_t outsz, const char *name, s
     key[nlen] = '\0';
     if ((f = fact_lookup(key)) == NULL || f->get(env, &v) != FACT_OK || !v.present)
         return used;
-    switch (f->type) {
-    case FACT_IP:
-        ipaddr_format(v.ip, buf);
-        return put_clean(out, used, outsz, buf, strlen(buf), EXPAND_VALUE_MAX);
-    case FACT_BOOL:
-        return put_clean(out, used, outsz, v.b ? "yes" : "no", v.b ? 3 : 2, EXPAND_VALUE_MAX);
-    case FACT_NUMBER:
-        snprintf(buf, sizeof buf, "%ld", v.n);
-        return put_clean(out, used, outsz, buf, strlen(buf), EXPAND_VALUE_MAX);
-    default:
-        return put_clean(out, used, outsz, v.s, v.len, EXPAND_VALUE_MAX);
-    }
+    text = fact_value_text(f, &v, buf, &len);
+    return put_clean(out, used, outsz, text, len, EXPAND_VALUE_MAX);
 }
 
 void reply_expand(const struct reply *r, const struct envelope *env, char *out, size_t outsz)
