@@ -69,34 +69,34 @@ static bool decide(struct sim *sim, enum stage stage, const char *ok_reply)
 static bool decide_verdict(struct sim *sim, enum stage stage, const struct verdict *vp,
                            enum flow_origin origin, const char *ok_reply)
 {
-    const struct verdict v = *vp;
+    const struct verdict *v = vp;
 
-    for (unsigned i = 0; i < v.nwarned; i++)
+    for (unsigned i = 0; i < v->nwarned; i++)
         fprintf(sim->out, "# %s: rule %s: %s (warn only: would %s)\n", stage_name(stage),
-                rule_where(v.warned[i]), rule_text(v.warned[i]), action_name(rule_action(v.warned[i])));
+                rule_where(v->warned[i]), rule_text(v->warned[i]), action_name(rule_action(v->warned[i])));
     if (origin == FLOW_SKIPPED)
         fprintf(sim->out, "# %s: accepted earlier: no checks\n", stage_name(stage));
     else if (origin == FLOW_DEFERRED)
         fprintf(sim->out, "# %s: rule %s: %s (answered at the next command: no reply text at connect)\n",
                 stage_name(stage), rule_where(sim->flow.conn_verdict.rule), rule_text(sim->flow.conn_verdict.rule));
     else if (origin == FLOW_REPEATED)
-        fprintf(sim->out, "# %s: refused earlier by rule %s\n", stage_name(stage), rule_where(v.rule));
-    else if (v.rule != NULL)
-        fprintf(sim->out, "# %s: rule %s: %s\n", stage_name(stage), rule_where(v.rule), rule_text(v.rule));
+        fprintf(sim->out, "# %s: refused earlier by rule %s\n", stage_name(stage), rule_where(v->rule));
+    else if (v->rule != NULL)
+        fprintf(sim->out, "# %s: rule %s: %s\n", stage_name(stage), rule_where(v->rule), rule_text(v->rule));
     else
         fprintf(sim->out, "# %s: no rule matched: continue\n", stage_name(stage));
-    if (origin == FLOW_EVALUATED && v.rule != NULL) {
+    if (origin == FLOW_EVALUATED && v->rule != NULL) {
         char facts[600];
-        rule_explain(v.rule, &sim->env, facts, sizeof facts);
+        rule_explain(v->rule, &sim->env, facts, sizeof facts);
         if (facts[0] != '\0')
             fprintf(sim->out, "#   tested: %s\n", facts);
     }
-    switch (v.action) {
+    switch (v->action) {
     case ACTION_REJECT:
     case ACTION_TEMPFAIL:
-        if (v.has_reply)
-            print_reply(sim->out, vp);
-        else if (v.action == ACTION_REJECT)
+        if (v->has_reply)
+            print_reply(sim->out, v);
+        else if (v->action == ACTION_REJECT)
             fprintf(sim->out, "550 5.7.1 Command rejected\n");
         else
             fprintf(sim->out, "451 4.7.1 Service unavailable - try again later\n");
