@@ -51,7 +51,7 @@ struct dns_batch {
     struct dns_query q[BATCH_MAX];
 };
 
-static const struct dns_answer no_answer = { DNS_TEMPFAIL, "not asked", 0, { { { 0 }, false } }, { NULL } };
+static const struct dns_answer no_answer = { .status = DNS_TEMPFAIL, .why = "not asked", .rcode = -1 };
 
 /* ---- the resolver ------------------------------------------------------ */
 
@@ -236,8 +236,29 @@ static void keep_records(struct dns_answer *a, int rrtype, const struct ub_resul
     }
 }
 
-static void fill_answer(struct dns_answer *a, int rrtype, int err, const struct ub_result *res)
+/* The answer as received, for callers that parse it themselves. */
+static void keep_packet(struct dns_answer *a, const struct ub_result *res)
 {
+    if (res->answer_packet == NULL || res->answer_len <= 0 || res->answer_len > DNS_PACKET_MAX)
+        return;
+    if ((a->packet = malloc((size_t)res->answer_len)) == NULL)
+        return;
+    memcpy(a->packet, res->answer_packet, (size_t)res->answer_len);
+    a->packet_len = (size_t)res->answer_len;
+}
+
+static void fill_answer(struct dns_answer *a, int rrtype, bool raw, int err, const struct ub_result *res)
+{
+    a->rcode = err == 0 && res != NULL ? res->rcode : -1;
+    a->secure = err == 0 && res != NULL && res->secure;
+    if (raw && err == 0 && res != NULL && !res->bogus) {
+        keep_packet(a, res);
+        if (a->packet == NULL) {
+            a->status = DNS_TEMPFAIL;
+            a->why = res->answer_packet == NULL ? "no answer packet" : "out of memory";
+            return;
+        }
+    }
     if (err != 0 || res == NULL) {
         a->status = DNS_TEMPFAIL;
         a->why = "resolver error";
@@ -247,7 +268,7 @@ static void fill_answer(struct dns_answer *a, int rrtype, int err, const struct 
     } else if (res->rcode == 0 && res->havedata) {
         a->status = DNS_FOUND;
         keep_records(a, rrtype, res);
-        if (a->n == 0) {
+        if (a->n == 0 && !raw) {
             a->status = DNS_TEMPFAIL; /* data we could not read is no "not found" */
             a->why = "malformed answer";
         }
@@ -263,6 +284,7 @@ static void answer_free(struct dns_answer *a)
 {
     for (unsigned i = 0; i < a->n; i++)
         free(a->text[i]);
+    free(a->packet);
     memset(a, 0, sizeof *a);
 }
 
@@ -304,6 +326,7 @@ struct callback_arg {
     struct dns_batch *b;
     unsigned i;
     int rrtype;
+    bool raw;
 };
 
 static void on_answer(void *arg, int err, struct ub_result *res)
@@ -314,7 +337,7 @@ static void on_answer(void *arg, int err, struct ub_result *res)
 
     pthread_mutex_lock(&b->lock);
     if (!q->abandoned) {
-        fill_answer(&q->answer, ca->rrtype, err, res);
+        fill_answer(&q->answer, ca->rrtype, ca->raw, err, res);
         q->done = true;
         b->pending--;
         pthread_cond_broadcast(&b->cond);
@@ -325,7 +348,7 @@ static void on_answer(void *arg, int err, struct ub_result *res)
     batch_unref_locked(b);
 }
 
-int dns_batch_add(struct dns_batch *b, const char *name, int rrtype)
+static int batch_add(struct dns_batch *b, const char *name, int rrtype, bool raw)
 {
     struct callback_arg *ca;
     struct dns_query *q;
@@ -337,11 +360,13 @@ int dns_batch_add(struct dns_batch *b, const char *name, int rrtype)
     q = &b->q[i];
     q->answer.status = DNS_TEMPFAIL;
     q->answer.why = "could not ask";
+    q->answer.rcode = -1;
     if ((ca = malloc(sizeof *ca)) == NULL)
         return i;
     ca->b = b;
     ca->i = (unsigned)i;
     ca->rrtype = rrtype;
+    ca->raw = raw;
     pthread_mutex_lock(&b->lock);
     b->refs++;
     b->pending++;
@@ -358,6 +383,16 @@ int dns_batch_add(struct dns_batch *b, const char *name, int rrtype)
     q->asked = true;
     q->ca = ca;
     return i;
+}
+
+int dns_batch_add(struct dns_batch *b, const char *name, int rrtype)
+{
+    return batch_add(b, name, rrtype, false);
+}
+
+int dns_batch_add_raw(struct dns_batch *b, const char *name, int rrtype)
+{
+    return batch_add(b, name, rrtype, true);
 }
 
 void dns_batch_wait(struct dns_batch *b, int deadline_ms)

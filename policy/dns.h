@@ -20,8 +20,10 @@
 #define DNS_TXT_MAX 512      /* bytes kept of one TXT record (its strings joined) */
 #define DNS_TYPE_A 1
 #define DNS_TYPE_PTR 12
+#define DNS_TYPE_MX 15
 #define DNS_TYPE_TXT 16
 #define DNS_TYPE_AAAA 28
+#define DNS_PACKET_MAX 65535 /* the most a raw answer can hold */
 
 enum dns_status { DNS_FOUND, DNS_NOTFOUND, DNS_TEMPFAIL };
 
@@ -31,6 +33,12 @@ struct dns_answer {
     unsigned n;                      /* records kept */
     struct ipaddr addr[DNS_RR_MAX];  /* A, AAAA */
     char *text[DNS_RR_MAX];          /* PTR (a name, lower case, no trailing dot), TXT */
+    int rcode;                       /* the server's RCODE (3: NXDOMAIN); -1 when none came */
+    bool secure;                     /* DNSSEC-validated (only with a trust anchor) */
+    /* dns_batch_add_raw only: the answer as it came, in wire format, for
+       libraries that parse answers themselves (libspf2, libopendkim). */
+    unsigned char *packet;
+    size_t packet_len;
 };
 
 enum dns_mode { DNS_MODE_SYSTEM, DNS_MODE_FORWARD, DNS_MODE_RECURSIVE };
@@ -59,6 +67,12 @@ struct dns_batch *dns_batch_new(struct dns_resolver *r);
  * be asked (its answer then reads as a temporary failure).
  */
 int dns_batch_add(struct dns_batch *b, const char *name, int rrtype);
+
+/*
+ * The same, and keep the answer packet as well (dns_answer.packet): for
+ * any record type. A found answer needs no record we parse ourselves.
+ */
+int dns_batch_add_raw(struct dns_batch *b, const char *name, int rrtype);
 
 /* Wait until every answer is in or deadline_ms from now has passed. */
 void dns_batch_wait(struct dns_batch *b, int deadline_ms);
