@@ -17,6 +17,7 @@
 #include "policy/helo.h"
 
 struct dns_cache;
+struct sendauth;
 #include "policy/ipaddr.h"
 
 #define ENVELOPE_NAME_MAX 1024 /* HELO, client name, AUTH user */
@@ -60,6 +61,7 @@ struct envelope {
     envelope_macro_fn *macro;
     void *macro_ctx;
     struct dns_cache *dns;       /* the session's DNS answers; NULL: no resolver */
+    struct sendauth *auth;       /* SPF and DKIM of the session; NULL: not set up */
     /* Summary over every DNS list, filled before a stage that asks for it. */
     int dnsbl_score, dnsbl_count;
     char dnsbl_reason[520];

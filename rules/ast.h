@@ -147,6 +147,7 @@ struct ruleset {
     char *tags[64];              /* tag names; bit i stands for tags[i] */
     unsigned ntags;
     bool edits_headers, deletes_headers, quarantines;
+    bool uses_spf, uses_dkim, adds_authres;
     unsigned dns_stages;         /* stages whose rules need DNS answers */
     unsigned rdns_stages;        /* ... reverse DNS among them */
     unsigned score_stages;       /* ... dnsbl.score/count/reason (every DNS list) */

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "policy/authresult.h"
 #include "rules/ast.h"
 
 static struct list *find_list(const struct ruleset *rs, const char *name)
@@ -27,7 +29,7 @@ static bool list_fits(enum list_kind k, enum fact_type t)
 {
     return (k == LIST_NETWORKS && t == FACT_IP) || (k == LIST_DOMAINS && t == FACT_DOMAIN) ||
            (k == LIST_ADDRESSES && t == FACT_ADDRESS) ||
-           (k == LIST_REGEXES && (t == FACT_STRING || t == FACT_DOMAIN || t == FACT_ADDRESS)) ||
+           (k == LIST_REGEXES && (t == FACT_STRING || t == FACT_DOMAIN || t == FACT_ADDRESS || t == FACT_RESULT)) ||
            (k == LIST_DNS && (t == FACT_IP || t == FACT_DOMAIN));
 }
 
@@ -40,6 +42,10 @@ static void note_fact(struct ruleset *rs, const struct fact_def *f, enum stage s
         rs->score_stages |= STAGE_BIT(stage);
     if (strncmp(f->name, "auth", 4) == 0)
         rs->uses_auth = true;
+    if (strncmp(f->name, "spf.", 4) == 0)
+        rs->uses_spf = true;
+    if (strncmp(f->name, "dkim.", 5) == 0)
+        rs->uses_dkim = true;
 }
 
 static const struct fact_def *resolve_fact(struct ruleset *rs, const char *name, size_t len,
@@ -105,6 +111,16 @@ static bool macro_name_ok(const char *m)
     return true;
 }
 
+/* A word a result fact can take: a typo would otherwise never match, silently. */
+static bool result_word_ok(const char *s, size_t len)
+{
+    for (int r = AUTH_NONE; r <= AUTH_PERMERROR; r++)
+        if (s != NULL && strlen(auth_result_name((enum auth_result)r)) == len &&
+            strncasecmp(s, auth_result_name((enum auth_result)r), len) == 0)
+            return true;
+    return false;
+}
+
 static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, struct diag *diag)
 {
     if (strncmp(c->fact_name, "macro:", 6) == 0) {
@@ -163,6 +179,10 @@ static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, str
                        c->fact->type == FACT_IP ? "'in <list>'"
                        : c->fact->type == FACT_BOOL ? "nothing ('if fact' or 'if not fact')"
                        : c->fact->type == FACT_NUMBER ? "a number" : "a quoted string");
+        else if (c->fact->type == FACT_RESULT && !result_word_ok(c->str, c->len))
+            diag_error(diag, &c->loc, "fact \"%s\" is a result: expected one of \"pass\", \"fail\", \"softfail\", "
+                       "\"neutral\", \"none\", \"policy\", \"temperror\", \"permerror\", found \"%.*s\"",
+                       c->fact->name, (int)(c->len > 40 ? 40 : c->len), c->str ? c->str : "");
         break;
     default:
         break;
@@ -373,6 +393,18 @@ static void compile_effect(struct ruleset *rs, struct rule *r, struct diag *diag
     case ACTION_QUARANTINE:
         rs->quarantines = true;
         break;
+    case ACTION_AUTH_RESULTS:
+        /* It reports DKIM, known only once the body is in. */
+        if (r->stage != STAGE_EOM)
+            diag_error(diag, &r->loc, "authentication-results reports DKIM, known at end of message: expected it at stage eom");
+        rs->adds_authres = rs->uses_dkim = rs->uses_spf = true;
+        rs->edits_headers = rs->deletes_headers = true;
+        return;
+    case ACTION_RECEIVED_SPF:
+        if (r->stage < STAGE_MAIL)
+            diag_error(diag, &r->loc, "received-spf needs the sender: expected it at stage mail or later");
+        rs->uses_spf = rs->edits_headers = true;
+        return;
     case ACTION_DELETE_HEADER:
     case ACTION_CHANGE_HEADER:
         rs->deletes_headers = true;

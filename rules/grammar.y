@@ -90,6 +90,7 @@ static void test_step_add(struct parser *p, char *kind, char *value, struct test
 %token MATCH "~" NOMATCH "!~" MACRO "macro" TAGGED "tagged"
 %token QUARANTINE "quarantine" ADD_HEADER "add-header" CHANGE_HEADER "change-header"
 %token DELETE_HEADER "delete-header" TAG "tag" DNSLIST "dnslist"
+%token AUTH_RESULTS "authentication-results" RECEIVED_SPF "received-spf"
 %token NE "!=" LE "<=" GE ">="
 
 %left OR
@@ -227,6 +228,8 @@ effect
     | DELETE_HEADER string         { $$.action = ACTION_DELETE_HEADER; $$.arg = $2; $$.value = NULL; }
     | QUARANTINE string            { $$.action = ACTION_QUARANTINE; $$.arg = NULL; $$.value = $2; }
     | TAG WORD                     { $$.action = ACTION_TAG; $$.arg = $2; $$.value = NULL; }
+    | AUTH_RESULTS                 { $$.action = ACTION_AUTH_RESULTS; $$.arg = NULL; $$.value = NULL; }
+    | RECEIVED_SPF                 { $$.action = ACTION_RECEIVED_SPF; $$.arg = NULL; $$.value = NULL; }
     ;
 
 warn_opt

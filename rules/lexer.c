@@ -19,6 +19,7 @@ static const struct keyword {
     int token;
 } keywords[] = {
     { "accept", ACCEPT },     { "add-header", ADD_HEADER }, { "and", AND },
+    { "authentication-results", AUTH_RESULTS },
     { "by", BY },             { "change-header", CHANGE_HEADER },
     { "continue", CONTINUE }, { "define", DEFINE }, { "delete-header", DELETE_HEADER },
     { "discard", DISCARD },   { "dnslist", DNSLIST },
@@ -26,7 +27,7 @@ static const struct keyword {
     { "in", IN },             { "include", INCLUDE }, { "list", LIST },
     { "macro", MACRO },
     { "not", NOT },           { "on", ON },         { "or", OR },
-    { "quarantine", QUARANTINE }, { "reject", REJECT }, { "tag", TAG },
+    { "quarantine", QUARANTINE }, { "received-spf", RECEIVED_SPF }, { "reject", REJECT }, { "tag", TAG },
     { "tagged", TAGGED },     { "tempfail", TEMPFAIL }, { "test", TEST },
     { "under", UNDER },       { "warn", WARN },
 };

@@ -146,9 +146,12 @@ const char *ruleset_macros(const struct ruleset *rs, enum stage s) { return rs->
 bool ruleset_edits_headers(const struct ruleset *rs) { return rs->edits_headers; }
 bool ruleset_deletes_headers(const struct ruleset *rs) { return rs->deletes_headers; }
 bool ruleset_quarantines(const struct ruleset *rs) { return rs->quarantines; }
+bool ruleset_uses_spf(const struct ruleset *rs) { return rs->uses_spf; }
+bool ruleset_uses_dkim(const struct ruleset *rs) { return rs->uses_dkim; }
+bool ruleset_adds_authres(const struct ruleset *rs) { return rs->adds_authres; }
 bool ruleset_uses_dns(const struct ruleset *rs)
 {
-    return (rs->dns_stages | rs->rdns_stages | rs->score_stages) != 0;
+    return (rs->dns_stages | rs->rdns_stages | rs->score_stages) != 0 || rs->uses_spf || rs->uses_dkim;
 }
 const char *rule_where(const struct rule *r) { return r->where; }
 const char *rule_label(const struct rule *r) { return r->label ? r->label : ""; }
@@ -171,6 +174,8 @@ const char *action_name(enum action a)
     case ACTION_DELETE_HEADER: return "delete-header";
     case ACTION_QUARANTINE: return "quarantine";
     case ACTION_TAG: return "tag";
+    case ACTION_AUTH_RESULTS: return "authentication-results";
+    case ACTION_RECEIVED_SPF: return "received-spf";
     }
     return "?";
 }

@@ -29,7 +29,9 @@ enum action {
     ACTION_CHANGE_HEADER,
     ACTION_DELETE_HEADER,
     ACTION_QUARANTINE,
-    ACTION_TAG
+    ACTION_TAG,
+    ACTION_AUTH_RESULTS,  /* add our Authentication-Results header (forged ones always go) */
+    ACTION_RECEIVED_SPF   /* add a Received-SPF header */
 };
 
 static inline bool action_is_effect(enum action a)
@@ -106,6 +108,12 @@ bool ruleset_quarantines(const struct ruleset *rs);
 
 /* True when some rule needs DNS answers (reverse DNS, DNS lists). */
 bool ruleset_uses_dns(const struct ruleset *rs);
+
+/* Sender authentication: SPF facts or received-spf; DKIM facts or
+   authentication-results (needs headers and body); authentication-results. */
+bool ruleset_uses_spf(const struct ruleset *rs);
+bool ruleset_uses_dkim(const struct ruleset *rs);
+bool ruleset_adds_authres(const struct ruleset *rs);
 
 /* True when a rule tests authentication facts (needs {auth_authen}). */
 bool ruleset_uses_auth(const struct ruleset *rs);
