@@ -73,11 +73,21 @@ const char *sendauth_authserv_id(const struct sendauth *a)
     return a->cfg->authserv_id;
 }
 
-static void temperror(struct spf_outcome *o, enum spf_identity id, const char *why)
+/* The domain an identity names, for replies about a check that could not run. */
+static void identity_domain(const struct envelope *env, enum spf_identity id, char *out, size_t outsz)
+{
+    bool mailfrom = id == SPF_ID_MAILFROM && env->sender.ok && !env->sender.addr.is_null;
+
+    snprintf(out, outsz, "%.*s", mailfrom ? (int)env->sender.addr.domain_len : (int)env->helo_info.domain_len,
+             mailfrom ? env->sender.addr.domain : env->helo_info.domain);
+}
+
+static void temperror(struct spf_outcome *o, const struct envelope *env, enum spf_identity id, const char *why)
 {
     memset(o, 0, sizeof *o);
     o->result = AUTH_TEMPERROR;
     o->identity = id;
+    identity_domain(env, id, o->domain, sizeof o->domain);
     snprintf(o->problem, sizeof o->problem, "%s", why);
 }
 
@@ -92,11 +102,13 @@ static const char *spf_sender(const struct envelope *env)
 const struct spf_outcome *sendauth_spf(struct sendauth *a, const struct envelope *env,
                                        enum spf_identity id)
 {
-    static struct spf_outcome none_known; /* a session without sender authentication */
+    /* A session without sender authentication (a rule file's own tests):
+       scratch for this call only, so per thread. */
+    static _Thread_local struct spf_outcome none_known;
     const char *helo = env->helo.s ? env->helo.s : "";
 
     if (a == NULL) {
-        temperror(&none_known, id, "sender authentication is not set up");
+        temperror(&none_known, env, id, "sender authentication is not set up");
         return &none_known;
     }
     if (id == SPF_ID_HELO && a->spf_done[id] && strcmp(a->spf_helo, helo) != 0)
@@ -104,7 +116,7 @@ const struct spf_outcome *sendauth_spf(struct sendauth *a, const struct envelope
     if (a->spf_done[id])
         return &a->spf[id];
     if (a->cfg->spf == NULL || !env->have_client_ip)
-        temperror(&a->spf[id], id, a->cfg->spf == NULL ? "no DNS resolver" : "no client address");
+        temperror(&a->spf[id], env, id, a->cfg->spf == NULL ? "no DNS resolver" : "no client address");
     else
         spf_check(a->cfg->spf, &env->client_ip, helo, spf_sender(env), id, &a->spf[id]);
     if (id == SPF_ID_HELO)
@@ -147,8 +159,34 @@ static int dkim_start(struct sendauth *a)
     return 0;
 }
 
+/*
+ * The value as it was on the wire, which is what was signed: MTAs strip
+ * the space after the colon (unless SMFIP_HDR_LEADSPC) and pass folded
+ * lines with a bare LF. Simple canonicalization needs both back.
+ */
+static char *wire_value(const char *value)
+{
+    size_t len = strlen(value), o = 0;
+    char *w = malloc(2 * len + 2);
+
+    if (w == NULL)
+        return NULL;
+    if (value[0] != ' ' && value[0] != '\t')
+        w[o++] = ' ';
+    for (size_t i = 0; i < len; i++) {
+        if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r'))
+            w[o++] = '\r';
+        w[o++] = value[i];
+    }
+    w[o] = '\0';
+    return w;
+}
+
 int sendauth_header(struct sendauth *a, const char *name, const char *value)
 {
+    char *wire;
+    int rc;
+
     if (strcasecmp(name, "Authentication-Results") == 0) {
         a->ar_seen++;
         if (a->cfg->authserv_id != NULL && authres_claims(value, strlen(value), a->cfg->authserv_id) &&
@@ -159,7 +197,13 @@ int sendauth_header(struct sendauth *a, const char *name, const char *value)
         return 0;
     if (dkim_start(a) < 0)
         return -1;
-    return a->dkim != NULL ? dkim_check_header(a->dkim, name, value) : 0;
+    if (a->dkim == NULL)
+        return 0;
+    if ((wire = wire_value(value)) == NULL)
+        return -1;
+    rc = dkim_check_header(a->dkim, name, wire);
+    free(wire);
+    return rc;
 }
 
 int sendauth_eoh(struct sendauth *a)

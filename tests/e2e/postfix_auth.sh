@@ -12,6 +12,8 @@
 need_postfix
 need_dns
 need_nsd
+need_cmd openssl
+SIGN="$BUILDDIR/tests/dkim/dkim_sign"
 
 setup_failed() {
     echo "# set-up failed: $*"
@@ -22,7 +24,13 @@ setup_failed() {
 
 ID=mx.gateway.test
 CLIENT=203.0.113.7
-dns_zone example. <<'ZONE'
+# A DKIM key, private to this test (0600 in a 0700 directory).
+mkdir -m 700 "$T/keys"
+(umask 077; openssl genrsa -out "$T/keys/sel.pem" 2048 2>/dev/null)
+KEY_TXT=$(openssl rsa -in "$T/keys/sel.pem" -pubout -outform DER 2>/dev/null | base64 -w0 | fold -w 200 |
+          sed 's/.*/"&"/' | tr '\n' ' ')
+dns_zone example. <<ZONE
+sel._domainkey.pass TXT  "v=DKIM1; k=rsa; p=" $KEY_TXT
 pass            TXT  "v=spf1 ip4:203.0.113.0/24 -all"
 fail            TXT  "v=spf1 ip4:192.0.2.1 -all exp=why.fail.example"
 why.fail        TXT  "Mail from %{d} never comes from %{i}"
@@ -93,7 +101,28 @@ smtp_send "$T/4.out" --xclient-addr "$CLIENT" --from sender@unanswered.invalid -
 check "SPF temperror: 451 4.7.24 at end of data" reply_after "$T/4.out" "." "^451 4\.7\.24 SPF check of unanswered\.invalid failed temporarily"
 check "SPF temperror: nothing delivered (the sender retries)" sink_never_got "$id4"
 
-# 5. A trusted client (postfix's own 127.0.0.1) is not checked, but a forged header still goes.
+# 5. DKIM: a message signed by pass.example passes; one altered after signing fails, but is delivered.
+id6=$(test_id)
+printf '%s\n' "From: Alice <alice@pass.example>" "To: Bob <user@example.org>" "Subject: signed report" \
+    "Date: Sun, 29 Nov 2026 12:00:00 +0000" "Message-ID: <$id6@pass.example>" "X-Test-Id: $id6" "" \
+    "The figures are attached." >"$T/msg.eml"
+"$SIGN" -k "$T/keys/sel.pem" -s sel -d pass.example "$T/msg.eml" >"$T/signed.eml" 2>"$T/sign.err" ||
+    { cat "$T/sign.err"; setup_failed "dkim_sign failed"; }
+smtp_send "$T/6.out" --xclient-addr "$CLIENT" --from sender@pass.example --to user@example.org --data "$T/signed.eml"
+check "DKIM signed: delivered" sink_wait_for "$id6" 15
+f=$(sink_files_with "$id6" | head -n 1); f=${f:-/dev/null}
+check "DKIM signed: dkim=pass with header.d, header.s, header.a and header.b" \
+    contains <(ar_ours "$f") "dkim=pass header.d=pass.example header.s=sel header.a=rsa-sha256 header.b=[A-Za-z0-9+/]{8}"
+
+id7=$(test_id)
+sed -e "s/$id6/$id7/g" -e 's/The figures are attached/The figures are NOT attached/' "$T/signed.eml" >"$T/altered.eml"
+smtp_send "$T/7.out" --xclient-addr "$CLIENT" --from sender@pass.example --to user@example.org --data "$T/altered.eml"
+check "DKIM altered: delivered all the same (a DKIM failure alone refuses nothing)" sink_wait_for "$id7" 15
+f=$(sink_files_with "$id7" | head -n 1); f=${f:-/dev/null}
+check "DKIM altered: dkim=fail with the reason" \
+    contains <(ar_ours "$f") "dkim=fail reason=\"[^\"]+\" header.d=pass.example header.s=sel"
+
+# 6. A trusted client (postfix's own 127.0.0.1) is not checked, but a forged header still goes.
 id5=$(test_id)
 smtp_send "$T/5.out" --from app@example.org --to user@example.org --header "X-Test-Id: $id5" \
     --add-header "Authentication-Results: $ID; spf=pass smtp.mailfrom=ceo@example.org"
