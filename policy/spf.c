@@ -92,7 +92,7 @@ static int check_local(const char *l, size_t len, const char **why_r)
         return -1;
     }
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char)l[i] <= 0x20 || (unsigned char)l[i] >= 0x7f) {
+        if ((unsigned char)l[i] < 0x20 || (unsigned char)l[i] >= 0x7f) {
             *why_r = "local part not printable ASCII";
             return -1;
         }
@@ -200,21 +200,15 @@ static enum auth_result map_result(SPF_result_t r)
     return AUTH_TEMPERROR; /* libspf2 gave no result: try again, never fail */
 }
 
-/* Printable ASCII only, spaces collapsed, at most max-1 octets. */
+/* Printable ASCII only (anything else as '?'), at most max-1 octets. */
 static void copy_printable(char *out, size_t max, const char *in)
 {
     size_t o = 0;
 
     for (; in != NULL && *in != '\0' && o + 1 < max; in++) {
         unsigned char c = (unsigned char)*in;
-        if (c < 0x20 || c > 0x7e)
-            c = c == '\t' ? ' ' : '?';
-        if (c == ' ' && (o == 0 || out[o - 1] == ' '))
-            continue;
-        out[o++] = (char)c;
+        out[o++] = (char)(c >= 0x20 && c <= 0x7e ? c : c == '\t' ? ' ' : '?');
     }
-    while (o > 0 && out[o - 1] == ' ')
-        o--;
     out[o] = '\0';
 }
 
@@ -294,6 +288,7 @@ static void evaluate(struct spf_checker *c, SPF_request_t *req, struct spf_outco
         return;
     }
     eval_setup(&e, c);
+    e.req = req;
     spf_eval_begin(&e);
     /* check_host() without SPF_request_query_mailfrom(): that one passes
        any 127/8 client unasked. */

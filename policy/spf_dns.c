@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/spf_record.h"
+
 /* Scoped to one spf_check() on this thread: set by spf_eval_begin, cleared by spf_eval_end. */
 static _Thread_local struct spf_eval *current;
 
@@ -53,6 +55,7 @@ static void note_temp(struct spf_eval *e, const char *what, const char *name)
 static bool count_term(struct spf_eval *e)
 {
     e->nsub = e->isub = 0;
+    e->sub_any = false;
     if (++e->terms > SPF_TERMS_MAX)
         e->limit = "more than 10 DNS-querying terms";
     return e->limit == NULL;
@@ -116,7 +119,8 @@ static long txt_join(const unsigned char *p, size_t len, char *out, size_t cap)
             l = len - i; /* a string longer than its record: keep what is there */
         if (o + l > cap)
             return -1;
-        memcpy(out + o, p + i, l);
+        for (size_t k = 0; k < l; k++) /* a NUL would end the string libspf2 reads early */
+            out[o + k] = p[i + k] != 0 ? (char)p[i + k] : '\x01';
         o += l;
         i += l;
     }
@@ -219,6 +223,30 @@ static SPF_dns_rr_t *rr_status(SPF_dns_server_t *s, const char *name, ns_type ty
     return rr;
 }
 
+/*
+ * A name worth asking about: labels of 1 to 63 octets, 253 in all. A
+ * macro may expand to anything else (RFC 7208 7.3); such a name has no
+ * records, and the resolver would only fail on it.
+ */
+static bool name_is_queryable(const char *name)
+{
+    size_t len = strlen(name), label = 0;
+
+    if (len > 0 && name[len - 1] == '.')
+        len--;
+    if (len == 0 || len > SPF_DOMAIN_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (name[i] == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+        } else if (++label > 63)
+            return false;
+    }
+    return true;
+}
+
 /* Is this address lookup one of the names the last MX or PTR answer gave? */
 static bool is_sub_lookup(struct spf_eval *e, const char *name)
 {
@@ -237,18 +265,39 @@ static void remember_names(struct spf_eval *e, const SPF_dns_rr_t *rr)
 }
 
 /*
- * Which questions are terms: A/AAAA (a, exists) unless they resolve an
- * MX or PTR answer's names, MX, PTR. TXT through here is only ever the
- * exp= lookup (records come through spf_dns_get_record), which RFC 7208
- * 6.2 does not count.
+ * RFC 7208 7.3: an expanded name over 253 octets loses labels on the
+ * left until it fits.
  */
-static bool is_term(struct spf_eval *e, const char *name, ns_type type)
+static const char *name_fit(const char *name)
 {
-    if (type == ns_t_txt)
+    const char *dot;
+
+    while (strlen(name) > SPF_DOMAIN_MAX && (dot = strchr(name, '.')) != NULL)
+        name = dot + 1;
+    return name;
+}
+
+/* NAME SPF_ANY_ADDRESS_LABEL (an a/0 or mx/0 term): NAME into out, true. */
+static bool strip_any_label(const char *name, char *out, size_t outsz)
+{
+    size_t n = strlen(name), l = strlen(SPF_ANY_ADDRESS_LABEL);
+
+    if (n <= l || n - l >= outsz || strcasecmp(name + n - l, SPF_ANY_ADDRESS_LABEL) != 0)
         return false;
-    if ((type == ns_t_a || type == ns_t_aaaa) && is_sub_lookup(e, name))
-        return false;
+    memcpy(out, name, n - l);
+    out[n - l] = '\0';
     return true;
+}
+
+/* Every address in rr becomes the client's: the term matches whatever the domain lists. */
+static void answer_as_client(const struct spf_eval *e, SPF_dns_rr_t *rr, ns_type type)
+{
+    for (int i = 0; i < rr->num_rr; i++) {
+        if (type == ns_t_a)
+            rr->rr[i]->a = e->req->ipv4;
+        else
+            rr->rr[i]->aaaa = e->req->ipv6;
+    }
 }
 
 static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *s, const char *name, ns_type type, int should_cache)
@@ -256,12 +305,27 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *s, const char *name, ns_type
     struct spf_eval *e = current;
     struct asked q;
 
+    char real[SPF_DOMAIN_MAX + 64];
+
     if (e == NULL)
         return rr_status(s, name, type, TRY_AGAIN);
     if (type != ns_t_a && type != ns_t_aaaa && type != ns_t_mx && type != ns_t_ptr && type != ns_t_txt)
         return rr_status(s, name, type, NO_DATA); /* type SPF (99): RFC 7208 3.1, TXT only */
-    bool term = is_term(e, name, type);
-    if ((term && !count_term(e)) || !may_ask(e, name) || ask(e, name, type, &q) < 0)
+    bool any = strip_any_label(name, real, sizeof real), addr = type == ns_t_a || type == ns_t_aaaa;
+    const char *asked = any ? real : name;
+    /* Terms: a, mx, ptr, exists, but not the address lookups of an MX or
+       PTR answer's names, nor TXT (here only ever exp=, RFC 7208 6.2). */
+    bool sub = addr && !e->in_exp && is_sub_lookup(e, asked);
+    bool term = !sub && !e->in_exp && type != ns_t_txt;
+    if (term && !count_term(e))
+        return rr_status(s, name, type, TRY_AGAIN);
+    if (term && any && type == ns_t_mx)
+        e->sub_any = true;
+    any = addr && (any || (sub && e->sub_any));
+    name = name_fit(asked);
+    if (!name_is_queryable(name))
+        return rr_status(s, name, type, HOST_NOT_FOUND);
+    if (!may_ask(e, name) || ask(e, name, type, &q) < 0)
         return rr_status(s, name, type, TRY_AGAIN);
 
     SPF_dns_rr_t *rr;
@@ -278,13 +342,69 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *s, const char *name, ns_type
             rr->herrno = TRY_AGAIN;
         } else if (n == 0)
             rr->herrno = NO_DATA;
+        else if (any)
+            answer_as_client(e, rr, type);
     }
     dns_batch_free(q.b);
     if (term && (rr->herrno == HOST_NOT_FOUND || rr->herrno == NO_DATA) && !count_void(e))
         rr->herrno = TRY_AGAIN;
+    if (term && type == ns_t_mx && rr->num_rr > SPF_SUB_MAX) {
+        e->limit = "more than 10 MX records"; /* RFC 7208 4.6.4 */
+        rr->herrno = TRY_AGAIN;
+    }
     if (rr->herrno == NETDB_SUCCESS && (type == ns_t_mx || type == ns_t_ptr))
         remember_names(e, rr);
     return rr;
+}
+
+/* The one TXT record at domain, checked as explanation text, into out. 0 or -1. */
+static int exp_text(struct spf_eval *e, const char *domain, char *out, size_t outsz)
+{
+    struct asked q;
+    int rc = -1;
+
+    domain = name_fit(domain);
+    if (!name_is_queryable(domain) || !may_ask(e, domain) || ask(e, domain, ns_t_txt, &q) < 0)
+        return -1;
+    SPF_dns_rr_t *rr = SPF_dns_rr_new_init(NULL, domain, ns_t_txt, 0, NETDB_SUCCESS);
+    if (rr != NULL && q.a->status == DNS_FOUND && decode(q.a, ns_t_txt, e->lim, rr) == 1 &&
+        spf_exp_text_check(rr->rr[0]->txt) == 0) {
+        snprintf(out, outsz, "%s", rr->rr[0]->txt);
+        rc = 0;
+    }
+    if (rr != NULL)
+        SPF_dns_rr_free(rr);
+    dns_batch_free(q.b);
+    return rc;
+}
+
+/*
+ * libspf2's get_exp hook: the explanation for the exp= domain it
+ * expanded, or "" when there is none (RFC 7208 6.2: any error means no
+ * explanation). Neither the lookup nor %{p} counts toward the limits.
+ */
+static SPF_errcode_t layer_get_exp(SPF_server_t *server, const char *domain, char **buf, size_t *buflen)
+{
+    struct spf_eval *e = current;
+    char raw[4096 + 1], text[SPF_EXPLANATION_MAX + 1] = "";
+
+    (void)server;
+    if (e != NULL && e->req != NULL && domain != NULL) {
+        e->in_exp = true;
+        if (exp_text(e, domain, raw, sizeof raw) == 0)
+            spf_exp_expand(e->req, raw, text, sizeof text);
+        e->in_exp = false;
+    }
+    size_t need = strlen(text) + 1;
+    if (*buf == NULL || *buflen < need) {
+        char *t = realloc(*buf, need);
+        if (t == NULL)
+            return SPF_E_NO_MEMORY;
+        *buf = t;
+        *buflen = need;
+    }
+    memcpy(*buf, text, need);
+    return SPF_E_SUCCESS;
 }
 
 static void layer_free(SPF_dns_server_t *s)
@@ -301,6 +421,7 @@ SPF_dns_server_t *spf_dns_layer_new(void)
     s->destroy = layer_free;
     s->lookup = layer_lookup;
     s->get_spf = spf_dns_get_record;
+    s->get_exp = layer_get_exp;
     s->name = "mxguard";
     return s;
 }
@@ -340,8 +461,8 @@ static SPF_errcode_t record_none(SPF_response_t *resp, const char *why, const ch
 }
 
 /* The one SPF record among the TXT records, compiled. */
-static SPF_errcode_t pick_record(SPF_server_t *server, SPF_response_t *resp, const SPF_dns_rr_t *rr,
-                                 const char *dom, SPF_record_t **rec_r)
+static SPF_errcode_t pick_record(SPF_server_t *server, SPF_request_t *req, SPF_response_t *resp,
+                                 const SPF_dns_rr_t *rr, const char *dom, SPF_record_t **rec_r)
 {
     int found = -1;
 
@@ -358,7 +479,11 @@ static SPF_errcode_t pick_record(SPF_server_t *server, SPF_response_t *resp, con
         return record_permerror(resp, SPF_E_BIG_STRING, "SPF record too long", dom);
     if (!is_printable_ascii(rr->rr[found]->txt))
         return record_permerror(resp, SPF_E_INVALID_CHAR, "SPF record not printable ASCII", dom);
-    SPF_errcode_t err = SPF_record_compile(server, resp, rec_r, rr->rr[found]->txt);
+    char checked[4096 + 64];
+    const char *why;
+    if (spf_record_check(rr->rr[found]->txt, req->client_ver, checked, sizeof checked, &why) < 0)
+        return record_permerror(resp, SPF_E_SYNTAX, why, dom);
+    SPF_errcode_t err = SPF_record_compile(server, resp, rec_r, checked);
     if (err != SPF_E_SUCCESS) {
         if (*rec_r != NULL)
             SPF_record_free(*rec_r);
@@ -397,7 +522,7 @@ SPF_errcode_t spf_dns_get_record(SPF_server_t *server, SPF_request_t *req, SPF_r
             note_temp(e, "undecodable answer", dom);
             err = SPF_response_add_error(resp, SPF_E_DNS_ERROR, "undecodable answer for '%.100s'", dom);
         } else
-            err = pick_record(server, resp, rr, dom, rec_r);
+            err = pick_record(server, req, resp, rr, dom, rec_r);
         if (rr != NULL)
             SPF_dns_rr_free(rr);
     }

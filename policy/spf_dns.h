@@ -26,6 +26,8 @@
  */
 struct spf_eval {
     struct dns_resolver *resolver;
+    SPF_request_t *req;            /* for the explanation's macros */
+    bool in_exp;                   /* expanding an explanation: nothing counts */
     const struct spf_limits *lim;
     struct timespec deadline;      /* CLOCK_MONOTONIC */
     unsigned records;              /* SPF records fetched (the first is check_host's own) */
@@ -37,6 +39,7 @@ struct spf_eval {
        next, in order, and those lookups belong to the same term. */
     char sub[SPF_SUB_MAX][256];
     unsigned nsub, isub;
+    bool sub_any;                  /* they belong to an mx/0 term: any address matches */
 };
 
 /* A DNS layer whose lookups go through the shared resolver (NULL: out of memory). */
@@ -52,5 +55,8 @@ void spf_eval_end(void);
  */
 SPF_errcode_t spf_dns_get_record(SPF_server_t *server, SPF_request_t *req, SPF_response_t *resp,
                                  SPF_record_t **rec_r);
+
+/* Expand a checked explanation text (spf_exp_text_check) for req, into out. */
+void spf_exp_expand(SPF_request_t *req, const char *text, char *out, size_t outsz);
 
 #endif

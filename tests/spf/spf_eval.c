@@ -33,11 +33,11 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->receiver = "mx.receiver.test";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--header") == 0)
-            o->header = true;
-        else if (strcmp(a, "--time") == 0)
-            o->timing = true;
-        else if (v == NULL)
+        if (strcmp(a, "--header") == 0 || strcmp(a, "--time") == 0) {
+            *(a[2] == 'h' ? &o->header : &o->timing) = true;
+            continue;
+        }
+        if (v == NULL)
             return -1;
         else if (strcmp(a, "--dns") == 0 && o->dns.nforwarders < 8)
             o->dns.forwarders[o->dns.nforwarders++] = v;
