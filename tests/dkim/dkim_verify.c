@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 
 #include "policy/dkim.h"
+#include "tests/dkim/crlf.h"
 
 #define CHUNK 65535 /* libmilter's MILTER_CHUNK_SIZE */
 #define HEADER_MAX (1024 * 1024)
@@ -100,21 +101,13 @@ static int feed_headers(struct dkim_check *m, FILE *f)
 
 static int feed_body(struct dkim_check *m, FILE *f)
 {
-    static unsigned char in[CHUNK / 2], out[CHUNK + 1];
+    static unsigned char buf[CHUNK + 1];
     int prev = '\n';
     size_t n;
 
-    while ((n = fread(in, 1, sizeof in, f)) > 0) {
-        size_t o = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (in[i] == '\n' && prev != '\r')
-                out[o++] = '\r';
-            out[o++] = in[i];
-            prev = in[i];
-        }
-        if (dkim_check_body(m, out, o) < 0)
+    while ((n = crlf_read(f, buf, sizeof buf / 2, &prev)) > 0)
+        if (dkim_check_body(m, buf, n) < 0)
             return -1;
-    }
     return 0;
 }
 
