@@ -93,8 +93,9 @@ verify() {
     local dns="--dns=127.0.0.1@$NSD_PORT"
     case " $* " in *" --dns="*) dns="" ;; esac
     # shellcheck disable=SC2086
-    "$VERIFY" $dns --deadline 3000 "$@" "$file" >"$T/out" 2>&1
+    "$VERIFY" $dns --deadline 3000 "$@" "$file" >"$T/out" 2>&1 || echo "exit status $?" >>"$T/out"
     sed 's/^/#   /' "$T/out"
+    cat "$T/out" >>"$T/all-out"
 }
 has() { grep -Eq -- "$1" "$T/out"; }
 fake() { echo "--dns=127.0.0.1@$FAKE_PORT"; }
@@ -150,7 +151,10 @@ check "unsigned message: none" has '^dkim=none nsigs=0 evaluated=0 '
 "$VERIFY" --ed25519 >"$T/ed"
 if grep -q '^ed25519=yes' "$T/ed"; then
     echo "# this libopendkim supports ed25519-sha256"
-    sign "$T/msg.eml" "$T/ed.eml" ed ed example.test -a ed25519-sha256
+    # libopendkim 2.11 leaks the ed25519 private key it loads to sign
+    # (dkim_privkey_load): the test signer's leak report is not ours.
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        sign "$T/msg.eml" "$T/ed.eml" ed ed example.test -a ed25519-sha256
     verify "$T/ed.eml"
     check "ed25519-sha256 signature: pass, 256-bit key" \
         has '^sig1 result=pass d=example\.test s=ed a=ed25519-sha256 bits=256 '
@@ -251,4 +255,6 @@ else
 fi
 rm -f "$T/big.eml" "$T/big-signed.eml"
 
+check "the verify driver always exited 0, without a sanitizer report" \
+    not_contains "$T/all-out" 'exit status|Sanitizer|runtime error'
 finish
