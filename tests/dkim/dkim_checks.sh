@@ -214,6 +214,20 @@ verify "$T/slow.eml" "$(fake)" --deadline 1000
 check "two slow keys (600 ms each) within a 1000 ms deadline: both fetched in one round" \
     test "$(grep -c '^sig[12] result=pass' "$T/out")" = 2
 
+# One checker shared by threads, as the daemon's milter threads share it:
+# each message's lookups are its own (two signatures, one key times out).
+verify "$T/deadgood.eml" "$(fake)" --deadline 1500 --threads 6
+check "6 threads at once over one checker: the same outcome in each" has '^threads=6 same=yes$'
+check "... and it is the right one" has '^dkim=pass nsigs=2 '
+verify "$T/good.eml" --threads 8
+check "8 threads, one valid signature: the same pass in each" has '^threads=8 same=yes$'
+
+# A selector that is no DNS name is never asked about.
+sign "$T/msg.eml" "$T/badname.eml" rsa 'bad!sel'
+verify "$T/badname.eml" "$(fake)"
+check "s= that is no DNS name: permerror" has '^sig1 result=permerror .*problem="d= or s= is not a usable DNS name"$'
+check "... and not asked" test "$(dnsfake_count 'bad!sel._domainkey.example.test')" = 0
+
 # --- limits ----------------------------------------------------------------------------------------------
 verify "$T/good.eml" --max-headers 4
 check "more header fields than max_headers: permerror, stated" \
