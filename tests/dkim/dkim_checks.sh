@@ -93,8 +93,9 @@ verify() {
     local dns="--dns=127.0.0.1@$NSD_PORT"
     case " $* " in *" --dns="*) dns="" ;; esac
     # shellcheck disable=SC2086
-    "$VERIFY" $dns --deadline 3000 "$@" "$file" >"$T/out" 2>&1
+    "$VERIFY" $dns --deadline 3000 "$@" "$file" >"$T/out" 2>&1 || echo "exit status $?" >>"$T/out"
     sed 's/^/#   /' "$T/out"
+    cat "$T/out" >>"$T/all-out"
 }
 has() { grep -Eq -- "$1" "$T/out"; }
 fake() { echo "--dns=127.0.0.1@$FAKE_PORT"; }
@@ -150,7 +151,10 @@ check "unsigned message: none" has '^dkim=none nsigs=0 evaluated=0 '
 "$VERIFY" --ed25519 >"$T/ed"
 if grep -q '^ed25519=yes' "$T/ed"; then
     echo "# this libopendkim supports ed25519-sha256"
-    sign "$T/msg.eml" "$T/ed.eml" ed ed example.test -a ed25519-sha256
+    # libopendkim 2.11 leaks the ed25519 private key it loads to sign
+    # (dkim_privkey_load): the test signer's leak report is not ours.
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        sign "$T/msg.eml" "$T/ed.eml" ed ed example.test -a ed25519-sha256
     verify "$T/ed.eml"
     check "ed25519-sha256 signature: pass, 256-bit key" \
         has '^sig1 result=pass d=example\.test s=ed a=ed25519-sha256 bits=256 '
@@ -210,6 +214,20 @@ verify "$T/slow.eml" "$(fake)" --deadline 1000
 check "two slow keys (600 ms each) within a 1000 ms deadline: both fetched in one round" \
     test "$(grep -c '^sig[12] result=pass' "$T/out")" = 2
 
+# One checker shared by threads, as the daemon's milter threads share it:
+# each message's lookups are its own (two signatures, one key times out).
+verify "$T/deadgood.eml" "$(fake)" --deadline 1500 --threads 6
+check "6 threads at once over one checker: the same outcome in each" has '^threads=6 same=yes$'
+check "... and it is the right one" has '^dkim=pass nsigs=2 '
+verify "$T/good.eml" --threads 8
+check "8 threads, one valid signature: the same pass in each" has '^threads=8 same=yes$'
+
+# A selector that is no DNS name is never asked about.
+sign "$T/msg.eml" "$T/badname.eml" rsa 'bad!sel'
+verify "$T/badname.eml" "$(fake)"
+check "s= that is no DNS name: permerror" has '^sig1 result=permerror .*problem="d= or s= is not a usable DNS name"$'
+check "... and not asked" test "$(dnsfake_count 'bad!sel._domainkey.example.test')" = 0
+
 # --- limits ----------------------------------------------------------------------------------------------
 verify "$T/good.eml" --max-headers 4
 check "more header fields than max_headers: permerror, stated" \
@@ -251,4 +269,6 @@ else
 fi
 rm -f "$T/big.eml" "$T/big-signed.eml"
 
+check "the verify driver always exited 0, without a sanitizer report" \
+    not_contains "$T/all-out" 'exit status|Sanitizer|runtime error'
 finish

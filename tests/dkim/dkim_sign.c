@@ -20,6 +20,8 @@
 
 #include <opendkim/dkim.h>
 
+#include "tests/dkim/crlf.h"
+
 static char *read_key(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -40,7 +42,7 @@ static char *read_key(const char *path)
 /* Feed FILE to libopendkim as SMTP carries it: CRLF line ends. */
 static void feed(DKIM *dkim, const char *path)
 {
-    static unsigned char in[32768], out[65536 + 2];
+    static unsigned char buf[2 * 32768];
     FILE *f = fopen(path, "rb");
     int prev = 0;
     size_t n;
@@ -49,15 +51,8 @@ static void feed(DKIM *dkim, const char *path)
         fprintf(stderr, "dkim_sign: %s: %s\n", path, strerror(errno));
         exit(2);
     }
-    while ((n = fread(in, 1, sizeof in, f)) > 0) {
-        size_t o = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (in[i] == '\n' && prev != '\r')
-                out[o++] = '\r';
-            out[o++] = in[i];
-            prev = in[i];
-        }
-        if (dkim_chunk(dkim, out, o) != DKIM_STAT_OK) {
+    while ((n = crlf_read(f, buf, sizeof buf / 2, &prev)) > 0) {
+        if (dkim_chunk(dkim, buf, n) != DKIM_STAT_OK) {
             fprintf(stderr, "dkim_sign: libopendkim refused the message: %s\n", dkim_geterror(dkim));
             exit(1);
         }

@@ -13,16 +13,21 @@
  *               [--max-body N] FILE
  *   dkim_verify --ed25519      prints "ed25519=yes" or "ed25519=no"
  *
+ * --threads N verifies the message in N threads at once over one checker
+ * and prints "threads=N same=yes" when every outcome is the same.
+ *
  * The message is streamed (headers line by line, the body in pieces), so
  * the growth of the peak RSS is what verification costs.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
 #include "policy/dkim.h"
+#include "tests/dkim/crlf.h"
 
 #define CHUNK 65535 /* libmilter's MILTER_CHUNK_SIZE */
 #define HEADER_MAX (1024 * 1024)
@@ -100,21 +105,13 @@ static int feed_headers(struct dkim_check *m, FILE *f)
 
 static int feed_body(struct dkim_check *m, FILE *f)
 {
-    static unsigned char in[CHUNK / 2], out[CHUNK + 1];
+    static unsigned char buf[CHUNK + 1];
     int prev = '\n';
     size_t n;
 
-    while ((n = fread(in, 1, sizeof in, f)) > 0) {
-        size_t o = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (in[i] == '\n' && prev != '\r')
-                out[o++] = '\r';
-            out[o++] = in[i];
-            prev = in[i];
-        }
-        if (dkim_check_body(m, out, o) < 0)
+    while ((n = crlf_read(f, buf, sizeof buf / 2, &prev)) > 0)
+        if (dkim_check_body(m, buf, n) < 0)
             return -1;
-    }
     return 0;
 }
 
@@ -133,27 +130,25 @@ static void print_outcome(const struct dkim_outcome *o)
 static void usage(void)
 {
     fprintf(stderr, "usage: dkim_verify --dns ADDR@PORT [--deadline MS] [--max-sigs N] [--min-bits N]\n"
-                    "       [--max-headers N] [--max-header-bytes N] [--max-body N] FILE\n"
+                    "       [--max-headers N] [--max-header-bytes N] [--max-body N] [--threads N] FILE\n"
                     "       dkim_verify --ed25519\n");
     exit(2);
 }
 
-static int verify(struct dkim_checker *c, const char *path)
+/* One message through one dkim_check; -1 when the file cannot be read. */
+static int verify_one(struct dkim_checker *c, const char *path, struct dkim_outcome *out)
 {
-    struct dkim_outcome out;
     struct dkim_check *m;
-    long before;
     FILE *f;
     int rc;
 
     if ((f = fopen(path, "rb")) == NULL) {
         perror(path);
-        return 2;
+        return -1;
     }
-    before = maxrss_kb();
     if ((m = dkim_check_new(c, "test")) == NULL) {
         fclose(f);
-        return 2;
+        return -1;
     }
     rc = feed_headers(m, f);
     if (rc == 0)
@@ -162,11 +157,63 @@ static int verify(struct dkim_checker *c, const char *path)
         rc = feed_body(m, f);
     if (rc < 0)
         printf("internal error while feeding (the milter would tempfail)\n");
-    dkim_check_eom(m, &out);
-    print_outcome(&out);
+    dkim_check_eom(m, out);
     dkim_check_free(m);
     fclose(f);
+    return 0;
+}
+
+static int verify(struct dkim_checker *c, const char *path)
+{
+    struct dkim_outcome out;
+    long before = maxrss_kb();
+
+    if (verify_one(c, path, &out) < 0)
+        return 2;
+    print_outcome(&out);
     printf("rss-growth-kb=%ld sanitizers=%s\n", maxrss_kb() - before, SANITIZERS);
+    return 0;
+}
+
+/* The same message in several threads at once, over the one checker as
+   the daemon's milter threads share it: every outcome must be the same. */
+struct worker {
+    pthread_t t;
+    struct dkim_checker *c;
+    const char *path;
+    struct dkim_outcome out;
+    int rc;
+};
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+
+    w->rc = verify_one(w->c, w->path, &w->out);
+    return NULL;
+}
+
+static int verify_threads(struct dkim_checker *c, const char *path, int n)
+{
+    struct worker *w = calloc((size_t)n, sizeof *w);
+    int started = 0, same = 1;
+
+    if (w == NULL)
+        return 2;
+    for (; started < n; started++) {
+        w[started] = (struct worker){ .c = c, .path = path };
+        if (pthread_create(&w[started].t, NULL, work, &w[started]) != 0)
+            break;
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(w[i].t, NULL);
+    for (int i = 0; i < started; i++)
+        if (w[i].rc != 0 || memcmp(&w[i].out, &w[0].out, sizeof w[0].out) != 0)
+            same = 0;
+    if (started > 0)
+        print_outcome(&w[0].out);
+    printf("threads=%d same=%s\n", started, started == n && same ? "yes" : "no");
+    free(w);
     return 0;
 }
 
@@ -177,6 +224,7 @@ int main(int argc, char **argv)
         { "max-sigs", required_argument, NULL, 's' },  { "min-bits", required_argument, NULL, 'b' },
         { "max-headers", required_argument, NULL, 'H' }, { "max-header-bytes", required_argument, NULL, 'B' },
         { "max-body", required_argument, NULL, 'y' },  { "ed25519", no_argument, NULL, 'e' },
+        { "threads", required_argument, NULL, 't' },
         { NULL, 0, NULL, 0 }
     };
     struct dns_config dc = { .mode = DNS_MODE_FORWARD, .query_timeout_ms = 1000 };
@@ -185,7 +233,7 @@ int main(int argc, char **argv)
     struct dkim_checker *c;
     const char *error = "";
     bool ask_ed25519 = false;
-    int opt, rc;
+    int opt, rc, threads = 0;
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (opt) {
@@ -197,6 +245,7 @@ int main(int argc, char **argv)
         case 'B': lim.max_header_bytes = strtoul(optarg, NULL, 10); break;
         case 'y': lim.max_body_bytes = strtoul(optarg, NULL, 10); break;
         case 'e': ask_ed25519 = true; break;
+        case 't': threads = atoi(optarg); break;
         default: usage();
         }
     }
@@ -213,7 +262,7 @@ int main(int argc, char **argv)
         printf("ed25519=%s\n", dkim_checker_ed25519(c) ? "yes" : "no");
         rc = 0;
     } else {
-        rc = verify(c, argv[optind]);
+        rc = threads > 0 ? verify_threads(c, argv[optind], threads) : verify(c, argv[optind]);
     }
     dkim_checker_free(c);
     dns_resolver_free(r);
