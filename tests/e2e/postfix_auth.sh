@@ -132,4 +132,16 @@ f=$(sink_files_with "$id5" | head -n 1); f=${f:-/dev/null}
 check "trusted client: no Authentication-Results claims $ID (forged one removed, none added)" \
     test "$(count_ours "$f")" = 0
 check "trusted client: no Received-SPF (not SPF-checked)" not_contains "$f" "^Received-SPF:"
+# 7. The session simulator shows the same results, from the same DNS.
+{ printf 'EHLO client.mxguard.test\nMAIL FROM:<sender@pass.example>\nRCPT TO:<user@example.org>\nDATA\n'
+  sed 's/^\./../' "$T/signed.eml"; printf '.\nQUIT\n'; } >"$T/session.in"
+"$MXGUARD" -c "$R/gateway.rules" --test-session "$CLIENT" "$GATEWAY_DNS" --authserv-id "$ID" \
+    <"$T/session.in" >"$T/session.out" 2>&1
+sed 's/^/#   /' "$T/session.out"
+check "--test-session: the SPF result" contains "$T/session.out" "^# spf \(mail from\): pass domain=pass\.example$"
+check "--test-session: the DKIM result per signature" \
+    contains "$T/session.out" "^# dkim: pass d=pass\.example s=sel a=rsa-sha256 bits=2048$"
+check "--test-session: the Authentication-Results header it would add" \
+    contains "$T/session.out" "^# eom: authentication-results Authentication-Results: $ID;$"
+check "--test-session: accepted" contains "$T/session.out" "^250 2\.0\.0 Ok: queued"
 finish
