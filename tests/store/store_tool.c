@@ -151,8 +151,9 @@ static int cmd_verify(char **argv)
     while (fscanf(f, "ok %ld %ld\n", &t, &i) == 2) {
         int klen = snprintf(key, sizeof key, "h:%ld:%ld", t, i);
         seen++;
-        if (store_get(store, key, (size_t)klen, val, sizeof val, &vlen, now, &why) != STORE_FOUND ||
-            atol(val) != i)
+        enum store_result r = store_get(store, key, (size_t)klen, val, sizeof val - 1, &vlen, now, &why);
+        val[r == STORE_FOUND ? vlen : 0] = '\0';
+        if (r != STORE_FOUND || atol(val) != i)
             missing++;
     }
     fclose(f);
