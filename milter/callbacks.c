@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "milter/log.h"
+#include "milter/mta_notes.h"
 #include "milter/rules_holder.h"
 #include "milter/session.h"
 #include "milter/verdict_map.h"
@@ -234,6 +235,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
         *pf1 = 0;
         return SMFIS_CONTINUE;
     }
+    mta_notes_negotiation(p->s->rules, f0, f1);
     *pf1 = callbacks_protocol_flags(p->s->rules, f1);
     p->noreply = noreply_mask(*pf1);
     p->body_noreply = (*pf1 & SMFIP_NR_BODY) != 0;

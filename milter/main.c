@@ -22,6 +22,7 @@
 #include "milter/session.h"
 #include "policy/dns.h"
 #include "milter/log.h"
+#include "milter/mta_notes.h"
 #include "milter/options.h"
 #include "milter/privdrop.h"
 #include "milter/rules_holder.h"
@@ -53,6 +54,8 @@ static int run_check(const struct options *o)
 
     if (rs == NULL)
         return 1;
+    /* Notices, not errors: what postfix and sendmail make of these rules. */
+    mta_notes_print(rs, o->config, stdout);
     if (o->verbose)
         ruleset_print(rs, stdout);
     ruleset_unref(rs);

@@ -427,7 +427,7 @@ static enum fact_result get_dkim_passed(const struct envelope *env, struct fact_
 /* Sorted by name: fact_lookup bisects. */
 static const struct fact_def facts[] = {
     { "auth.user", FACT_STRING, STAGE_MAIL, get_auth_user,
-      "the SMTP AUTH user name (MTA macro {auth_authen})", NULL, false },
+      "the SMTP AUTH user name (MTA macro {auth_authen})", "{auth_authen}", false },
     { "authenticated", FACT_BOOL, STAGE_MAIL, get_authenticated,
       "true when the client authenticated with SMTP AUTH", NULL, false },
     { "client.address", FACT_IP, STAGE_CONNECT, get_client_address,

@@ -7,6 +7,28 @@ for f in rules/examples/*.rules; do
     check "$f passes -n" "$MXGUARD" -n -c "$f"
 done
 
+# Notices: what postfix and sendmail make differently of the same rules,
+# on standard output, and no failure. The shipped rules need none.
+for f in rules/examples/*.rules; do
+    "$MXGUARD" -n -c "$f" >"$T/out" 2>&1
+    check "$f: no MTA notice" not_contains "$T/out" "notice:"
+done
+N=tests/cli/mta-notes.rules
+"$MXGUARD" -n -c "$N" >"$T/out" 2>"$T/err"
+check "notices are no failure" test $? -eq 0
+sed 's/^/#   /' "$T/out"
+check "five notices, nothing on standard error" test "$(grep -c "^$N: notice: " "$T/out")" -eq 5 -a ! -s "$T/err"
+check "notice: the queue id read at mail is undefined behind postfix" \
+    contains "$T/out" "^$N: notice: macro \"i\" \(read at stage mail\): postfix defines the queue id only once a recipient was accepted"
+check "notice: auth.user has a realm behind postfix only" \
+    contains "$T/out" "^$N: notice: auth.user \(macro \"\{auth_authen\}\", read at stage mail\) is the bare SASL login behind sendmail"
+check "notice: daemon.name means different things" \
+    contains "$T/out" "^$N: notice: daemon.name \(macro \"\{daemon_name\}\", read at stage connect\) is the listener's Name="
+check "notice: a sendmail-only macro" \
+    contains "$T/out" "^$N: notice: macro \"\{if_name\}\" \(read at stage connect\) is sent by sendmail only"
+check "notice: what a quarantine becomes in each MTA" \
+    contains "$T/out" "^$N: notice: quarantine: postfix holds the message in its hold queue and keeps no reason"
+
 # Three separate mistakes: three file:line:col lines, exit 1.
 "$MXGUARD" -n -c tests/cli/bad/three-mistakes.rules >"$T/out" 2>"$T/err"
 check "broken file exits 1" test $? -eq 1

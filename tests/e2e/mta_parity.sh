@@ -509,6 +509,19 @@ delivered to <user@example.org>
 $STAMPED
 EOF
 check "mxguard back: the filter runs as user mxguard" filter_runs_as mxguard
+check "postfix 3.7 and sendmail 8.17 offer all mxguard needs: no notice at negotiation" \
+    not_contains "$MXG_LOG" "the MTA (does not|cannot)"
+
+# postfix with milter_protocol = 2 (a setting kept for old milters) cannot
+# skip DATA or unknown commands (libmilter makes up for the missing
+# no-reply steps): the log says so, once, and the verdicts stay.
+pf_set milter_protocol=2 && pf_reload
+check "postfix reloaded with milter_protocol = 2" pf_log_wait "reload -- version"
+MTAS=postfix scenario postfix-protocol-2 -- --local-interface "$OUTSIDE" --from "$FROM" --to user@example.org,user@elsewhere.example <<EOF
+$(cat "$T/s/mxguard-back.expected")
+EOF
+check "postfix milter_protocol = 2: the log says which steps it does not offer" \
+    mxg_log_has "notice: the MTA cannot skip every step mxguard does not need \(it offers protocol steps 0x[0-9a-f]+, without 0x300;"
 
 # Stopping leaves nothing behind, and nothing outside $T changed.
 check "the sendmail queue is empty" sm_queue_empty

@@ -1,7 +1,8 @@
 #!/bin/bash
 # run_miltertest.sh: protocol tests with Debian's miltertest against the
 # built daemon on a unix socket: relay verdicts for outside, trusted and
-# authenticated clients, aborted and dropped transactions, replies.
+# authenticated clients, aborted and dropped transactions, replies; an
+# MTA that does not offer what the rules need.
 . "$SRCDIR/tests/lib/common.sh"
 need_root
 need_cmd miltertest
@@ -15,6 +16,18 @@ run_script() { # RULES LUA
     stop_mxguard
     [ $rc -eq 0 ] && ! grep -q FAILED "$out"
 }
+
+# First, so that the last log is a clean one for the check at the end.
+check "an MTA without header changes or quarantine: the message is tempfailed" \
+    run_script "$SRCDIR/tests/protocol/headers.rules" "$SRCDIR/tests/protocol/mta_lacks.lua"
+LACKS_LOG=$MXG_LOG
+check "the log says the MTA allows no header changes" \
+    contains "$LACKS_LOG" "the MTA does not let mxguard add or change headers \(actions 0x4\)"
+check "the log says the MTA offers no quarantine" contains "$LACKS_LOG" "the MTA does not offer quarantine"
+check "the log says mxguard cannot choose its macros" \
+    contains "$LACKS_LOG" "the MTA does not let mxguard choose its macros"
+check "each said once for two sessions" \
+    test "$(grep -c 'the MTA does not offer quarantine' "$LACKS_LOG")" -eq 1
 
 check "relay verdicts over the milter protocol" \
     run_script "$SRCDIR/rules/examples/gateway.rules" "$SRCDIR/tests/protocol/relay.lua"
