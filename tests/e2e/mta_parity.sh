@@ -23,21 +23,9 @@
 . "$SRCDIR/tests/lib/dns.sh"
 . "$SRCDIR/tests/lib/sendmail.sh"
 
-need_postfix
-sendmail_unpack >"$T/unpack.log" 2>&1 || { echo "# sendmail_unpack failed:"; sed 's/^/#   /' "$T/unpack.log"; }
-need_sendmail
+need_both_mtas
 need_cmd saslpasswd2
 need_nsd
-
-setup_failed() {
-    echo "# set-up failed: $*"
-    CHECKS=$((CHECKS + 1))
-    FAILURES=$((FAILURES + 1))
-    [ -n "${MXG_LOG:-}" ] && show "$MXG_LOG" "mxguard log"
-    [ -n "$PF_LOG" ] && pf_log_tail 20
-    [ -n "$SM_DIR" ] && show "$SM_OUT" "sendmail output" && sm_traffic_tail 20
-    finish
-}
 
 MTAS="postfix sendmail"
 ID=mx.gateway.test

@@ -172,6 +172,27 @@ need_sendmail() {
     sm_works || skip "needs the private sendmail tree in $SM_ROOT (bash tests/lib/sendmail.sh unpack)"
 }
 
+# need_both_mtas: a test that drives the private postfix and the private
+# sendmail: unpack sendmail once per machine (a no-op later), then skip
+# (77) unless both can run.
+need_both_mtas() {
+    need_postfix
+    sendmail_unpack >"$T/unpack.log" 2>&1 || { echo "# sendmail_unpack failed:"; sed 's/^/#   /' "$T/unpack.log"; }
+    need_sendmail
+}
+
+# setup_failed WHAT: a set-up step failed: count it, show the logs of
+# what was started (mxguard, postfix, sendmail) and stop the test.
+setup_failed() {
+    echo "# set-up failed: $*"
+    CHECKS=$((CHECKS + 1))
+    FAILURES=$((FAILURES + 1))
+    [ -n "${MXG_LOG:-}" ] && show "$MXG_LOG" "mxguard log"
+    [ -n "$PF_LOG" ] && pf_log_tail 20
+    [ -n "$SM_DIR" ] && show "$SM_OUT" "sendmail output" && sm_traffic_tail 20
+    finish
+}
+
 # --- one instance -------------------------------------------------------------
 
 # SM_MACROS_*: what the private .cf asks sendmail to send at each stage
