@@ -9,8 +9,9 @@
 # 127.0.0.1, in both), and what the client saw is reduced to a verdict:
 # one line per command with the reply (code, enhanced code and, for a
 # refusal, the text; an MTA's own wording of an acceptance is left out),
-# whether and for whom the message was delivered, and the
-# Authentication-Results and Received-SPF headers mxguard stamped on it.
+# whether and for whom the message was delivered, the
+# Authentication-Results and Received-SPF headers mxguard stamped on it,
+# and the decisions mxguard logged (stage, rule label, action; effects).
 # Each verdict must equal the scenario's expected one, and the two MTAs'
 # verdicts must equal each other: a difference is printed line by line.
 #
@@ -73,6 +74,18 @@ verdict_of() {
             if (substr(line, 4, 1) != "-") flush()
         }' "$1"
 }
+
+# decisions_since N: mxguard's decisions logged after line N of its log,
+# one a line: "mxguard: STAGE [RCPT] RULE ACTION" for a stage's verdict and
+# "mxguard: RULE EFFECT" for a header edit at end of message (the rule by
+# its label; the client's name, which the MTAs give differently, left out).
+decisions_since() {
+    tail -n +"$(($1 + 1))" "$MXG_LOG" | sed -En \
+        -e 's/.* stage=([a-z]+) (rcpt=<[^>]*> )?rule=[^ ]*(\[[^]]*\]|default) action=([a-z]+).*/mxguard: \1 \2\3 \4/p' \
+        -e 's/.* qid=[^ ]+ client=[^ ]+ rule=[^ ]*(\[[^]]*\]) ([a-z-]+) .*/mxguard: \1 \2/p'
+}
+
+mxg_log_lines() { wc -l <"$MXG_LOG"; }
 
 # headers_of FILE: the header of a delivered message, unfolded, one a line.
 headers_of() {
@@ -207,7 +220,7 @@ same_as() {
 # a declared difference, printed but not a failure. Transcripts and
 # verdicts stay in $T/s/NAME.MTA.out and $T/s/NAME.MTA.
 scenario() {
-    local name=$1 own="" mta id first=""
+    local name=$1 own="" mta id first="" n
     shift
     [ "$1" = own ] && { own=own; shift; }
     [ "$1" = -- ] && shift
@@ -217,8 +230,10 @@ scenario() {
     for mta in $MTAS; do
         id=$(test_id)
         echo "$id" >"$T/s/$name.$mta.id"
+        n=$(mxg_log_lines)
         mta_send "$mta" "$T/s/$name.$mta.out" "$@" --header "X-Test-Id: $id"
-        { verdict_of "$T/s/$name.$mta.out" $own; delivery_of "$mta" "$id"; } >"$T/s/$name.$mta"
+        { verdict_of "$T/s/$name.$mta.out" $own; delivery_of "$mta" "$id"; decisions_since "$n"; } \
+            >"$T/s/$name.$mta"
         sed -En "/^[a-z]+\| /!p; s/^$mta\| //p" "$T/s/$name.expected" >"$T/s/$name.$mta.expected"
     done
     for mta in $MTAS; do
@@ -288,6 +303,10 @@ STAMPED="above the MTA's Received: Received-SPF Authentication-Results Received
 $SPF_NONE
 $AR_NONE"
 UNSTAMPED="above the MTA's Received: Received"
+# mxguard's end of message for mail it stamps.
+EOM_STAMPS="mxguard: eom default continue
+mxguard: [auth-results] authentication-results
+mxguard: [spf-header] received-spf"
 
 scenario relay-denied -- --local-interface "$OUTSIDE" --from "$FROM" --to user@elsewhere.example <<EOF
 $ACCEPT_HEAD
@@ -295,6 +314,9 @@ MAIL FROM:<$FROM> => 250 2.1.0
 RCPT TO:<user@elsewhere.example> => 554 5.7.1 <user@elsewhere.example>: $RELAY_TEXT
 QUIT => 221 2.0.0
 not delivered
+mxguard: helo default continue
+mxguard: mail default continue
+mxguard: rcpt rcpt=<user@elsewhere.example> [relay-denied] reject
 EOF
 
 scenario local-domain -- --local-interface "$OUTSIDE" --from "$FROM" --to user@example.org <<EOF
@@ -304,6 +326,10 @@ RCPT TO:<user@example.org> => 250 2.1.5
 $SENT
 delivered to <user@example.org>
 $STAMPED
+mxguard: helo default continue
+mxguard: mail default continue
+mxguard: rcpt rcpt=<user@example.org> [local] continue
+$EOM_STAMPS
 EOF
 
 # The trusted client (127.0.0.1) relays; its mail is not SPF-checked.
@@ -314,6 +340,10 @@ RCPT TO:<user@elsewhere.example> => 250 2.1.5
 $SENT
 delivered to <user@elsewhere.example>
 $UNSTAMPED
+mxguard: helo [trusted-helo] continue
+mxguard: mail [our-users] continue
+mxguard: rcpt rcpt=<user@elsewhere.example> [trusted] continue
+mxguard: eom [auth-exempt] continue
 EOF
 
 # An SMTP AUTH user relays from outside. The rules test "authenticated";
@@ -328,6 +358,10 @@ RCPT TO:<user@elsewhere.example> => 250 2.1.5
 $SENT
 delivered to <user@elsewhere.example>
 $UNSTAMPED
+mxguard: helo default continue
+mxguard: mail [our-users] continue
+mxguard: rcpt rcpt=<user@elsewhere.example> [authenticated] continue
+mxguard: eom [auth-exempt] continue
 EOF
 
 scenario sender-rejected -- --local-interface "$OUTSIDE" --from ceo@example.org --to user@example.org <<EOF
@@ -335,6 +369,8 @@ $ACCEPT_HEAD
 MAIL FROM:<ceo@example.org> => 554 5.7.1 <ceo@example.org>: you are not one of our users
 QUIT => 221 2.0.0
 not delivered
+mxguard: helo default continue
+mxguard: mail [sender-impersonation] reject
 EOF
 
 # A refused HELO: both MTAs answer the EHLO itself with 250 and give the
@@ -347,6 +383,7 @@ EHLO mx.example.org => 250
 MAIL FROM:<$FROM> => 554 5.7.1 HELO/EHLO mx.example.org: you are not us
 QUIT => 221 2.0.0
 not delivered
+mxguard: helo [helo-impersonation] reject
 EOF
 
 scenario helo-syntax -- --local-interface "$OUTSIDE" --helo bad_name.example --from "$FROM" --to user@example.org <<EOF
@@ -355,6 +392,7 @@ EHLO bad_name.example => 250
 MAIL FROM:<$FROM> => 501 5.5.2 Syntax error in HELO/EHLO bad_name.example
 QUIT => 221 2.0.0
 not delivered
+mxguard: helo [helo-syntax] reject
 EOF
 
 # A declared difference: sendmail refuses a HELO argument with characters
@@ -368,6 +406,7 @@ sendmail| EHLO bad!name.example => 501 5.0.0 Invalid domain name
 sendmail| HELO bad!name.example => 501 5.0.0 Invalid domain name
 QUIT => 221 2.0.0
 not delivered
+postfix| mxguard: helo [helo-syntax] reject
 EOF
 
 scenario helo-not-fqdn -- --local-interface "$OUTSIDE" --helo client --from "$FROM" --to user@example.org <<EOF
@@ -376,6 +415,8 @@ EHLO client => 250
 MAIL FROM:<$FROM> => 554 5.7.1 HELO/EHLO client is not a fully qualified host name
 QUIT => 221 2.0.0
 not delivered
+mxguard: helo default continue
+mxguard: mail [helo-not-fqdn] reject
 EOF
 
 scenario helo-bare-ip -- --local-interface "$OUTSIDE" --helo "$OUTSIDE" --from "$FROM" --to user@example.org <<EOF
@@ -384,6 +425,8 @@ EHLO $OUTSIDE => 250
 MAIL FROM:<$FROM> => 554 5.7.1 HELO/EHLO $OUTSIDE: use an address literal like [$OUTSIDE]
 QUIT => 221 2.0.0
 not delivered
+mxguard: helo default continue
+mxguard: mail [helo-bare-ip] reject
 EOF
 
 scenario helo-mismatch -- --local-interface "$OUTSIDE" --helo '[198.51.100.9]' --from "$FROM" --to user@example.org <<EOF
@@ -392,6 +435,8 @@ EHLO [198.51.100.9] => 250
 MAIL FROM:<$FROM> => 554 5.7.1 HELO/EHLO [198.51.100.9] is not your address
 QUIT => 221 2.0.0
 not delivered
+mxguard: helo default continue
+mxguard: mail [helo-mismatch] reject
 EOF
 
 # Routed recipients in one transaction with one good recipient: only
@@ -409,6 +454,14 @@ RCPT TO:<ok@example.org> => 250 2.1.5
 $SENT
 delivered to <ok@example.org>
 $STAMPED
+mxguard: helo default continue
+mxguard: mail default continue
+mxguard: rcpt rcpt=<user%elsewhere.example@example.org> [routed] reject
+mxguard: rcpt rcpt=<user!elsewhere.example@example.org> [routed] reject
+mxguard: rcpt rcpt=<"user@elsewhere.example"@example.org> [routed] reject
+mxguard: rcpt rcpt=<@example.org:user@elsewhere.example> [routed] reject
+mxguard: rcpt rcpt=<ok@example.org> [local] continue
+$EOM_STAMPS
 EOF
 
 # SPF fail at end of message: refused with the domain's explanation.
@@ -420,6 +473,10 @@ DATA => 354
 . => 550 5.7.23 SPF: fail.example does not allow $OUTSIDE to send its mail Mail from fail.example never comes from $OUTSIDE
 QUIT => 221 2.0.0
 not delivered
+mxguard: helo default continue
+mxguard: mail default continue
+mxguard: rcpt rcpt=<user@example.org> [local] continue
+mxguard: eom [spf-fail] reject
 EOF
 
 check "mxguard logs the relay refusal for [127.0.0.2] by [relay-denied]" \
@@ -495,6 +552,11 @@ RCPT TO:<user@elsewhere.example> => 554 5.7.1 <user@elsewhere.example>: $RELAY_T
 $SENT
 delivered to <user@example.org>
 $STAMPED
+mxguard: helo default continue
+mxguard: mail default continue
+mxguard: rcpt rcpt=<user@example.org> [local] continue
+mxguard: rcpt rcpt=<user@elsewhere.example> [relay-denied] reject
+$EOM_STAMPS
 EOF
 check "mxguard back: the filter runs as user mxguard" filter_runs_as mxguard
 check "postfix 3.7 and sendmail 8.17 offer all mxguard needs: no notice at negotiation" \
