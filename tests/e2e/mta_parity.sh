@@ -488,6 +488,9 @@ check "postfix: the relay refusal is logged as milter-reject with mxguard's text
     pf_log_wait_str "NOQUEUE: milter-reject: RCPT from unknown[$OUTSIDE]: 554 5.7.1 <user@elsewhere.example>: $RELAY_TEXT; from=<$FROM> to=<user@elsewhere.example>"
 check "postfix: the SASL login carries the realm (auth.user = $SASL_USER@mxguard.test)" \
     pf_log_wait_str "client=unknown[$OUTSIDE], sasl_method=PLAIN, sasl_username=$SASL_USER@mxguard.test"
+pf_qid=$(sed -En 's/^<-  250 2\.0\.0 Ok: queued as ([A-F0-9]+)$/\1/p' "$T/s/local-domain.postfix.out")
+check "postfix: the queue id (i) is first known at end of message, not at MAIL FROM" \
+    eval 'mxg_log_has "qid=${pf_qid:-none} client=[^ ]+ stage=eom " && not_contains "$MXG_LOG" "qid=${pf_qid:-none} client=[^ ]+ stage=(mail|rcpt) "'
 # XCLIENT presents any client address: one outside, one in a trusted
 # network that sendmail's clients cannot have.
 id=$(test_id)
