@@ -118,4 +118,7 @@ check "a full map: the writes fail with the reason, the tool exits normally" \
 "$TOOL" -o "lmdb-path=$T/small.lmdb" -o lmdb-map-size=1m get "$(date +%s)" f:0 >"$T/get-full" 2>&1
 check "... and what is there reads as before" grep -q '^get: found v' "$T/get-full"
 
+# A sanitizer build of the tool reports into these files: any report fails.
+check "no sanitizer report from store_tool" \
+    test -z "$(grep -rlE 'Sanitizer|runtime error:' "$T" --exclude-dir=redis)"
 finish
