@@ -45,6 +45,18 @@ sed 's/^/#   /' "$T/rl-total"
 check "80 hits from two processes: a count of 80" grep -q '^ratelimit: over 80/60$' "$T/rl-total"
 check "exactly 20 of them were over the limit of 60" test "$(cat "$T/rl1" "$T/rl2" | grep -c '^ratelimit: over')" -eq 20
 
+# Increments from two processes of eight threads each (more threads than
+# connections): none lost, none counted twice.
+for p in 1 2; do
+    "${RTOOL[@]}" -o redis-connections=3 count 8 250 counter >"$T/count$p" 2>&1 &
+    cpids="${cpids:-} $!"
+done
+# shellcheck disable=SC2086
+wait $cpids
+"${RTOOL[@]}" get "$(date +%s)" counter >"$T/count-total" 2>&1
+check "redis: 2 processes x 8 threads x 250 increments = 4000" \
+    test "$(cat "$T/count1" "$T/count2" "$T/count-total" | tr '\n' ' ')" = "count: 0 errors count: 0 errors get: found 4000 "
+
 # A wrong password: errors, logged once, never "not found".
 "$TOOL" -o backend=redis -o "redis-port=$REDIS_PORT" -o redis-password=wrong -o redis-retry-min=50 \
     loop 2 1 10 >"$T/badpass" 2>&1
@@ -70,7 +82,9 @@ check "... no call took longer than a timeout (300 ms, +slack)" awk '/^loop:/ { 
 check "the outage was logged once" test "$(grep -c '^log: warning: .*unreachable' "$T/outage")" -eq 1
 check "... and its end once" test "$(grep -c '^log: info: store: redis at .* answers again' "$T/outage")" -eq 1
 
-# Redis hung (SIGSTOP): calls wait at most the command timeout, then fail fast.
+# Redis hung (SIGSTOP): calls wait at most the command timeout, then fail fast,
+# and reconnect attempts follow the backoff (no storm: the server counts them).
+conns_before=$(redis_cmd INFO stats | tr -d '\r' | awk -F: '$1 == "total_connections_received" { print $2 }')
 "${RTOOL[@]}" loop 4 7 10 >"$T/hung" 2>&1 &
 LOOP=$!
 track_pid $LOOP
@@ -83,6 +97,9 @@ sed 's/^/#   /' "$T/hung"
 check "Redis hung: calls failed" grep -Eq '^loop: calls [0-9]+ errors [1-9]' "$T/hung"
 check "... none waited much past the 300 ms timeout" awk '/^loop:/ { exit !($9 < 1000) }' "$T/hung"
 check "... and worked again after SIGCONT" grep -Eq '^loop: .* recovered [1-9]' "$T/hung"
+conns_after=$(redis_cmd INFO stats | tr -d '\r' | awk -F: '$1 == "total_connections_received" { print $2 }')
+echo "# connections during the hang run: $((conns_after - conns_before)) (4 threads, retry 200..800 ms)"
+check "... with a handful of reconnects, not one per call" test $((conns_after - conns_before)) -le 20
 check "the hang was logged once, its end once" \
     test "$(grep -c '^log: warning: ' "$T/hung")" -eq 1 -a "$(grep -c '^log: info: ' "$T/hung")" -eq 1
 # (The state from before the restart is gone: this server keeps nothing on disk.)
@@ -103,6 +120,16 @@ for round in 1 2 3; do
     check "SIGKILL round $round: the file opens and every committed write is there" \
         grep -Eq '^verify: [1-9][0-9]* committed, 0 missing$' "$T/verify$round"
 done
+# Counters from two processes of four threads each on one file: exact.
+for p in 1 2; do
+    "${LTOOL[@]}" count 4 300 counter >"$T/lcount$p" 2>&1 &
+    lpids="${lpids:-} $!"
+done
+# shellcheck disable=SC2086
+wait $lpids
+"${LTOOL[@]}" get "$(date +%s)" counter >"$T/lcount-total" 2>&1
+check "lmdb: 2 processes x 4 threads x 300 increments = 2400" \
+    test "$(cat "$T/lcount1" "$T/lcount2" "$T/lcount-total" | tr '\n' ' ')" = "count: 0 errors count: 0 errors get: found 2400 "
 # Round 1's entries survived rounds 2 and 3 (the killed writers held the lock at times).
 "${LTOOL[@]}" verify "$T/hammer1" >"$T/verify-again" 2>&1
 check "entries from the first run are still there after three kills" grep -q ', 0 missing$' "$T/verify-again"

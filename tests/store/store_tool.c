@@ -12,6 +12,7 @@
  *     verify FILE                     every "ok T I" of FILE is there
  *     loop THREADS SECONDS PAUSE_MS   greylist checks and rate-limit hits
  *                                     on the real clock; a summary at the end
+ *     count THREADS N KEY             each thread adds 1 to KEY N times
  *     fill                            write until the store is full
  *
  * Store log lines go to stderr as "log: warning|info: ...". Exit 0 when
@@ -224,6 +225,45 @@ static int cmd_loop(char **argv)
     return 0;
 }
 
+struct count_job {
+    const char *key;
+    long n, errors;
+};
+
+static void *count_thread(void *arg)
+{
+    struct count_job *job = arg;
+    time_t now = time(NULL);
+    int64_t v;
+    const char *why;
+
+    for (long i = 0; i < job->n; i++)
+        job->errors +=
+            store_incr(store, job->key, strlen(job->key), 1, now + 3600, now, &v, &why) != STORE_FOUND;
+    return NULL;
+}
+
+static int cmd_count(char **argv)
+{
+    long n = atol(argv[0]), errors = 0;
+    struct count_job jobs[64];
+    pthread_t tid[64];
+
+    if (n < 1 || n > 64)
+        return 2;
+    for (long i = 0; i < n; i++) {
+        jobs[i] = (struct count_job){.key = argv[2], .n = atol(argv[1])};
+        if (pthread_create(&tid[i], NULL, count_thread, &jobs[i]) != 0)
+            return 1;
+    }
+    for (long i = 0; i < n; i++) {
+        pthread_join(tid[i], NULL);
+        errors += jobs[i].errors;
+    }
+    printf("count: %ld errors\n", errors);
+    return 0;
+}
+
 static int cmd_fill(char **argv)
 {
     time_t now = time(NULL);
@@ -248,7 +288,7 @@ static const struct {
 } commands[] = {
     {"greylist", 4, cmd_greylist}, {"ratelimit", 5, cmd_ratelimit}, {"get", 2, cmd_get},
     {"set", 4, cmd_set},           {"hammer", 1, cmd_hammer},       {"verify", 1, cmd_verify},
-    {"loop", 3, cmd_loop},         {"fill", 0, cmd_fill},
+    {"loop", 3, cmd_loop},         {"fill", 0, cmd_fill},           {"count", 3, cmd_count},
 };
 
 int main(int argc, char **argv)
