@@ -45,17 +45,23 @@ sed 's/^/#   /' "$T/rl-total"
 check "80 hits from two processes: a count of 80" grep -q '^ratelimit: over 80/60$' "$T/rl-total"
 check "exactly 20 of them were over the limit of 60" test "$(cat "$T/rl1" "$T/rl2" | grep -c '^ratelimit: over')" -eq 20
 
-# Increments from two processes of eight threads each (more threads than
-# connections): none lost, none counted twice.
-for p in 1 2; do
-    "${RTOOL[@]}" -o redis-connections=3 count 8 250 counter >"$T/count$p" 2>&1 &
-    cpids="${cpids:-} $!"
-done
-# shellcheck disable=SC2086
-wait $cpids
-"${RTOOL[@]}" get "$(date +%s)" counter >"$T/count-total" 2>&1
+# two_counts NAME THREADS N TOOL...: two processes of THREADS threads each
+# add 1 to one counter N times; prints their reports and the total.
+two_counts() {
+    local name=$1 threads=$2 n=$3 p1 p2
+    shift 3
+    "$@" count "$threads" "$n" counter >"$T/$name-1" 2>&1 &
+    p1=$!
+    "$@" count "$threads" "$n" counter >"$T/$name-2" 2>&1 &
+    p2=$!
+    wait $p1 $p2
+    "$@" get "$(date +%s)" counter >"$T/$name-total" 2>&1
+    cat "$T/$name-1" "$T/$name-2" "$T/$name-total" | tr '\n' ' '
+}
+# More threads than connections: none lost, none counted twice.
 check "redis: 2 processes x 8 threads x 250 increments = 4000" \
-    test "$(cat "$T/count1" "$T/count2" "$T/count-total" | tr '\n' ' ')" = "count: 0 errors count: 0 errors get: found 4000 "
+    test "$(two_counts rcount 8 250 "${RTOOL[@]}" -o redis-connections=3)" = \
+    "count: 0 errors count: 0 errors get: found 4000 "
 
 # A wrong password: errors, logged once, never "not found".
 "$TOOL" -o backend=redis -o "redis-port=$REDIS_PORT" -o redis-password=wrong -o redis-retry-min=50 \
@@ -120,16 +126,8 @@ for round in 1 2 3; do
     check "SIGKILL round $round: the file opens and every committed write is there" \
         grep -Eq '^verify: [1-9][0-9]* committed, 0 missing$' "$T/verify$round"
 done
-# Counters from two processes of four threads each on one file: exact.
-for p in 1 2; do
-    "${LTOOL[@]}" count 4 300 counter >"$T/lcount$p" 2>&1 &
-    lpids="${lpids:-} $!"
-done
-# shellcheck disable=SC2086
-wait $lpids
-"${LTOOL[@]}" get "$(date +%s)" counter >"$T/lcount-total" 2>&1
-check "lmdb: 2 processes x 4 threads x 300 increments = 2400" \
-    test "$(cat "$T/lcount1" "$T/lcount2" "$T/lcount-total" | tr '\n' ' ')" = "count: 0 errors count: 0 errors get: found 2400 "
+check "lmdb: 2 processes x 4 threads x 300 increments on one file = 2400" \
+    test "$(two_counts lcount 4 300 "${LTOOL[@]}")" = "count: 0 errors count: 0 errors get: found 2400 "
 # Round 1's entries survived rounds 2 and 3 (the killed writers held the lock at times).
 "${LTOOL[@]}" verify "$T/hammer1" >"$T/verify-again" 2>&1
 check "entries from the first run are still there after three kills" grep -q ', 0 missing$' "$T/verify-again"
