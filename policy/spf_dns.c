@@ -237,7 +237,10 @@ static bool name_is_queryable(const char *name)
     if (len == 0 || len > SPF_DOMAIN_MAX)
         return false;
     for (size_t i = 0; i < len; i++) {
-        if (name[i] == '.') {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c > 0x7e || c == '\\')
+            return false; /* no escapes for the resolver's name parser */
+        if (c == '.') {
             if (label == 0)
                 return false;
             label = 0;
@@ -505,7 +508,12 @@ SPF_errcode_t spf_dns_get_record(SPF_server_t *server, SPF_request_t *req, SPF_r
         return SPF_response_add_error(resp, SPF_E_DNS_ERROR, "%s", "no evaluation under way");
     /* check_host()'s own fetch is no term; include and redirect are. */
     bool term = e->records++ > 0;
-    if ((term && !count_term(e)) || !may_ask(e, dom) || ask(e, dom, ns_t_txt, &q) < 0)
+    if (term && !count_term(e))
+        return SPF_response_add_error(resp, SPF_E_DNS_ERROR, "lookup of '%.100s' not made", dom);
+    dom = name_fit(dom);
+    if (!name_is_queryable(dom))
+        return record_none(resp, "no such name", dom);
+    if (!may_ask(e, dom) || ask(e, dom, ns_t_txt, &q) < 0)
         return SPF_response_add_error(resp, SPF_E_DNS_ERROR, "lookup of '%.100s' not made", dom);
 
     SPF_errcode_t err;
