@@ -30,6 +30,7 @@
  */
 struct spf_checker {
     SPF_server_t *server;
+    SPF_dns_server_t *layer;        /* ours: libspf2 does not free a layer without a destructor */
     struct dns_resolver *resolver;
     struct spf_limits lim;
 };
@@ -151,6 +152,7 @@ struct spf_checker *spf_checker_new(struct dns_resolver *r, const struct spf_lim
         *error_r = "out of memory";
         return NULL;
     }
+    c->layer = layer;
     c->resolver = r;
     c->lim.deadline_ms = lim != NULL && lim->deadline_ms > 0 ? lim->deadline_ms : 20000;
     c->lim.txt_max = lim != NULL && lim->txt_max > 0 ? lim->txt_max : 4096;
@@ -180,6 +182,7 @@ void spf_checker_free(struct spf_checker *c)
         return;
     if (c->server != NULL)
         SPF_server_free(c->server);
+    free(c->layer);
     free(c);
 }
 

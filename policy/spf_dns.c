@@ -410,18 +410,14 @@ static SPF_errcode_t layer_get_exp(SPF_server_t *server, const char *domain, cha
     return SPF_E_SUCCESS;
 }
 
-static void layer_free(SPF_dns_server_t *s)
-{
-    free(s);
-}
-
 SPF_dns_server_t *spf_dns_layer_new(void)
 {
     SPF_dns_server_t *s = calloc(1, sizeof *s);
 
     if (s == NULL)
         return NULL;
-    s->destroy = layer_free;
+    /* No destructor: libspf2 then leaves the layer to its owner (spf_checker_free). */
+    s->destroy = NULL;
     s->lookup = layer_lookup;
     s->get_spf = spf_dns_get_record;
     s->get_exp = layer_get_exp;
