@@ -22,7 +22,8 @@ Cases: host, helo, mailfrom, result (one or a list), and optionally
 explanation (checked unless DEFAULT), problem (a substring of ours), header
 (a regular expression the Received-SPF value must match), identity (helo:
 check the HELO identity instead), max_ms (the evaluation must take less),
-deadline (ms, for the scenario's process: the smallest one wins). The KNOWN table lists cases
+deadline (ms, for the scenario's process: the smallest one wins). A scenario
+with "threads: N" has spf_eval run each case again on N threads at once. The KNOWN table lists cases
 whose result we deliberately do not match, with the reason. Exit 1 on any
 unexpected mismatch.
 """
@@ -240,6 +241,8 @@ def run_scenario(args, doc, zone, only):
     deadline = min([deadline] + [int(c['deadline']) for _, c in cases if 'deadline' in c])
     cmd = [args.eval, '--dns', '127.0.0.1@%d' % args.port, '--deadline', str(deadline),
            '--timeout', str(min(deadline, 2000)), '--header', '--time', '--receiver', 'receiver.test']
+    if doc.get('threads'):
+        cmd += ['--threads', str(int(doc['threads']))]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     results = []
     try:
