@@ -41,9 +41,10 @@ struct spf_checker {
 
 /* ---- identities --------------------------------------------------------------- */
 
+/* ASCII by value: isalnum() would follow the locale into 8-bit octets. */
 static bool domain_char(unsigned char c)
 {
-    return isalnum(c) || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
 /* A multi-label DNS name of LDH (and '_') labels, in lower case into out. */
@@ -79,8 +80,8 @@ static int check_domain(const char *d, size_t len, char out[SPF_DOMAIN_MAX + 1],
             *why_r = "domain label longer than 63 octets";
             return -1;
         }
-        numeric_tld = numeric_tld && isdigit(c);
-        out[i] = (char)tolower(c);
+        numeric_tld = numeric_tld && c >= '0' && c <= '9';
+        out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     }
     out[len] = '\0';
     if (label == 0 || labels < 2 || numeric_tld) {
