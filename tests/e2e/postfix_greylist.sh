@@ -31,8 +31,8 @@ R="$T/rules"
 mkdir -p "$R"
 cp "$SRCDIR/rules/examples/gateway.rules" "$SRCDIR/rules/examples/"{trusted-networks,local-domains,our-names,our-addresses} "$R/"
 # The one line that switches greylisting on, as an admin would.
-sed -i 's/^    #\[greylist\] greylist /    [greylist] greylist /' "$R/gateway.rules"
-grep -q '^    \[greylist\] greylist if' "$R/gateway.rules" ||
+sed -i 's/^    #\[greylisting\] greylist /    [greylisting] greylist /' "$R/gateway.rules"
+grep -q '^    \[greylisting\] greylist if' "$R/gateway.rules" ||
     setup_failed "the greylist line of the shipped gateway rules is not the one this test switches on"
 cat >>"$R/gateway.rules" <<EOF
 greylist { delay $DELAY; auto-allow 2; }
@@ -75,9 +75,9 @@ send 5 127.0.0.1 app@example.org newuser@example.org
 check "trusted client: never greylisted" rcpt_reply 5 newuser@example.org "^250 "
 
 # auto-allow 2: the second passed triplet of the network allows it whole.
-send 6 203.0.113.7 a@outside.example other@example.org
+send 6 203.0.113.9 a@outside.example other@example.org
 check "second triplet passes after its delay" rcpt_reply 6 other@example.org "^250 "
-send 7 203.0.113.7 b@outside.example third@example.org
+send 7 203.0.113.10 b@outside.example third@example.org
 check "after 2 passes the network is auto-allowed: a new triplet passes at once" \
     rcpt_reply 7 third@example.org "^250 "
 
@@ -90,10 +90,15 @@ check "rate limit: the 3rd did not" reply_after "$T/rl3.out" "MAIL FROM:" "^250 
 
 # SIGKILL the filter while it writes: the supervisor restarts it, the file opens, the state is there.
 old=$(filter_pid)
-for i in 1 2 3 4 5 6; do send "k$i" "192.0.2.$i" k@outside.example user@example.org & done
+senders=""
+for i in 1 2 3 4 5 6; do
+    send "k$i" "192.0.2.$i" "k$i@outside.example" user@example.org &
+    senders="$senders $!"
+done
 sleep 0.3
 kill -KILL "$old"
-wait
+# shellcheck disable=SC2086
+wait $senders
 check "the filter was restarted after SIGKILL" wait_for 10 new_filter "$old"
 send 8 203.0.113.8 a@outside.example user@example.org
 check "after the restart the passed triplet still passes (the LMDB file survived)" rcpt_reply 8 user@example.org "^250 "
