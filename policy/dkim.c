@@ -40,7 +40,7 @@ struct dkim_check {
     bool header_limit;         /* a header limit was hit: nothing is verified */
     bool body_truncated;
     bool broken;               /* an internal error: every result is temperror */
-    DKIM_STAT eoh_status;
+    DKIM_STAT lib_status;      /* dkim_eoh()'s, or the first body error: not OK, no more body */
     char problem[128];
 };
 
@@ -150,10 +150,15 @@ void dkim_check_free(struct dkim_check *m)
     free(m);
 }
 
-/* Errors that mean "out of resources", not "this input is bad". */
+/*
+ * Out of memory: our failure, the caller tempfails. libopendkim's
+ * DKIM_STAT_INTERNAL is not counted: it also comes from input it cannot
+ * handle, and a message must not be able to make itself retried forever
+ * (it becomes permerror, "not verifiable").
+ */
 static bool internal_error(DKIM_STAT st)
 {
-    return st == DKIM_STAT_NORESOURCE || st == DKIM_STAT_INTERNAL;
+    return st == DKIM_STAT_NORESOURCE;
 }
 
 /* Past a header limit nothing is verified (the result is permerror). */
@@ -238,9 +243,9 @@ int dkim_check_eoh(struct dkim_check *m)
         return m->broken ? -1 : 0;
     m->eoh_done = true;
     dkim_keys_serve(&m->keys);
-    m->eoh_status = dkim_eoh(m->dkim);
+    m->lib_status = dkim_eoh(m->dkim);
     dkim_keys_serve(NULL);
-    if (internal_error(m->eoh_status)) {
+    if (internal_error(m->lib_status)) {
         m->broken = true;
         return -1;
     }
@@ -252,7 +257,7 @@ int dkim_check_body(struct dkim_check *m, const unsigned char *data, size_t len)
     size_t room = m->c->lim.max_body_bytes - m->body_bytes;
     DKIM_STAT st;
 
-    if (!m->eoh_done || m->header_limit || m->broken || m->eoh_status != DKIM_STAT_OK || len == 0)
+    if (!m->eoh_done || m->header_limit || m->broken || m->lib_status != DKIM_STAT_OK || len == 0)
         return m->broken ? -1 : 0;
     if (len > room) {
         m->body_truncated = true;
@@ -267,6 +272,8 @@ int dkim_check_body(struct dkim_check *m, const unsigned char *data, size_t len)
         m->broken = true;
         return -1;
     }
+    if (st != DKIM_STAT_OK)
+        m->lib_status = st; /* no more body, and nothing to verify */
     return 0;
 }
 
@@ -429,7 +436,7 @@ void dkim_check_eom(struct dkim_check *m, struct dkim_outcome *out)
         out->result = AUTH_PERMERROR;
         return;
     }
-    if (m->eoh_done && (m->eoh_status == DKIM_STAT_OK || m->eoh_status == DKIM_STAT_NOSIG))
+    if (m->eoh_done && (m->lib_status == DKIM_STAT_OK || m->lib_status == DKIM_STAT_NOSIG))
         eom_verify(m, out);
     if (m->nsigs > out->nevaluated && out->problem[0] == '\0')
         snprintf(out->problem, sizeof out->problem, "%u signatures, %u evaluated", m->nsigs,
@@ -439,6 +446,6 @@ void dkim_check_eom(struct dkim_check *m, struct dkim_outcome *out)
         /* Signed, yet libopendkim could not even start (no From:, ...). */
         out->result = AUTH_PERMERROR;
         snprintf(out->problem, sizeof out->problem, "not verifiable: %s",
-                 m->eoh_done ? dkim_getresultstr(m->eoh_status) : "no end of headers");
+                 m->eoh_done ? dkim_getresultstr(m->lib_status) : "no end of headers");
     }
 }
