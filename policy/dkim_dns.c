@@ -89,7 +89,7 @@ int dkim_keys_ask(struct dkim_keys *k, const char *name)
 
     if (i >= 0)
         return i;
-    if (k->n == DKIM_KEYS_MAX || strlen(name) > DKIM_KEYNAME_MAX)
+    if (k->r == NULL || k->n == DKIM_KEYS_MAX || strlen(name) > DKIM_KEYNAME_MAX)
         return -1;
     if (k->batch == NULL) {
         if ((k->batch = dns_batch_new(k->r)) == NULL)
