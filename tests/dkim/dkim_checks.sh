@@ -7,7 +7,8 @@
 # dkim_check_* as libmilter would and prints the outcome per signature.
 #
 # Result mapping checked here: valid -> pass; body or header altered,
-# revoked key (p=) -> fail; key missing -> permerror; RSA key below
+# revoked key (p=) -> fail; key missing, key record broken or doubled,
+# signature malformed or expired -> permerror; RSA key below
 # min_rsa_bits -> policy; key server timeout or SERVFAIL -> temperror
 # (never fail); past a header limit -> permerror; body longer than the
 # bytes hashed -> fail unless l= stays within them.
@@ -142,6 +143,10 @@ check "... pass when min_rsa_bits allows it" has '^sig1 result=pass .*s=short .*
 sign "$T/msg.eml" "$T/wrongkey.eml" rsa other
 verify "$T/wrongkey.eml"
 check "signed with another key than the published one: fail" has '^sig1 result=fail .*s=other '
+
+sign "$T/msg.eml" "$T/expired.eml" rsa rsa example.test -t 1577836800 -x 86400
+verify "$T/expired.eml"
+check "signature past its x= expiry: permerror" has '^sig1 result=permerror .*problem="signature expired"$'
 
 sign "$T/msg.eml" "$T/junk.eml" rsa junk
 verify "$T/junk.eml"
