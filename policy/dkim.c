@@ -337,10 +337,13 @@ static void sig_temperror(const struct dkim_check *m, struct dkim_sig_outcome *o
 
 /*
  * libopendkim's verdict on one signature, in RFC 8601 words. A key that
- * does not exist is permerror (RFC 6376 6.1.2: PERMFAIL, nothing to verify
- * with); a revoked key (empty p=, RFC 6376 3.6.1) is fail: the signer has
- * disowned every signature made with it. A key below min_rsa_bits is
- * policy (RFC 8301: not a valid signature here, whatever the maths says).
+ * does not exist is permerror (RFC 6376 6.1.2 step 3: PERMFAIL, nothing to
+ * verify with). A revoked key (empty p=) is fail: RFC 6376 6.1.2 step 7
+ * says to "treat this as a failed signature check", the signer disowns
+ * every signature made with it. A key below min_rsa_bits is policy (RFC
+ * 8301 3.2: not a valid signature; RFC 8601 2.7.1: signed, but refused by
+ * the receiver's policy): rules may treat it as fail. A broken signature
+ * or key record, an expired signature, is permerror.
  */
 static void sig_result(const struct dkim_check *m, DKIM_SIGINFO *sig, struct dkim_sig_outcome *o)
 {
