@@ -323,16 +323,17 @@ static void sig_set(struct dkim_sig_outcome *o, enum auth_result r, const char *
     snprintf(o->problem, sizeof o->problem, "%s", problem);
 }
 
-/* A key lookup that failed for a reason of DNS, not of the key. */
-static void sig_temperror(const struct dkim_check *m, struct dkim_sig_outcome *o)
+/* A key lookup that failed: temperror, unless asking again cannot help. */
+static void sig_keyfail(const struct dkim_check *m, struct dkim_sig_outcome *o)
 {
     char name[DKIM_KEYNAME_MAX + 1];
     const char *why = NULL;
+    bool permanent = false;
 
     if (dkim_keys_name(o->selector, o->domain, name, sizeof name) == 0)
-        why = dkim_keys_why(&m->keys, name);
+        why = dkim_keys_why(&m->keys, name, &permanent);
     snprintf(o->problem, sizeof o->problem, "key lookup failed: %s", why != NULL ? why : "DNS error");
-    o->result = AUTH_TEMPERROR;
+    o->result = permanent ? AUTH_PERMERROR : AUTH_TEMPERROR;
 }
 
 /*
@@ -354,7 +355,7 @@ static void sig_result(const struct dkim_check *m, DKIM_SIGINFO *sig, struct dki
         return sig_set(o, AUTH_PASS, "");
     switch (err) {
     case DKIM_SIGERROR_KEYFAIL:
-        return sig_temperror(m, o);
+        return sig_keyfail(m, o);
     case DKIM_SIGERROR_NOKEY:
         return sig_set(o, AUTH_PERMERROR, "no key record (NXDOMAIN or no TXT)");
     case DKIM_SIGERROR_KEYREVOKED:

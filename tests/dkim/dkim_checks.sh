@@ -64,6 +64,8 @@ cat >"$T/fake.spec" <<EOF
 $(dns_fake_zonefiles)
 sel._domainkey.dead.test.      ANY timeout
 sel._domainkey.sfail.test.     ANY servfail
+sel._domainkey.garbled.test.   ANY malformed
+big._domainkey.example.test.   TXT repeat=60 "v=DKIM1; k=rsa; p={n}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 slow1._domainkey.example.test. ANY delay=600
 slow2._domainkey.example.test. ANY delay=600
 EOF
@@ -216,6 +218,17 @@ check "... the key was asked" test "$(dnsfake_count sel._domainkey.dead.test TXT
 sign "$T/msg.eml" "$T/sfail.eml" rsa sel sfail.test
 verify "$T/sfail.eml" "$(fake)" --deadline 1500
 check "key server answering SERVFAIL: temperror" has '^sig1 result=temperror d=sfail\.test .*problem="key lookup failed: '
+
+sign "$T/msg.eml" "$T/garbled.eml" rsa sel garbled.test
+verify "$T/garbled.eml" "$(fake)" --deadline 1500
+check "key server sending unparsable answers: temperror" has '^sig1 result=temperror d=garbled\.test '
+
+# An answer larger than libopendkim's 8 KiB buffer is refused whole, never
+# cut; it will be as large next time: permerror, not temperror.
+sign "$T/msg.eml" "$T/big-answer.eml" rsa big
+verify "$T/big-answer.eml" "$(fake)"
+check "key answer over 8 KiB: permerror, stated" \
+    has '^sig1 result=permerror .*s=big .*problem="key lookup failed: answer larger than libopendkim takes"$'
 
 sign "$T/dead.eml" "$T/deadgood.eml" rsa rsa
 verify "$T/deadgood.eml" "$(fake)" --deadline 1500
