@@ -336,6 +336,21 @@ static void sig_keyfail(const struct dkim_check *m, struct dkim_sig_outcome *o)
     o->result = permanent ? AUTH_PERMERROR : AUTH_TEMPERROR;
 }
 
+/* Signature or body hash mismatch: fail, saying whether our body limit
+   is why. */
+static void sig_mismatch(const struct dkim_check *m, struct dkim_sig_outcome *o, int err, int bh)
+{
+    o->result = AUTH_FAIL;
+    if (m->body_truncated && bh != DKIM_SIGBH_MATCH)
+        snprintf(o->problem, sizeof o->problem, "body longer than the %zu bytes hashed",
+                 m->c->lim.max_body_bytes);
+    else
+        sig_set(o, AUTH_FAIL,
+                err == DKIM_SIGERROR_TOOLARGE_L ? "l= longer than the body"
+                : bh == DKIM_SIGBH_MISMATCH    ? "body hash mismatch"
+                                               : "signature mismatch");
+}
+
 /*
  * libopendkim's verdict on one signature, in RFC 8601 words. A key that
  * does not exist is permerror (RFC 6376 6.1.2 step 3: PERMFAIL, nothing to
@@ -351,43 +366,42 @@ static void sig_result(const struct dkim_check *m, DKIM_SIGINFO *sig, struct dki
     unsigned flags = dkim_sig_getflags(sig);
     int err = dkim_sig_geterror(sig), bh = dkim_sig_getbh(sig);
 
-    if ((flags & DKIM_SIGFLAG_PASSED) != 0 && bh == DKIM_SIGBH_MATCH && err == DKIM_SIGERROR_OK)
-        return sig_set(o, AUTH_PASS, "");
+    if ((flags & DKIM_SIGFLAG_PASSED) != 0 && bh == DKIM_SIGBH_MATCH && err == DKIM_SIGERROR_OK) {
+        sig_set(o, AUTH_PASS, "");
+        return;
+    }
     switch (err) {
     case DKIM_SIGERROR_KEYFAIL:
-        return sig_keyfail(m, o);
+        sig_keyfail(m, o);
+        break;
     case DKIM_SIGERROR_NOKEY:
-        return sig_set(o, AUTH_PERMERROR, "no key record (NXDOMAIN or no TXT)");
+        sig_set(o, AUTH_PERMERROR, "no key record (NXDOMAIN or no TXT)");
+        break;
     case DKIM_SIGERROR_KEYREVOKED:
-        return sig_set(o, AUTH_FAIL, "key revoked (empty p=)");
+        sig_set(o, AUTH_FAIL, "key revoked (empty p=)");
+        break;
     case DKIM_SIGERROR_KEYTOOSMALL:
         snprintf(o->problem, sizeof o->problem, "key of %u bits, fewer than %u", o->key_bits,
                  m->c->lim.min_rsa_bits);
         o->result = AUTH_POLICY;
-        return;
+        break;
     case DKIM_SIGERROR_TOOLARGE_L:
     case DKIM_SIGERROR_BADSIG:
-        if (m->body_truncated && bh != DKIM_SIGBH_MATCH)
-            snprintf(o->problem, sizeof o->problem, "body longer than the %zu bytes hashed",
-                     m->c->lim.max_body_bytes);
-        else
-            snprintf(o->problem, sizeof o->problem, "%s",
-                     err == DKIM_SIGERROR_TOOLARGE_L ? "l= longer than the body"
-                     : bh == DKIM_SIGBH_MISMATCH    ? "body hash mismatch"
-                                                    : "signature mismatch");
-        o->result = AUTH_FAIL;
-        return;
+        sig_mismatch(m, o, err, bh);
+        break;
     case DKIM_SIGERROR_DOMAIN:
-        return sig_set(o, AUTH_PERMERROR, "d= or s= is not a usable DNS name");
+        sig_set(o, AUTH_PERMERROR, "d= or s= is not a usable DNS name");
+        break;
     case DKIM_SIGERROR_UNKNOWN:
         /* Never processed: libopendkim ran out of resources on it. */
-        return sig_set(o, AUTH_TEMPERROR, "not verified (internal error)");
+        sig_set(o, AUTH_TEMPERROR, "not verified (internal error)");
+        break;
     default:
         /* Broken signature or key record (syntax, version, hash, key
            type, expiry, i=/d= mismatch...): cannot ever verify. */
-        snprintf(o->problem, sizeof o->problem, "%s", dkim_sig_geterrorstr(err));
-        o->result = AUTH_PERMERROR;
-        return;
+        sig_set(o, AUTH_PERMERROR,
+                dkim_sig_geterrorstr(err) != NULL ? dkim_sig_geterrorstr(err) : "unverifiable signature");
+        break;
     }
 }
 
