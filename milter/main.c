@@ -29,6 +29,7 @@
 #include "milter/supervisor.h"
 #include "milter/test_session.h"
 #include "milter/auth_setup.h"
+#include "milter/state_setup.h"
 #include "rules/ruleset.h"
 
 static struct ruleset *load_rules(const char *path, bool quiet_ok)
@@ -226,8 +227,9 @@ static void check_dns(const struct options *o, const struct ruleset *rs)
     log_warnx("DNS resolver: %s; the rules need none, running without DNS", error);
 }
 
-/* Lives as long as the filter process: sessions point into it. */
+/* Live as long as the filter process: sessions point into them. */
 static struct sendauth_config auth;
+static struct statecheck_config state;
 
 static int filter_main(void *arg)
 {
@@ -257,6 +259,16 @@ static int filter_main(void *arg)
         return SUPERVISOR_EXIT_FATAL;
     }
     session_set_auth(&auth);
+    {
+        struct ruleset *rs = rules_holder_acquire();
+        bool needed = ruleset_uses_state(rs);
+        ruleset_unref(rs);
+        if (state_setup(o, needed, &state, &error) < 0) {
+            log_warnx("state store: %s", error);
+            return SUPERVISOR_EXIT_FATAL;
+        }
+    }
+    session_set_state(&state);
     /* A restarted child serves the file as it is now; if it is broken, the
        rules the supervisor checked at start-up. */
     rules_holder_reload("filter start");

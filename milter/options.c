@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/store.h"
+
 
 
 enum {
@@ -30,6 +32,7 @@ enum {
     OPT_AUTHSERV_ID,
     OPT_DKIM_MAX_SIGS,
     OPT_DKIM_MIN_BITS,
+    OPT_STORE,
 };
 
 static const struct option_desc {
@@ -62,6 +65,7 @@ static const struct option_desc {
     { "authserv-id", 1, OPT_AUTHSERV_ID, "NAME", "our name in Authentication-Results and Received-SPF headers (default: the host name)" },
     { "dkim-max-signatures", 1, OPT_DKIM_MAX_SIGS, "N", "DKIM signatures evaluated per message, the rest ignored (default 5)" },
     { "dkim-min-key-bits", 1, OPT_DKIM_MIN_BITS, "BITS", "RSA keys shorter than this give dkim=policy (default 1024)" },
+    { "store", 1, OPT_STORE, "NAME=VALUE", "a state store setting for greylisting and rate limits, e.g. backend=redis (repeatable; see mxguard(8))" },
     { "verbose", 0, 'v', NULL, "log more; with -n, print the rules as understood" },
     { "version", 0, 'V', NULL, "print the version and exit" },
     { "help", 0, 'h', NULL, "print this help and exit" },
@@ -211,6 +215,25 @@ static int apply(struct options *o, int c, const char *arg)
         else
             o->dkim_min_key_bits = (unsigned)v;
         return 0;
+    case OPT_STORE: {
+        /* Checked here, so a typo is a usage error at start-up, not a log line later. */
+        struct store_config cfg;
+        const char *eq = strchr(arg, '='), *error;
+        char name[64];
+        store_config_init(&cfg);
+        if (eq == NULL || (size_t)(eq - arg) >= sizeof name || o->nstore_settings == 32) {
+            fprintf(stderr, "mxguard: --store: expected NAME=VALUE (at most 32), found \"%s\"\n", arg);
+            return -1;
+        }
+        memcpy(name, arg, (size_t)(eq - arg));
+        name[eq - arg] = '\0';
+        if (store_config_set(&cfg, name, eq + 1, &error) < 0) {
+            fprintf(stderr, "mxguard: --store %s: %s\n", arg, error);
+            return -1;
+        }
+        o->store_settings[o->nstore_settings++] = arg;
+        return 0;
+    }
     case OPT_MACRO:
         if (strchr(arg, '=') == NULL || o->ntest_macros == 32) {
             fprintf(stderr, "mxguard: --macro: expected NAME=VALUE (at most 32), found \"%s\"\n", arg);

@@ -5,6 +5,7 @@
 
 #include "policy/dnscache.h"
 #include "policy/sendauth.h"
+#include "policy/statecheck.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +20,12 @@ static struct dns_resolver *resolver;
 static int dns_budget_ms;
 
 static const struct sendauth_config *auth_cfg;
+static const struct statecheck_config *state_cfg;
+
+void session_set_state(const struct statecheck_config *cfg)
+{
+    state_cfg = cfg;
+}
 
 void session_set_auth(const struct sendauth_config *cfg)
 {
@@ -49,6 +56,14 @@ struct session *session_new(struct ruleset *rules)
     /* Only for rules that use it: its state is a few kilobytes a session. */
     if (auth_cfg != NULL && (ruleset_uses_spf(rules) || ruleset_uses_dkim(rules)) &&
         (s->env.auth = sendauth_new(auth_cfg, ruleset_uses_dkim(rules))) == NULL) {
+        dns_cache_free(s->env.dns);
+        ruleset_unref(rules);
+        free(s);
+        return NULL;
+    }
+    if (state_cfg != NULL && ruleset_uses_state(rules) &&
+        (s->env.state = statecheck_new(state_cfg)) == NULL) {
+        sendauth_free(s->env.auth);
         dns_cache_free(s->env.dns);
         ruleset_unref(rules);
         free(s);
@@ -112,6 +127,7 @@ void session_free(struct session *s)
     flow_free(&s->flow);
     dns_cache_free(s->env.dns);
     sendauth_free(s->env.auth);
+    statecheck_free(s->env.state);
     envelope_free(&s->env);
     ruleset_unref(s->rules);
     free(s);

@@ -40,7 +40,7 @@ struct dkim_check {
     bool header_limit;         /* a header limit was hit: nothing is verified */
     bool body_truncated;
     bool broken;               /* an internal error: every result is temperror */
-    DKIM_STAT eoh_status;
+    DKIM_STAT lib_status;      /* dkim_eoh()'s, or the first body error: not OK, no more body */
     char problem[128];
 };
 
@@ -150,10 +150,15 @@ void dkim_check_free(struct dkim_check *m)
     free(m);
 }
 
-/* Errors that mean "out of resources", not "this input is bad". */
+/*
+ * Out of memory: our failure, the caller tempfails. libopendkim's
+ * DKIM_STAT_INTERNAL is not counted: it also comes from input it cannot
+ * handle, and a message must not be able to make itself retried forever
+ * (it becomes permerror, "not verifiable").
+ */
 static bool internal_error(DKIM_STAT st)
 {
-    return st == DKIM_STAT_NORESOURCE || st == DKIM_STAT_INTERNAL;
+    return st == DKIM_STAT_NORESOURCE;
 }
 
 /* Past a header limit nothing is verified (the result is permerror). */
@@ -238,9 +243,9 @@ int dkim_check_eoh(struct dkim_check *m)
         return m->broken ? -1 : 0;
     m->eoh_done = true;
     dkim_keys_serve(&m->keys);
-    m->eoh_status = dkim_eoh(m->dkim);
+    m->lib_status = dkim_eoh(m->dkim);
     dkim_keys_serve(NULL);
-    if (internal_error(m->eoh_status)) {
+    if (internal_error(m->lib_status)) {
         m->broken = true;
         return -1;
     }
@@ -252,7 +257,7 @@ int dkim_check_body(struct dkim_check *m, const unsigned char *data, size_t len)
     size_t room = m->c->lim.max_body_bytes - m->body_bytes;
     DKIM_STAT st;
 
-    if (!m->eoh_done || m->header_limit || m->broken || m->eoh_status != DKIM_STAT_OK || len == 0)
+    if (!m->eoh_done || m->header_limit || m->broken || m->lib_status != DKIM_STAT_OK || len == 0)
         return m->broken ? -1 : 0;
     if (len > room) {
         m->body_truncated = true;
@@ -267,6 +272,8 @@ int dkim_check_body(struct dkim_check *m, const unsigned char *data, size_t len)
         m->broken = true;
         return -1;
     }
+    if (st != DKIM_STAT_OK)
+        m->lib_status = st; /* no more body, and nothing to verify */
     return 0;
 }
 
@@ -316,67 +323,85 @@ static void sig_set(struct dkim_sig_outcome *o, enum auth_result r, const char *
     snprintf(o->problem, sizeof o->problem, "%s", problem);
 }
 
-/* A key lookup that failed for a reason of DNS, not of the key. */
-static void sig_temperror(const struct dkim_check *m, struct dkim_sig_outcome *o)
+/* A key lookup that failed: temperror, unless asking again cannot help. */
+static void sig_keyfail(const struct dkim_check *m, struct dkim_sig_outcome *o)
 {
     char name[DKIM_KEYNAME_MAX + 1];
     const char *why = NULL;
+    bool permanent = false;
 
     if (dkim_keys_name(o->selector, o->domain, name, sizeof name) == 0)
-        why = dkim_keys_why(&m->keys, name);
+        why = dkim_keys_why(&m->keys, name, &permanent);
     snprintf(o->problem, sizeof o->problem, "key lookup failed: %s", why != NULL ? why : "DNS error");
-    o->result = AUTH_TEMPERROR;
+    o->result = permanent ? AUTH_PERMERROR : AUTH_TEMPERROR;
+}
+
+/* Signature or body hash mismatch: fail, saying whether our body limit
+   is why. */
+static void sig_mismatch(const struct dkim_check *m, struct dkim_sig_outcome *o, int err, int bh)
+{
+    o->result = AUTH_FAIL;
+    if (m->body_truncated && bh != DKIM_SIGBH_MATCH)
+        snprintf(o->problem, sizeof o->problem, "body longer than the %zu bytes hashed",
+                 m->c->lim.max_body_bytes);
+    else
+        sig_set(o, AUTH_FAIL,
+                err == DKIM_SIGERROR_TOOLARGE_L ? "l= longer than the body"
+                : bh == DKIM_SIGBH_MISMATCH    ? "body hash mismatch"
+                                               : "signature mismatch");
 }
 
 /*
  * libopendkim's verdict on one signature, in RFC 8601 words. A key that
- * does not exist is permerror (RFC 6376 6.1.2: PERMFAIL, nothing to verify
- * with); a revoked key (empty p=, RFC 6376 3.6.1) is fail: the signer has
- * disowned every signature made with it. A key below min_rsa_bits is
- * policy (RFC 8301: not a valid signature here, whatever the maths says).
+ * does not exist is permerror (RFC 6376 6.1.2 step 3: PERMFAIL, nothing to
+ * verify with). A revoked key (empty p=) is fail: RFC 6376 6.1.2 step 7
+ * says to "treat this as a failed signature check", the signer disowns
+ * every signature made with it. A key below min_rsa_bits is policy (RFC
+ * 8301 3.2: not a valid signature; RFC 8601 2.7.1: signed, but refused by
+ * the receiver's policy): rules may treat it as fail. A broken signature
+ * or key record, an expired signature, is permerror.
  */
 static void sig_result(const struct dkim_check *m, DKIM_SIGINFO *sig, struct dkim_sig_outcome *o)
 {
     unsigned flags = dkim_sig_getflags(sig);
     int err = dkim_sig_geterror(sig), bh = dkim_sig_getbh(sig);
 
-    if ((flags & DKIM_SIGFLAG_PASSED) != 0 && bh == DKIM_SIGBH_MATCH && err == DKIM_SIGERROR_OK)
-        return sig_set(o, AUTH_PASS, "");
+    if ((flags & DKIM_SIGFLAG_PASSED) != 0 && bh == DKIM_SIGBH_MATCH && err == DKIM_SIGERROR_OK) {
+        sig_set(o, AUTH_PASS, "");
+        return;
+    }
     switch (err) {
     case DKIM_SIGERROR_KEYFAIL:
-        return sig_temperror(m, o);
+        sig_keyfail(m, o);
+        break;
     case DKIM_SIGERROR_NOKEY:
-        return sig_set(o, AUTH_PERMERROR, "no key record (NXDOMAIN or no TXT)");
+        sig_set(o, AUTH_PERMERROR, "no key record (NXDOMAIN or no TXT)");
+        break;
     case DKIM_SIGERROR_KEYREVOKED:
-        return sig_set(o, AUTH_FAIL, "key revoked (empty p=)");
+        sig_set(o, AUTH_FAIL, "key revoked (empty p=)");
+        break;
     case DKIM_SIGERROR_KEYTOOSMALL:
         snprintf(o->problem, sizeof o->problem, "key of %u bits, fewer than %u", o->key_bits,
                  m->c->lim.min_rsa_bits);
         o->result = AUTH_POLICY;
-        return;
+        break;
     case DKIM_SIGERROR_TOOLARGE_L:
     case DKIM_SIGERROR_BADSIG:
-        if (m->body_truncated && bh != DKIM_SIGBH_MATCH)
-            snprintf(o->problem, sizeof o->problem, "body longer than the %zu bytes hashed",
-                     m->c->lim.max_body_bytes);
-        else
-            snprintf(o->problem, sizeof o->problem, "%s",
-                     err == DKIM_SIGERROR_TOOLARGE_L ? "l= longer than the body"
-                     : bh == DKIM_SIGBH_MISMATCH    ? "body hash mismatch"
-                                                    : "signature mismatch");
-        o->result = AUTH_FAIL;
-        return;
+        sig_mismatch(m, o, err, bh);
+        break;
     case DKIM_SIGERROR_DOMAIN:
-        return sig_set(o, AUTH_PERMERROR, "d= or s= is not a usable DNS name");
+        sig_set(o, AUTH_PERMERROR, "d= or s= is not a usable DNS name");
+        break;
     case DKIM_SIGERROR_UNKNOWN:
         /* Never processed: libopendkim ran out of resources on it. */
-        return sig_set(o, AUTH_TEMPERROR, "not verified (internal error)");
+        sig_set(o, AUTH_TEMPERROR, "not verified (internal error)");
+        break;
     default:
         /* Broken signature or key record (syntax, version, hash, key
            type, expiry, i=/d= mismatch...): cannot ever verify. */
-        snprintf(o->problem, sizeof o->problem, "%s", dkim_sig_geterrorstr(err));
-        o->result = AUTH_PERMERROR;
-        return;
+        sig_set(o, AUTH_PERMERROR,
+                dkim_sig_geterrorstr(err) != NULL ? dkim_sig_geterrorstr(err) : "unverifiable signature");
+        break;
     }
 }
 
@@ -429,7 +454,7 @@ void dkim_check_eom(struct dkim_check *m, struct dkim_outcome *out)
         out->result = AUTH_PERMERROR;
         return;
     }
-    if (m->eoh_done && (m->eoh_status == DKIM_STAT_OK || m->eoh_status == DKIM_STAT_NOSIG))
+    if (m->eoh_done && (m->lib_status == DKIM_STAT_OK || m->lib_status == DKIM_STAT_NOSIG))
         eom_verify(m, out);
     if (m->nsigs > out->nevaluated && out->problem[0] == '\0')
         snprintf(out->problem, sizeof out->problem, "%u signatures, %u evaluated", m->nsigs,
@@ -439,6 +464,6 @@ void dkim_check_eom(struct dkim_check *m, struct dkim_outcome *out)
         /* Signed, yet libopendkim could not even start (no From:, ...). */
         out->result = AUTH_PERMERROR;
         snprintf(out->problem, sizeof out->problem, "not verifiable: %s",
-                 m->eoh_done ? dkim_getresultstr(m->eoh_status) : "no end of headers");
+                 m->eoh_done ? dkim_getresultstr(m->lib_status) : "no end of headers");
     }
 }

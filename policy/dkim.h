@@ -85,8 +85,11 @@ int dkim_check_body(struct dkim_check *m, const unsigned char *data, size_t len)
  * all in one batch, waited for here within the deadline). Per signature:
  * pass; fail (signature or body hash mismatch, revoked key, body longer
  * than max_body_bytes for a signature covering it); policy (RSA key below
- * min_rsa_bits); temperror (key lookup timeout, SERVFAIL, DNSSEC bogus);
- * permerror (no key record, malformed signature or key record).
+ * min_rsa_bits); temperror (key lookup timeout, SERVFAIL, DNSSEC bogus,
+ * garbled answer); permerror (no key record, malformed, doubled or oversized
+ * key record, malformed or expired signature, d=/s= no DNS name). Always
+ * fills *out; the message is none without a DKIM-Signature field, and
+ * permerror past a header limit.
  */
 void dkim_check_eom(struct dkim_check *m, struct dkim_outcome *out);
 void dkim_check_free(struct dkim_check *m);

@@ -89,7 +89,7 @@ int dkim_keys_ask(struct dkim_keys *k, const char *name)
 
     if (i >= 0)
         return i;
-    if (k->n == DKIM_KEYS_MAX || strlen(name) > DKIM_KEYNAME_MAX)
+    if (k->r == NULL || k->n == DKIM_KEYS_MAX || strlen(name) > DKIM_KEYNAME_MAX)
         return -1;
     if (k->batch == NULL) {
         if ((k->batch = dns_batch_new(k->r)) == NULL)
@@ -99,14 +99,16 @@ int dkim_keys_ask(struct dkim_keys *k, const char *name)
     q = &k->q[k->n];
     strcpy(q->name, name);
     q->why = NULL;
+    q->permanent = false;
     q->index = dns_batch_add_raw(k->batch, name, DNS_TYPE_TXT);
     return (int)k->n++;
 }
 
-const char *dkim_keys_why(const struct dkim_keys *k, const char *name)
+const char *dkim_keys_why(const struct dkim_keys *k, const char *name, bool *permanent)
 {
     int i = keys_find(k, name);
 
+    *permanent = i >= 0 && k->q[i].permanent;
     return i < 0 ? NULL : k->q[i].why;
 }
 
@@ -172,7 +174,10 @@ static int hook_waitreply(void *service, void *qh, struct timeval *timeout, size
         return DKIM_DNS_ERROR;
     }
     if (a->packet_len > w->buflen) {
-        q->why = "key record answer larger than libopendkim's buffer";
+        /* Never cut short: a cut answer reads as corrupt, a temporary
+           failure, and this one will be as large next time. */
+        q->why = "answer larger than libopendkim takes";
+        q->permanent = true;
         return DKIM_DNS_ERROR;
     }
     memcpy(w->buf, a->packet, a->packet_len);

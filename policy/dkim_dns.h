@@ -24,6 +24,7 @@ struct dkim_keyq {
     char name[DKIM_KEYNAME_MAX + 1];
     int index;                /* in the batch */
     const char *why;          /* static: why the lookup gave no usable answer, or NULL */
+    bool permanent;           /* ... and asking again will not help (an oversized answer) */
 };
 
 /* A handle libopendkim holds between query start and cancel. */
@@ -58,8 +59,9 @@ int dkim_keys_name(const char *selector, const char *domain, char *out, size_t o
 /* Ask for a key now (a prefetch); -1 when the message has too many. */
 int dkim_keys_ask(struct dkim_keys *k, const char *name);
 
-/* Why the lookup of name failed ("timeout", "SERVFAIL", ...), or NULL. */
-const char *dkim_keys_why(const struct dkim_keys *k, const char *name);
+/* Why the lookup of name failed ("timeout", "SERVFAIL", ...), or NULL;
+   *permanent tells whether asking again cannot help. */
+const char *dkim_keys_why(const struct dkim_keys *k, const char *name, bool *permanent);
 
 /* The message whose lookups the calling thread's libopendkim calls serve
    (NULL: none). libopendkim's hooks get no per-message argument. */

@@ -18,8 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ADDR_MAX 1024          /* longer than any SMTP path (RFC 5321: 256) */
-#define REFRESH 3600           /* a known triplet's pass is rewritten at most hourly */
+#define ADDR_MAX 1024 /* longer than any SMTP path (RFC 5321: 256) */
+#define REFRESH 3600  /* a known triplet's pass is rewritten at most hourly */
 
 void greylist_params_init(struct greylist_params *p)
 {
@@ -35,8 +35,8 @@ void greylist_params_init(struct greylist_params *p)
 const char *greylist_reason_text(enum greylist_reason r)
 {
     static const char *const text[] = {
-        [GREYLIST_NEW] = "first seen",       [GREYLIST_EARLY] = "too early",
-        [GREYLIST_RETRIED] = "retried",      [GREYLIST_KNOWN] = "known",
+        [GREYLIST_NEW] = "first seen",           [GREYLIST_EARLY] = "too early",
+        [GREYLIST_RETRIED] = "retried",          [GREYLIST_KNOWN] = "known",
         [GREYLIST_AUTOALLOWED] = "auto-allowed", [GREYLIST_STORE_ERROR] = "store error",
     };
     return (unsigned)r < sizeof text / sizeof text[0] ? text[r] : "?";
@@ -45,14 +45,14 @@ const char *greylist_reason_text(enum greylist_reason r)
 static void network_of(const struct ipaddr *ip, const struct greylist_params *p,
                        char out[IPADDR_TEXT_MAX + 4])
 {
-    unsigned prefix = ip->v4 ? (p->v4_prefix < 32 ? p->v4_prefix : 32)
-                             : (p->v6_prefix < 128 ? p->v6_prefix : 128);
+    unsigned prefix =
+        ip->v4 ? (p->v4_prefix < 32 ? p->v4_prefix : 32) : (p->v6_prefix < 128 ? p->v6_prefix : 128);
     unsigned keep = ip->v4 ? 96 + prefix : prefix;
     struct ipaddr net = *ip;
     char text[IPADDR_TEXT_MAX];
 
     for (unsigned i = keep; i < 128; i++)
-        net.b[i >> 3] &= (uint8_t)~(0x80u >> (i & 7));
+        net.b[i >> 3] &= (uint8_t) ~(0x80u >> (i & 7));
     ipaddr_format(&net, text);
     snprintf(out, IPADDR_TEXT_MAX + 4, "%s/%u", text, prefix);
 }
@@ -88,9 +88,10 @@ static enum greylist_verdict store_failed(struct greylist_outcome *out, const ch
 }
 
 /* Write a text entry; STORE_FOUND on success. */
-__attribute__((format(printf, 7, 8))) static enum store_result
-put_text(struct store *s, const char *key, size_t klen, time_t expires, time_t now, const char **why,
-         const char *fmt, ...)
+__attribute__((format(printf, 7, 8))) static enum store_result put_text(struct store *s, const char *key,
+                                                                        size_t klen, time_t expires,
+                                                                        time_t now, const char **why,
+                                                                        const char *fmt, ...)
 {
     char val[64];
     va_list ap;
@@ -135,8 +136,8 @@ static void network_passed(struct store *s, const char *net, time_t now, const s
     const char *why;
     int64_t n;
 
-    if (p->autoallow_passes == 0 ||
-        store_incr(s, key, klen, 1, until, now, &n, &why) != STORE_FOUND || n < (int64_t)p->autoallow_passes)
+    if (p->autoallow_passes == 0 || store_incr(s, key, klen, 1, until, now, &n, &why) != STORE_FOUND ||
+        n < (int64_t)p->autoallow_passes)
         return;
     klen = store_key(key, "ga", net, strlen(net));
     put_text(s, key, klen, until, now, &why, "A %lld", (long long)until);
@@ -162,7 +163,8 @@ static enum greylist_verdict judge(struct store *s, const char *key, size_t klen
 
     if (sscanf(val, "P %lld %lld", &first, &last) == 2 && now - last < (long long)p->lifetime) {
         if (now - last >= REFRESH)
-            put_text(s, key, klen, now + (time_t)p->lifetime, now, &why, "P %lld %lld", first, (long long)now);
+            put_text(s, key, klen, now + (time_t)p->lifetime, now, &why, "P %lld %lld", first,
+                     (long long)now);
         return decide(out, GREYLIST_PASS, GREYLIST_KNOWN, 0);
     }
     if (sscanf(val, "F %lld", &first) != 1 || now - first >= (long long)p->delay + p->window)

@@ -36,27 +36,27 @@ struct greylist_params {
 
 struct greylist_triplet {
     struct ipaddr client;
-    const char *sender;          /* the envelope sender; "" for the null sender */
+    const char *sender; /* the envelope sender; "" for the null sender */
     const char *rcpt;
 };
 
 enum greylist_verdict { GREYLIST_PASS, GREYLIST_TEMPFAIL, GREYLIST_ERROR };
 
 enum greylist_reason {
-    GREYLIST_NEW,          /* tempfail: first seen (or seen again after its window) */
-    GREYLIST_EARLY,        /* tempfail: retried before the delay was over */
-    GREYLIST_RETRIED,      /* pass: retried in the window */
-    GREYLIST_KNOWN,        /* pass: passed before, within its lifetime */
-    GREYLIST_AUTOALLOWED,  /* pass: the client network is allowed */
-    GREYLIST_STORE_ERROR,  /* error: the store did not answer */
+    GREYLIST_NEW,         /* tempfail: first seen (or seen again after its window) */
+    GREYLIST_EARLY,       /* tempfail: retried before the delay was over */
+    GREYLIST_RETRIED,     /* pass: retried in the window */
+    GREYLIST_KNOWN,       /* pass: passed before, within its lifetime */
+    GREYLIST_AUTOALLOWED, /* pass: the client network is allowed */
+    GREYLIST_STORE_ERROR, /* error: the store did not answer */
 };
 
 struct greylist_outcome {
     enum greylist_verdict verdict;
     enum greylist_reason reason;
-    long seconds_left;       /* GREYLIST_NEW and _EARLY: until a retry can pass */
+    long seconds_left;                 /* GREYLIST_NEW and _EARLY: until a retry can pass */
     char network[IPADDR_TEXT_MAX + 4]; /* "192.0.2.0/24" */
-    const char *why;         /* GREYLIST_STORE_ERROR: static text */
+    const char *why;                   /* GREYLIST_STORE_ERROR: static text */
 };
 
 /* The defaults above. */

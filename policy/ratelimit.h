@@ -28,9 +28,9 @@ enum ratelimit_status { RATELIMIT_UNDER, RATELIMIT_OVER, RATELIMIT_ERROR };
 
 struct ratelimit_result {
     enum ratelimit_status status;
-    uint64_t count;          /* hits in the last window, this one included (an estimate) */
+    uint64_t count; /* hits in the last window, this one included (an estimate) */
     uint64_t limit;
-    const char *why;         /* RATELIMIT_ERROR: static text */
+    const char *why; /* RATELIMIT_ERROR: static text */
 };
 
 /*

@@ -237,7 +237,10 @@ static bool name_is_queryable(const char *name)
     if (len == 0 || len > SPF_DOMAIN_MAX)
         return false;
     for (size_t i = 0; i < len; i++) {
-        if (name[i] == '.') {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c > 0x7e || c == '\\')
+            return false; /* no escapes for the resolver's name parser */
+        if (c == '.') {
             if (label == 0)
                 return false;
             label = 0;
@@ -300,11 +303,42 @@ static void answer_as_client(const struct spf_eval *e, SPF_dns_rr_t *rr, ns_type
     }
 }
 
+/* Ask one question for libspf2: its answer as libspf2 reads answers. */
+static SPF_dns_rr_t *answer_rr(struct spf_eval *e, SPF_dns_server_t *s, const char *name, ns_type type,
+                               bool any)
+{
+    struct asked q = { NULL, NULL };
+    SPF_dns_rr_t *rr;
+
+    if (!name_is_queryable(name))
+        return rr_status(s, name, type, HOST_NOT_FOUND);
+    if (!may_ask(e, name) || ask(e, name, type, &q) < 0)
+        rr = rr_status(s, name, type, TRY_AGAIN);
+    else if (q.a->status == DNS_TEMPFAIL)
+        rr = rr_status(s, name, type, TRY_AGAIN);
+    else if (q.a->status == DNS_NOTFOUND)
+        rr = rr_status(s, name, type, q.a->rcode == 3 ? HOST_NOT_FOUND : NO_DATA);
+    else {
+        rr = rr_status(s, name, type, NETDB_SUCCESS);
+        int n = decode(q.a, type, e->lim, rr);
+        if (n < 0) {
+            note_temp(e, "undecodable answer", name);
+            rr->num_rr = 0;
+            rr->herrno = TRY_AGAIN;
+        } else if (n == 0)
+            rr->herrno = NO_DATA;
+        else if (any)
+            answer_as_client(e, rr, type);
+    }
+    if (rr->herrno == TRY_AGAIN && e->limit == NULL && !e->in_exp)
+        e->tempfails++;
+    dns_batch_free(q.b);
+    return rr;
+}
+
 static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *s, const char *name, ns_type type, int should_cache)
 {
     struct spf_eval *e = current;
-    struct asked q;
-
     char real[SPF_DOMAIN_MAX + 64];
 
     if (e == NULL)
@@ -321,31 +355,7 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *s, const char *name, ns_type
         return rr_status(s, name, type, TRY_AGAIN);
     if (term && any && type == ns_t_mx)
         e->sub_any = true;
-    any = addr && (any || (sub && e->sub_any));
-    name = name_fit(asked);
-    if (!name_is_queryable(name))
-        return rr_status(s, name, type, HOST_NOT_FOUND);
-    if (!may_ask(e, name) || ask(e, name, type, &q) < 0)
-        return rr_status(s, name, type, TRY_AGAIN);
-
-    SPF_dns_rr_t *rr;
-    if (q.a->status == DNS_TEMPFAIL)
-        rr = rr_status(s, name, type, TRY_AGAIN);
-    else if (q.a->status == DNS_NOTFOUND)
-        rr = rr_status(s, name, type, q.a->rcode == 3 ? HOST_NOT_FOUND : NO_DATA);
-    else {
-        rr = rr_status(s, name, type, NETDB_SUCCESS);
-        int n = decode(q.a, type, e->lim, rr);
-        if (n < 0) {
-            note_temp(e, "undecodable answer", name);
-            rr->num_rr = 0;
-            rr->herrno = TRY_AGAIN;
-        } else if (n == 0)
-            rr->herrno = NO_DATA;
-        else if (any)
-            answer_as_client(e, rr, type);
-    }
-    dns_batch_free(q.b);
+    SPF_dns_rr_t *rr = answer_rr(e, s, name_fit(asked), type, addr && (any || (sub && e->sub_any)));
     if (term && (rr->herrno == HOST_NOT_FOUND || rr->herrno == NO_DATA) && !count_void(e))
         rr->herrno = TRY_AGAIN;
     if (term && type == ns_t_mx && rr->num_rr > SPF_SUB_MAX) {
@@ -407,18 +417,14 @@ static SPF_errcode_t layer_get_exp(SPF_server_t *server, const char *domain, cha
     return SPF_E_SUCCESS;
 }
 
-static void layer_free(SPF_dns_server_t *s)
-{
-    free(s);
-}
-
 SPF_dns_server_t *spf_dns_layer_new(void)
 {
     SPF_dns_server_t *s = calloc(1, sizeof *s);
 
     if (s == NULL)
         return NULL;
-    s->destroy = layer_free;
+    /* No destructor: libspf2 then leaves the layer to its owner (spf_checker_free). */
+    s->destroy = NULL;
     s->lookup = layer_lookup;
     s->get_spf = spf_dns_get_record;
     s->get_exp = layer_get_exp;
@@ -505,12 +511,19 @@ SPF_errcode_t spf_dns_get_record(SPF_server_t *server, SPF_request_t *req, SPF_r
         return SPF_response_add_error(resp, SPF_E_DNS_ERROR, "%s", "no evaluation under way");
     /* check_host()'s own fetch is no term; include and redirect are. */
     bool term = e->records++ > 0;
-    if ((term && !count_term(e)) || !may_ask(e, dom) || ask(e, dom, ns_t_txt, &q) < 0)
+    if (term && !count_term(e))
+        return SPF_response_add_error(resp, SPF_E_DNS_ERROR, "lookup of '%.100s' not made", dom);
+    dom = name_fit(dom);
+    if (!name_is_queryable(dom))
+        return record_none(resp, "no such name", dom);
+    if (!may_ask(e, dom) || ask(e, dom, ns_t_txt, &q) < 0)
         return SPF_response_add_error(resp, SPF_E_DNS_ERROR, "lookup of '%.100s' not made", dom);
 
     SPF_errcode_t err;
-    if (q.a->status == DNS_TEMPFAIL)
+    if (q.a->status == DNS_TEMPFAIL) {
+        e->tempfails++;
         err = SPF_response_add_error(resp, SPF_E_DNS_ERROR, "temporary DNS failure for '%.100s'", dom);
+    }
     else if (q.a->status == DNS_NOTFOUND)
         err = term && !count_void(e) ? SPF_response_add_error(resp, SPF_E_DNS_ERROR, "%s", e->limit)
                                      : record_none(resp, "no TXT records", dom);

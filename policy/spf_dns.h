@@ -34,6 +34,7 @@ struct spf_eval {
     unsigned terms;                /* DNS-querying terms, include and redirect among them */
     unsigned voids;                /* void lookups of those terms */
     const char *limit;             /* static: the limit exceeded (a permerror), or NULL */
+    unsigned tempfails;            /* temporary failures handed to libspf2 (not for exp=) */
     char temp[160];                /* the first temporary failure, for the problem text */
     /* Names an MX or PTR answer just gave: libspf2 asks their addresses
        next, in order, and those lookups belong to the same term. */

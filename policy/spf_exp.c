@@ -40,7 +40,9 @@ static void put_escaped(struct ebuf *b, char c)
     static const char hex[] = "0123456789ABCDEF";
     unsigned char u = (unsigned char)c;
 
-    if (isalnum(u) || strchr("-._~", u) != NULL) {
+    /* By value, not isalnum(): an 8-bit octet is escaped whatever the locale. */
+    if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
+        (u != 0 && strchr("-._~", u) != NULL)) {
         put(b, c);
         return;
     }
@@ -91,8 +93,6 @@ static void macro_value(SPF_request_t *req, char l, char *out, size_t outsz)
     snprintf(out, outsz, "%s", v != NULL ? v : "");
 }
 
-static void expand(SPF_request_t *req, const char *text, struct ebuf *b);
-
 /* Split value at delimiters, keep the rightmost keep parts (after reversing), join with dots. */
 static void transform(char *value, unsigned keep, bool reverse, const char *delims, struct ebuf *b, bool esc)
 {
@@ -126,8 +126,11 @@ static size_t expand_macro(SPF_request_t *req, const char *p, struct ebuf *b)
     bool reverse = false;
     char letter = p[2];
 
-    while (isdigit((unsigned char)p[i]))
-        keep = keep * 10 + (unsigned)(p[i++] - '0');
+    while (isdigit((unsigned char)p[i])) {
+        if (keep < 1000) /* checked to be 1..128 already; never overflow anyway */
+            keep = keep * 10 + (unsigned)(p[i] - '0');
+        i++;
+    }
     if (p[i] == 'r' || p[i] == 'R') {
         reverse = true;
         i++;
@@ -141,15 +144,6 @@ static size_t expand_macro(SPF_request_t *req, const char *p, struct ebuf *b)
     macro_value(req, (char)tolower((unsigned char)letter), value, sizeof value);
     transform(value, keep, reverse, nd > 0 ? delims : ".", b, isupper((unsigned char)letter) != 0);
     return p[i] == '}' ? i + 1 : i;
-}
-
-void spf_exp_expand(SPF_request_t *req, const char *text, char *out, size_t outsz)
-{
-    struct ebuf b = { .n = 0 };
-
-    b.p[0] = '\0';
-    expand(req, text, &b);
-    snprintf(out, outsz, "%s", b.p);
 }
 
 /* Expand a checked explanation text. */
@@ -168,4 +162,13 @@ static void expand(SPF_request_t *req, const char *text, struct ebuf *b)
         default: p++; break; /* cannot happen: the text was checked */
         }
     }
+}
+
+void spf_exp_expand(SPF_request_t *req, const char *text, char *out, size_t outsz)
+{
+    struct ebuf b = { .n = 0 };
+
+    b.p[0] = '\0';
+    expand(req, text, &b);
+    snprintf(out, outsz, "%s", b.p);
 }

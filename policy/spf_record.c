@@ -24,6 +24,8 @@
 #include <string.h>
 #include <strings.h>
 
+#define SPF_RECORD_TERMS_MAX 60
+
 struct span {
     const char *p;
     size_t n;
@@ -389,6 +391,15 @@ int spf_record_check(const char *rec, int family, char *out, size_t outsz, const
             i++;
         if (i > start && term(&r, (struct span){ rec + start, i - start }, why_r) < 0)
             return -1;
+    }
+    /* libspf2 silently drops mechanisms after about 63 (a record of 64
+       ip4 terms and -all evaluates as neutral): refuse well before. */
+    size_t terms = 0;
+    for (size_t k = 0; k < r.len; k++)
+        terms += r.out[k] == ' ';
+    if (terms > SPF_RECORD_TERMS_MAX) {
+        *why_r = "more mechanisms than libspf2 evaluates";
+        return -1;
     }
     /* exp= and redirect= last, where libspf2 evaluates them in order. */
     if ((r.exp.p != NULL && !append(&r, r.exp.p, r.exp.n)) ||

@@ -16,30 +16,29 @@
 #define FIELD(f) offsetof(struct store_config, f), sizeof(((struct store_config *)0)->f)
 
 const struct store_setting store_settings[] = {
-    { "backend", STORE_SET_BACKEND, "lmdb", "lmdb (a file on this host) or redis (shared by gateways)",
-      FIELD(backend), 0, 0 },
-    { "lmdb-path", STORE_SET_STRING, "/var/lib/mxguard/state.lmdb", "the LMDB state file",
-      FIELD(path), 0, 0 },
-    { "lmdb-map-size", STORE_SET_SIZE, "256m", "the most the LMDB file may hold (k, m, g suffixes)",
-      FIELD(map_size), 65536, 0 },
-    { "redis-host", STORE_SET_STRING, "127.0.0.1", "the Redis server's name or address", FIELD(host), 0, 0 },
-    { "redis-port", STORE_SET_INT, "6379", "the Redis server's TCP port", FIELD(port), 1, 65535 },
-    { "redis-socket", STORE_SET_STRING, NULL, "a unix socket to Redis, instead of host and port",
-      FIELD(socket), 0, 0 },
-    { "redis-password", STORE_SET_STRING, NULL, "sent with AUTH after connecting", FIELD(password), 0, 0 },
-    { "redis-db", STORE_SET_INT, "0", "the Redis database number (SELECT)", FIELD(db), 0, 1 << 20 },
-    { "redis-prefix", STORE_SET_STRING, "mxg:", "put before every key, so setups can share a server",
-      FIELD(prefix), 0, 0 },
-    { "redis-connect-timeout", STORE_SET_INT, "1000", "milliseconds to connect to Redis",
-      FIELD(connect_timeout_ms), 1, 600000 },
-    { "redis-timeout", STORE_SET_INT, "500", "milliseconds one Redis command may take",
-      FIELD(command_timeout_ms), 1, 600000 },
-    { "redis-retry-min", STORE_SET_INT, "1000", "milliseconds before the first reconnect after a failure",
-      FIELD(retry_min_ms), 1, 3600000 },
-    { "redis-retry-max", STORE_SET_INT, "30000", "the reconnect wait doubles up to this many milliseconds",
-      FIELD(retry_max_ms), 1, 3600000 },
-    { "redis-connections", STORE_SET_INT, "8", "Redis connections shared by the filter's threads",
-      FIELD(pool_size), 1, 1024 },
+    {"backend", STORE_SET_BACKEND, "lmdb", "lmdb (a file on this host) or redis (shared by gateways)",
+     FIELD(backend), 0, 0},
+    {"lmdb-path", STORE_SET_STRING, "/var/lib/mxguard/state.lmdb", "the LMDB state file", FIELD(path), 0, 0},
+    {"lmdb-map-size", STORE_SET_SIZE, "256m", "the most the LMDB file may hold (k, m, g suffixes)",
+     FIELD(map_size), 1 << 20, 0},
+    {"redis-host", STORE_SET_STRING, "127.0.0.1", "the Redis server's name or address", FIELD(host), 0, 0},
+    {"redis-port", STORE_SET_INT, "6379", "the Redis server's TCP port", FIELD(port), 1, 65535},
+    {"redis-socket", STORE_SET_STRING, NULL, "a unix socket to Redis, instead of host and port",
+     FIELD(socket), 0, 0},
+    {"redis-password", STORE_SET_STRING, NULL, "sent with AUTH after connecting", FIELD(password), 0, 0},
+    {"redis-db", STORE_SET_INT, "0", "the Redis database number (SELECT)", FIELD(db), 0, 1 << 20},
+    {"redis-prefix", STORE_SET_STRING, "mxg:", "put before every key, so setups can share a server",
+     FIELD(prefix), 0, 0},
+    {"redis-connect-timeout", STORE_SET_INT, "1000", "milliseconds to connect to Redis",
+     FIELD(connect_timeout_ms), 1, 600000},
+    {"redis-timeout", STORE_SET_INT, "500", "milliseconds one Redis command may take",
+     FIELD(command_timeout_ms), 1, 600000},
+    {"redis-retry-min", STORE_SET_INT, "1000", "milliseconds before the first reconnect after a failure",
+     FIELD(retry_min_ms), 1, 3600000},
+    {"redis-retry-max", STORE_SET_INT, "30000", "the reconnect wait doubles up to this many milliseconds",
+     FIELD(retry_max_ms), 1, 3600000},
+    {"redis-connections", STORE_SET_INT, "8", "Redis connections shared by the filter's threads",
+     FIELD(pool_size), 1, 1024},
 };
 const size_t store_settings_count = sizeof store_settings / sizeof store_settings[0];
 
@@ -55,10 +54,20 @@ static int parse_long(const char *text, long min, long max, long *out, bool suff
         return -1;
     if (suffixes && *end != '\0' && end[1] == '\0') {
         switch (*end) {
-        case 'k': case 'K': mult = 1LL << 10; break;
-        case 'm': case 'M': mult = 1LL << 20; break;
-        case 'g': case 'G': mult = 1LL << 30; break;
-        default: return -1;
+        case 'k':
+        case 'K':
+            mult = 1LL << 10;
+            break;
+        case 'm':
+        case 'M':
+            mult = 1LL << 20;
+            break;
+        case 'g':
+        case 'G':
+            mult = 1LL << 30;
+            break;
+        default:
+            return -1;
         }
         end++;
     }

@@ -27,7 +27,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#define STORE_KEY_MAX 480     /* below LMDB's 511-byte key limit; Redis adds its prefix */
+#define STORE_KEY_MAX 480 /* below LMDB's 511-byte key limit; Redis adds its prefix */
 #define STORE_VALUE_MAX 256
 #define STORE_PREFIX_MAX 64
 #define STORE_PATH_MAX 4096
@@ -46,20 +46,20 @@ typedef void store_log_fn(void *ctx, enum store_log_level level, const char *mes
 struct store_config {
     enum store_backend backend;
     /* LMDB */
-    char path[STORE_PATH_MAX];   /* the state file (its lock file is PATH-lock) */
-    size_t map_size;             /* bytes: the file never grows past this */
+    char path[STORE_PATH_MAX]; /* the state file (its lock file is PATH-lock) */
+    size_t map_size;           /* bytes: the file never grows past this */
     /* Redis */
-    char host[256];              /* name or address; unused when socket is set */
+    char host[256]; /* name or address; unused when socket is set */
     int port;
-    char socket[108];            /* unix socket path, instead of host and port */
-    char password[256];          /* "": no AUTH */
-    int db;                      /* SELECT db when not 0 */
+    char socket[108];              /* unix socket path, instead of host and port */
+    char password[256];            /* "": no AUTH */
+    int db;                        /* SELECT db when not 0 */
     char prefix[STORE_PREFIX_MAX]; /* put before every key: setups sharing one server */
     int connect_timeout_ms;
     int command_timeout_ms;
-    int retry_min_ms;            /* first wait after a failure before one new attempt */
-    int retry_max_ms;            /* the wait doubles up to this */
-    int pool_size;               /* connections shared by the threads */
+    int retry_min_ms; /* first wait after a failure before one new attempt */
+    int retry_max_ms; /* the wait doubles up to this */
+    int pool_size;    /* connections shared by the threads */
     /* Not settings: set by the program. */
     store_log_fn *log;
     void *log_ctx;
@@ -68,13 +68,13 @@ struct store_config {
 enum store_setting_type { STORE_SET_BACKEND, STORE_SET_STRING, STORE_SET_INT, STORE_SET_SIZE };
 
 struct store_setting {
-    const char *name;            /* "lmdb-path", "redis-host", ... */
+    const char *name; /* "lmdb-path", "redis-host", ... */
     enum store_setting_type type;
-    const char *default_text;    /* as store_config_set would parse it; NULL: empty */
-    const char *doc;             /* one line, for --help and the man page */
-    size_t offset;               /* into struct store_config */
-    size_t size;                 /* of a string field */
-    long min, max;               /* of a number */
+    const char *default_text; /* as store_config_set would parse it; NULL: empty */
+    const char *doc;          /* one line, for --help and the man page */
+    size_t offset;            /* into struct store_config */
+    size_t size;              /* of a string field */
+    long min, max;            /* of a number */
 };
 
 extern const struct store_setting store_settings[];
@@ -83,8 +83,7 @@ extern const size_t store_settings_count;
 /* Every setting at its default. */
 void store_config_init(struct store_config *cfg);
 /* Set NAME from its text form. 0, or -1 with *error_r (static). */
-int store_config_set(struct store_config *cfg, const char *name, const char *value,
-                     const char **error_r);
+int store_config_set(struct store_config *cfg, const char *name, const char *value, const char **error_r);
 
 struct store;
 
@@ -101,19 +100,18 @@ const char *store_backend_name(const struct store *s);
 enum store_result store_get(struct store *s, const void *key, size_t klen, void *val, size_t valsz,
                             size_t *vlen_r, time_t now, const char **why_r);
 /* Create or replace; STORE_FOUND on success. */
-enum store_result store_set(struct store *s, const void *key, size_t klen, const void *val,
-                            size_t vlen, time_t expires, time_t now, const char **why_r);
+enum store_result store_set(struct store *s, const void *key, size_t klen, const void *val, size_t vlen,
+                            time_t expires, time_t now, const char **why_r);
 /*
  * Add `by` to a counter (created at 0, also when expired) and set its
  * expiry, atomically; the new value in *value_r. STORE_FOUND on success.
  */
-enum store_result store_incr(struct store *s, const void *key, size_t klen, int64_t by,
-                             time_t expires, time_t now, int64_t *value_r, const char **why_r);
+enum store_result store_incr(struct store *s, const void *key, size_t klen, int64_t by, time_t expires,
+                             time_t now, int64_t *value_r, const char **why_r);
 /* A counter as store_get reads it (decimal text on both backends, as Redis keeps it). 0 or -1. */
 int store_parse_counter(const void *val, size_t vlen, int64_t *out);
 /* STORE_NOTFOUND when there was nothing to delete. */
-enum store_result store_del(struct store *s, const void *key, size_t klen, time_t now,
-                            const char **why_r);
+enum store_result store_del(struct store *s, const void *key, size_t klen, time_t now, const char **why_r);
 /*
  * Delete expired entries, looking at no more than `batch` of them in one
  * write (a sweep resumes where the previous call stopped and wraps

@@ -11,12 +11,11 @@ struct store_ops {
     const char *name;
     enum store_result (*get)(struct store *s, const void *key, size_t klen, void *val, size_t valsz,
                              size_t *vlen_r, time_t now, const char **why_r);
-    enum store_result (*set)(struct store *s, const void *key, size_t klen, const void *val,
-                             size_t vlen, time_t expires, time_t now, const char **why_r);
-    enum store_result (*incr)(struct store *s, const void *key, size_t klen, int64_t by,
-                              time_t expires, time_t now, int64_t *value_r, const char **why_r);
-    enum store_result (*del)(struct store *s, const void *key, size_t klen, time_t now,
-                             const char **why_r);
+    enum store_result (*set)(struct store *s, const void *key, size_t klen, const void *val, size_t vlen,
+                             time_t expires, time_t now, const char **why_r);
+    enum store_result (*incr)(struct store *s, const void *key, size_t klen, int64_t by, time_t expires,
+                              time_t now, int64_t *value_r, const char **why_r);
+    enum store_result (*del)(struct store *s, const void *key, size_t klen, time_t now, const char **why_r);
     enum store_result (*expire)(struct store *s, time_t now, unsigned batch, unsigned *removed_r,
                                 const char **why_r);
     void (*close)(struct store *s);

@@ -69,7 +69,7 @@ static enum store_result lmdb_get(struct store *s, const void *key, size_t klen,
 {
     struct store_lmdb *l = lmdb_of(s);
     MDB_txn *txn;
-    MDB_val k = { klen, (void *)key }, v;
+    MDB_val k = {klen, (void *)key}, v;
     enum store_result r;
     int rc;
 
@@ -100,7 +100,7 @@ static int put(struct store_lmdb *l, MDB_txn *txn, MDB_val *k, const void *val, 
 {
     unsigned char buf[HEADER + STORE_VALUE_MAX];
     int64_t e = (int64_t)expires;
-    MDB_val v = { HEADER + vlen, buf };
+    MDB_val v = {HEADER + vlen, buf};
 
     memcpy(buf, &e, HEADER);
     memcpy(buf + HEADER, val, vlen);
@@ -127,7 +127,7 @@ static bool near_full(struct store_lmdb *l)
     if (mdb_env_info(l->env, &info) != 0 || mdb_env_stat(l->env, &st) != 0)
         return true;
     pages = info.me_mapsize / st.ms_psize;
-    reserve = pages / 32 > 64 ? pages / 32 : 64;
+    reserve = pages / 32 > 16 ? pages / 32 : 16;
     unused = pages > info.me_last_pgno + 1 ? pages - info.me_last_pgno - 1 : 0;
     if (unused >= reserve)
         return false;
@@ -165,12 +165,12 @@ static int begin_write(struct store_lmdb *l, bool adds, MDB_txn **txn)
     return mdb_txn_begin(l->env, NULL, 0, txn);
 }
 
-static enum store_result lmdb_set(struct store *s, const void *key, size_t klen, const void *val,
-                                  size_t vlen, time_t expires, time_t now, const char **why_r)
+static enum store_result lmdb_set(struct store *s, const void *key, size_t klen, const void *val, size_t vlen,
+                                  time_t expires, time_t now, const char **why_r)
 {
     struct store_lmdb *l = lmdb_of(s);
     MDB_txn *txn;
-    MDB_val k = { klen, (void *)key };
+    MDB_val k = {klen, (void *)key};
     int rc;
 
     rc = begin_write(l, true, &txn);
@@ -179,12 +179,12 @@ static enum store_result lmdb_set(struct store *s, const void *key, size_t klen,
     return commit(txn, put(l, txn, &k, val, vlen, expires), STORE_FOUND, why_r);
 }
 
-static enum store_result lmdb_incr(struct store *s, const void *key, size_t klen, int64_t by,
-                                   time_t expires, time_t now, int64_t *value_r, const char **why_r)
+static enum store_result lmdb_incr(struct store *s, const void *key, size_t klen, int64_t by, time_t expires,
+                                   time_t now, int64_t *value_r, const char **why_r)
 {
     struct store_lmdb *l = lmdb_of(s);
     MDB_txn *txn;
-    MDB_val k = { klen, (void *)key }, v;
+    MDB_val k = {klen, (void *)key}, v;
     int64_t n = 0;
     char text[24];
     int rc;
@@ -213,7 +213,7 @@ static enum store_result lmdb_del(struct store *s, const void *key, size_t klen,
 {
     struct store_lmdb *l = lmdb_of(s);
     MDB_txn *txn;
-    MDB_val k = { klen, (void *)key }, v;
+    MDB_val k = {klen, (void *)key}, v;
     enum store_result r = STORE_FOUND;
     int rc;
 
@@ -237,7 +237,7 @@ static enum store_result lmdb_del(struct store *s, const void *key, size_t klen,
 static int sweep(struct store_lmdb *l, MDB_txn *txn, time_t now, unsigned batch, unsigned *removed_r)
 {
     MDB_cursor *cur;
-    MDB_val k = { l->sweep_klen, l->sweep_key }, v;
+    MDB_val k = {l->sweep_klen, l->sweep_key}, v;
     int rc = mdb_cursor_open(txn, l->dbi, &cur);
 
     if (rc != 0)

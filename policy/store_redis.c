@@ -26,7 +26,7 @@
 
 struct redis_conn {
     redisContext *c;
-    unsigned gen;     /* the outage count when it connected */
+    unsigned gen; /* the outage count when it connected */
     bool busy;
 };
 
@@ -37,11 +37,11 @@ struct store_redis {
     pthread_cond_t freed;
     struct redis_conn *pool;
     bool down;
-    unsigned gen;              /* outages so far */
-    long long next_try_ms;     /* down: no attempt before this (monotonic) */
+    unsigned gen;          /* outages so far */
+    long long next_try_ms; /* down: no attempt before this (monotonic) */
     int backoff_ms;
-    unsigned long failed;      /* calls failed in this outage */
-    char where[300];           /* host:port or the socket, for the log */
+    unsigned long failed; /* calls failed in this outage */
+    char where[300];      /* host:port or the socket, for the log */
 };
 
 static struct store_redis *redis_of(struct store *s)
@@ -59,7 +59,7 @@ static long long mono_ms(void)
 
 static struct timeval tv_of(int ms)
 {
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     return tv;
 }
 
@@ -292,7 +292,8 @@ static enum store_result refused(redisReply *reply, const char **why_r)
 typedef enum store_result reply_fn(redisReply *reply, void *ctx, const char **why_r);
 
 /* One command (hiredis format: %b is bytes and length) on a pooled connection. */
-static enum store_result run(struct store *s, reply_fn *interpret, void *ctx, const char **why_r, const char *fmt, ...)
+static enum store_result run(struct store *s, reply_fn *interpret, void *ctx, const char **why_r,
+                             const char *fmt, ...)
 {
     struct store_redis *r = redis_of(s);
     bool probe;
@@ -335,7 +336,7 @@ static enum store_result redis_get(struct store *s, const void *key, size_t klen
                                    size_t *vlen_r, time_t now, const char **why_r)
 {
     char k[STORE_PREFIX_MAX + STORE_KEY_MAX];
-    struct get_ctx g = { val, valsz, vlen_r };
+    struct get_ctx g = {val, valsz, vlen_r};
 
     return run(s, got, &g, why_r, "GET %b", k, full_key(redis_of(s), key, klen, k));
 }
@@ -355,16 +356,17 @@ static enum store_result redis_set(struct store *s, const void *key, size_t klen
 }
 
 /* MULTI, INCRBY, EXPIRE, EXEC sent at once; the EXEC reply holds the new value. */
-static enum store_result incr_exchange(redisContext *c, const char *k, size_t klen, int64_t by,
-                                       long long ttl, int64_t *value_r, const char **why_r)
+static enum store_result incr_exchange(redisContext *c, const char *k, size_t klen, int64_t by, long long ttl,
+                                       int64_t *value_r, const char **why_r)
 {
     redisReply *reply = NULL;
     enum store_result res = STORE_ERROR;
 
-    redisAppendCommand(c, "MULTI");
-    redisAppendCommand(c, "INCRBY %b %lld", k, klen, (long long)by);
-    redisAppendCommand(c, "EXPIRE %b %lld", k, klen, ttl);
-    redisAppendCommand(c, "EXEC");
+    if (redisAppendCommand(c, "MULTI") != REDIS_OK ||
+        redisAppendCommand(c, "INCRBY %b %lld", k, klen, (long long)by) != REDIS_OK ||
+        redisAppendCommand(c, "EXPIRE %b %lld", k, klen, ttl) != REDIS_OK ||
+        redisAppendCommand(c, "EXEC") != REDIS_OK)
+        return fail("out of memory", why_r);
     for (int i = 0; i < 4; i++) {
         if (reply != NULL)
             freeReplyObject(reply);
@@ -383,8 +385,8 @@ static enum store_result incr_exchange(redisContext *c, const char *k, size_t kl
     return res;
 }
 
-static enum store_result redis_incr(struct store *s, const void *key, size_t klen, int64_t by,
-                                    time_t expires, time_t now, int64_t *value_r, const char **why_r)
+static enum store_result redis_incr(struct store *s, const void *key, size_t klen, int64_t by, time_t expires,
+                                    time_t now, int64_t *value_r, const char **why_r)
 {
     struct store_redis *r = redis_of(s);
     char k[STORE_PREFIX_MAX + STORE_KEY_MAX];

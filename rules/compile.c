@@ -197,6 +197,29 @@ static int tag_index(const struct ruleset *rs, const char *name)
     return -1;
 }
 
+/* over <limit>: a declared rate limit whose key is known at this stage, counting something that exists here. */
+static void check_over(struct ruleset *rs, struct cond *c, enum stage stage, struct diag *diag)
+{
+    struct list *l = find_list(rs, c->list_name);
+
+    if (l == NULL || l->kind != LIST_RATELIMIT) {
+        diag_error(diag, &c->loc, "unknown rate limit <%s>: expected the name of a 'ratelimit' declaration",
+                   c->list_name);
+        return;
+    }
+    c->list = l;
+    rs->uses_state = true;
+    if (l->key_fact != NULL && l->key_fact->first_stage > stage)
+        diag_error(diag, &c->loc, "ratelimit <%s> counts by %s, not known yet at stage %s; it is known from stage %s on",
+                   l->name, l->key_fact->name, stage_name(stage), stage_name(l->key_fact->first_stage));
+    else if (l->unit == RATELIMIT_MESSAGES && stage < STAGE_MAIL)
+        diag_error(diag, &c->loc, "ratelimit <%s> counts messages: expected it at stage mail or later", l->name);
+    else if (l->unit == RATELIMIT_RECIPIENTS && stage < STAGE_RCPT)
+        diag_error(diag, &c->loc, "ratelimit <%s> counts recipients: expected it at stage rcpt or later", l->name);
+    if (l->key_fact != NULL)
+        note_fact(rs, l->key_fact, stage);
+}
+
 static void check_cond(struct ruleset *rs, struct cond *c, enum stage stage, struct diag *diag)
 {
     if (c == NULL)
@@ -207,6 +230,10 @@ static void check_cond(struct ruleset *rs, struct cond *c, enum stage stage, str
             diag_error(diag, &c->loc, "tag \"%s\" is never set: expected a rule 'tag %s' somewhere", c->str, c->str);
         else
             c->tag_bit = 1ull << i;
+        return;
+    }
+    if (c->op == COND_OVER) {
+        check_over(rs, c, stage, diag);
         return;
     }
     if (c->op == COND_AND || c->op == COND_OR || c->op == COND_NOT) {
@@ -279,6 +306,9 @@ static void print_cond(FILE *f, const struct cond *c, bool top)
         break;
     case COND_TAGGED:
         fprintf(f, "tagged %s", c->str);
+        break;
+    case COND_OVER:
+        fprintf(f, "over <%s>", c->list_name);
         break;
     case COND_IN:
     case COND_UNDER:
@@ -439,6 +469,13 @@ static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
         }
         if (r->warn && r->action == ACTION_CONTINUE)
             diag_error(diag, &r->loc, "'warn' goes with accept, reject, tempfail or discard: it logs what that would have done");
+        if (r->action == ACTION_GREYLIST) {
+            rs->uses_state = true;
+            if (s != STAGE_RCPT)
+                diag_error(diag, &r->loc, "greylist needs the sender and the recipient: expected it at stage rcpt");
+            if (r->warn)
+                diag_error(diag, &r->loc, "'warn' goes with accept, reject, tempfail or discard: it logs what that would have done");
+        }
         if (r->action == ACTION_DISCARD && s < STAGE_MAIL)
             diag_error(diag, &r->loc, "discard needs a message: expected it at stage mail or later");
         if (always != NULL)
@@ -471,11 +508,26 @@ static void compile_dnslist(struct ruleset *rs, struct list *l, struct diag *dia
     }
 }
 
+/* A rate limit's key: any fact that names one client, user, sender or domain. */
+static void compile_ratelimit(struct list *l, struct diag *diag)
+{
+    l->key_fact = fact_lookup(l->key);
+    if (l->key_fact == NULL || l->key_fact->type == FACT_BOOL || l->key_fact->type == FACT_NUMBER ||
+        l->key_fact->type == FACT_RESULT) {
+        diag_error(diag, &l->loc, "ratelimit <%s>: expected 'key' to name an address, domain, address or string fact "
+                   "(client.address, auth.user, sender, sender.domain, recipient.domain), found \"%s\"",
+                   l->name, l->key);
+        l->key_fact = NULL;
+    }
+}
+
 void rules_compile(struct ruleset *rs, struct diag *diag)
 {
     for (struct list *l = rs->lists; l != NULL; l = l->next)
         if (l->kind == LIST_DNS)
             compile_dnslist(rs, l, diag);
+        else if (l->kind == LIST_RATELIMIT)
+            compile_ratelimit(l, diag);
     /* Tags first: a rule may test a tag that a later stage's rule sets. */
     for (int s = 0; s < STAGE_COUNT; s++)
         for (struct rule *r = rs->stages[s]; r != NULL; r = r->next)

@@ -8,6 +8,7 @@
 
 #include "policy/dnscache.h"
 #include "policy/sendauth.h"
+#include "policy/statecheck.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -424,6 +425,15 @@ static enum fact_result get_dkim_passed(const struct envelope *env, struct fact_
     return FACT_OK;
 }
 
+static enum fact_result get_greylist_wait(const struct envelope *env, struct fact_value *out)
+{
+    const struct greylist_outcome *o = statecheck_last_greylist(env->state);
+
+    out->present = o != NULL && o->verdict == GREYLIST_TEMPFAIL;
+    out->n = o != NULL ? o->seconds_left : 0;
+    return FACT_OK;
+}
+
 /* Sorted by name: fact_lookup bisects. */
 static const struct fact_def facts[] = {
     { "auth.user", FACT_STRING, STAGE_MAIL, get_auth_user,
@@ -456,6 +466,8 @@ static const struct fact_def facts[] = {
       "the TXT reason of the first listing, in declaration order (capped, printable)", NULL, false },
     { "dnsbl.score", FACT_NUMBER, STAGE_CONNECT, get_dnsbl_score,
       "the sum of the weights of the DNS lists that list what they check", NULL, false },
+    { "greylist.wait", FACT_NUMBER, STAGE_RCPT, get_greylist_wait,
+      "seconds until a greylisted recipient may pass (in a greylist rule's reply)", NULL, true },
     { "header.count", FACT_NUMBER, STAGE_HEADER, get_header_count,
       "headers of this message so far, counting the one being decided at stage header", NULL, false },
     { "header.name", FACT_STRING, STAGE_HEADER, get_header_name,

@@ -24,6 +24,7 @@ enum action {
     ACTION_REJECT,
     ACTION_TEMPFAIL,
     ACTION_DISCARD,
+    ACTION_GREYLIST,  /* tempfail a triplet seen first (with the rule's reply); else go on */
     /* Effects: they never decide; evaluation goes on to the next rule. */
     ACTION_ADD_HEADER,
     ACTION_CHANGE_HEADER,
@@ -114,6 +115,9 @@ bool ruleset_uses_dns(const struct ruleset *rs);
 bool ruleset_uses_spf(const struct ruleset *rs);
 bool ruleset_uses_dkim(const struct ruleset *rs);
 bool ruleset_adds_authres(const struct ruleset *rs);
+
+/* True when a rule greylists or tests a rate limit: the daemon needs its state store. */
+bool ruleset_uses_state(const struct ruleset *rs);
 
 /* True when a rule tests authentication facts (needs {auth_authen}). */
 bool ruleset_uses_auth(const struct ruleset *rs);

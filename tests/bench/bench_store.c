@@ -43,9 +43,9 @@ static double now_s(void)
 struct worker {
     struct store *s;
     int id;
-    bool known;           /* check triplets that passed before */
+    bool known; /* check triplets that passed before */
     double end;
-    double *lat;          /* seconds per check */
+    double *lat; /* seconds per check */
     size_t n;
     long errors;
 };
@@ -94,7 +94,7 @@ static void warm_up(struct store *s, int threads)
     struct greylist_params p;
     struct greylist_outcome o;
     struct greylist_triplet t;
-    struct worker w = { .s = s };
+    struct worker w = {.s = s};
     char rcpt[64];
 
     greylist_params_init(&p);
@@ -116,7 +116,8 @@ static void run(struct store *s, const char *backend, int threads, bool known)
     long errors = 0;
 
     for (int i = 0; i < threads; i++) {
-        w[i] = (struct worker){ .s = s, .id = i + (known ? 0 : 100 + 10 * threads), .known = known, .end = start + SECONDS };
+        w[i] = (struct worker){
+            .s = s, .id = i + (known ? 0 : 100 + 10 * threads), .known = known, .end = start + SECONDS};
         w[i].lat = malloc(MAX_SAMPLES * sizeof *w[i].lat);
         if (w[i].lat == NULL || pthread_create(&tid[i], NULL, work, &w[i]) != 0)
             exit(1);
@@ -171,7 +172,7 @@ static void bench_backend(struct store_config *cfg, const char *name)
 /* A free loopback port: the kernel's choice for a socket we close again. */
 static int free_port(void)
 {
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
     int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
 
@@ -193,8 +194,8 @@ static pid_t start_redis(const char *dir, const char *sock, int port)
     pid = fork();
     if (pid == 0) {
         execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", dir, "--unixsocket", sock, "--daemonize", "no", "--logfile", log,
-               (char *)NULL);
+               "--appendonly", "no", "--dir", dir, "--unixsocket", sock, "--daemonize", "no", "--logfile",
+               log, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; pid > 0 && i < 50 && access(sock, F_OK) != 0; i++)

@@ -4,15 +4,17 @@
  * end in LF). opendkim-testmsg cannot serve: it signs rsa-sha1 only.
  *
  *   dkim_sign -k KEYFILE -s SELECTOR -d DOMAIN [-a rsa-sha256|ed25519-sha256]
- *             [-c simple|relaxed] [-l] [-H] FILE
+ *             [-c simple|relaxed] [-l] [-H] [-t TIME -x TTL] FILE
  *
  * Signs the header fields RFC 6376 section 5.4 recommends (as signers
  * commonly do; not earlier DKIM-Signature fields), -H every field. -l adds
- * l= (the body length). The message is read twice, in pieces, never
+ * l= (the body length); -t and -x sign at a fixed time (t=) with an
+ * expiry (x=) TTL seconds later. The message is read twice, in pieces, never
  * whole. Never used by the daemon.
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +86,8 @@ static void copy_file(const char *path)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: dkim_sign -k KEYFILE -s SELECTOR -d DOMAIN [-a ALG] [-c CANON] [-l] [-H] FILE\n");
+    fprintf(stderr, "usage: dkim_sign -k KEYFILE -s SELECTOR -d DOMAIN [-a ALG] [-c CANON] [-l] [-H]\n"
+                    "                 [-t TIME -x TTL] FILE\n");
     exit(2);
 }
 
@@ -94,6 +97,7 @@ int main(int argc, char **argv)
     dkim_canon_t canon = DKIM_CANON_RELAXED;
     unsigned minbits = 512;
     bool signlen = false, sign_all = false;
+    uint64_t fixed = 0, ttl = 0;
     unsigned char *hdr;
     size_t hlen;
     DKIM_LIB *lib;
@@ -102,7 +106,7 @@ int main(int argc, char **argv)
     char *key;
     int c;
 
-    while ((c = getopt(argc, argv, "k:s:d:a:c:lH")) != -1) {
+    while ((c = getopt(argc, argv, "k:s:d:a:c:lHt:x:")) != -1) {
         switch (c) {
         case 'k': keyfile = optarg; break;
         case 's': selector = optarg; break;
@@ -111,6 +115,8 @@ int main(int argc, char **argv)
         case 'c': canon = strcmp(optarg, "simple") == 0 ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED; break;
         case 'l': signlen = true; break;
         case 'H': sign_all = true; break;
+        case 't': fixed = strtoull(optarg, NULL, 10); break;
+        case 'x': ttl = strtoull(optarg, NULL, 10); break;
         default: usage();
         }
     }
@@ -121,6 +127,10 @@ int main(int argc, char **argv)
         return 2;
     /* Short keys are what some tests are about: let them sign. */
     (void)dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &minbits, sizeof minbits);
+    if ((fixed != 0 &&
+         dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FIXEDTIME, &fixed, sizeof fixed) != DKIM_STAT_OK) ||
+        (ttl != 0 && dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNATURETTL, &ttl, sizeof ttl) != DKIM_STAT_OK))
+        return 2;
     if (!sign_all &&
         dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, dkim_should_signhdrs, sizeof(char **)) !=
             DKIM_STAT_OK)

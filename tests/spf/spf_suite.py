@@ -20,8 +20,10 @@ below 256 are single octets (the suite's "\\x96" is one byte).
 
 Cases: host, helo, mailfrom, result (one or a list), and optionally
 explanation (checked unless DEFAULT), problem (a substring of ours), header
-(a regular expression the Received-SPF value must match), deadline (ms, for
-the scenario's process: the smallest one wins). The KNOWN table lists cases
+(a regular expression the Received-SPF value must match), identity (helo:
+check the HELO identity instead), max_ms (the evaluation must take less),
+deadline (ms, for the scenario's process: the smallest one wins). A scenario
+with "threads: N" has spf_eval run each case again on N threads at once. The KNOWN table lists cases
 whose result we deliberately do not match, with the reason. Exit 1 on any
 unexpected mismatch.
 """
@@ -57,6 +59,7 @@ class Zone:
     def __init__(self):
         self.lock = threading.Lock()
         self.names = {}
+        self.verbose = False
 
     def load(self, zonedata):
         names = {}
@@ -127,6 +130,8 @@ def answer(zone, request):
     q = request.q
     # Labels as octets: a macro may expand to spaces or '%' (the suite does).
     name, qtype = b'.'.join(q.qname.label).decode('latin-1').lower(), q.qtype
+    if zone.verbose:
+        print('# query %s %s' % (name, QTYPE.get(qtype)), file=sys.stderr)
     for _ in range(10):
         entries = zone.entries(name)
         if entries is None:
@@ -236,12 +241,14 @@ def run_scenario(args, doc, zone, only):
     deadline = min([deadline] + [int(c['deadline']) for _, c in cases if 'deadline' in c])
     cmd = [args.eval, '--dns', '127.0.0.1@%d' % args.port, '--deadline', str(deadline),
            '--timeout', str(min(deadline, 2000)), '--header', '--time', '--receiver', 'receiver.test']
+    if doc.get('threads'):
+        cmd += ['--threads', str(int(doc['threads']))]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     results = []
     try:
         for name, case in cases:
             line = b'\t'.join([field(case.get('host')), field(case.get('helo')),
-                               field(case.get('mailfrom')), b'mailfrom']) + b'\n'
+                               field(case.get('mailfrom')), field(case.get('identity', 'mailfrom'))]) + b'\n'
             proc.stdin.write(line)
             proc.stdin.flush()
             out = proc.stdout.readline().decode('ascii', 'replace').rstrip('\n').split('\t')
@@ -269,6 +276,9 @@ def verdict(case, out):
         return 'problem %r lacks %r' % (problem, case['problem'])
     if 'header' in case and not re.search(case['header'], header):
         return 'Received-SPF %r does not match %r' % (header, case['header'])
+    ms = float(got[4]) if re.match(r'^[0-9.]+$', got[4]) else 0.0
+    if 'max_ms' in case and ms >= float(case['max_ms']):
+        return 'took %.0f ms, expected under %s' % (ms, case['max_ms'])
     return None
 
 
@@ -282,6 +292,7 @@ def main():
     args = ap.parse_args()
 
     zone = Zone()
+    zone.verbose = args.verbose
     Server(zone, args.port)
     passed, failed, known, slowest = 0, [], [], (0.0, '')
     start = time.monotonic()

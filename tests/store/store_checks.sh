@@ -45,6 +45,24 @@ sed 's/^/#   /' "$T/rl-total"
 check "80 hits from two processes: a count of 80" grep -q '^ratelimit: over 80/60$' "$T/rl-total"
 check "exactly 20 of them were over the limit of 60" test "$(cat "$T/rl1" "$T/rl2" | grep -c '^ratelimit: over')" -eq 20
 
+# two_counts NAME THREADS N TOOL...: two processes of THREADS threads each
+# add 1 to one counter N times; prints their reports and the total.
+two_counts() {
+    local name=$1 threads=$2 n=$3 p1 p2
+    shift 3
+    "$@" count "$threads" "$n" counter >"$T/$name-1" 2>&1 &
+    p1=$!
+    "$@" count "$threads" "$n" counter >"$T/$name-2" 2>&1 &
+    p2=$!
+    wait $p1 $p2
+    "$@" get "$(date +%s)" counter >"$T/$name-total" 2>&1
+    cat "$T/$name-1" "$T/$name-2" "$T/$name-total" | tr '\n' ' '
+}
+# More threads than connections: none lost, none counted twice.
+check "redis: 2 processes x 8 threads x 250 increments = 4000" \
+    test "$(two_counts rcount 8 250 "${RTOOL[@]}" -o redis-connections=3)" = \
+    "count: 0 errors count: 0 errors get: found 4000 "
+
 # A wrong password: errors, logged once, never "not found".
 "$TOOL" -o backend=redis -o "redis-port=$REDIS_PORT" -o redis-password=wrong -o redis-retry-min=50 \
     loop 2 1 10 >"$T/badpass" 2>&1
@@ -70,7 +88,9 @@ check "... no call took longer than a timeout (300 ms, +slack)" awk '/^loop:/ { 
 check "the outage was logged once" test "$(grep -c '^log: warning: .*unreachable' "$T/outage")" -eq 1
 check "... and its end once" test "$(grep -c '^log: info: store: redis at .* answers again' "$T/outage")" -eq 1
 
-# Redis hung (SIGSTOP): calls wait at most the command timeout, then fail fast.
+# Redis hung (SIGSTOP): calls wait at most the command timeout, then fail fast,
+# and reconnect attempts follow the backoff (no storm: the server counts them).
+conns_before=$(redis_cmd INFO stats | tr -d '\r' | awk -F: '$1 == "total_connections_received" { print $2 }')
 "${RTOOL[@]}" loop 4 7 10 >"$T/hung" 2>&1 &
 LOOP=$!
 track_pid $LOOP
@@ -83,6 +103,9 @@ sed 's/^/#   /' "$T/hung"
 check "Redis hung: calls failed" grep -Eq '^loop: calls [0-9]+ errors [1-9]' "$T/hung"
 check "... none waited much past the 300 ms timeout" awk '/^loop:/ { exit !($9 < 1000) }' "$T/hung"
 check "... and worked again after SIGCONT" grep -Eq '^loop: .* recovered [1-9]' "$T/hung"
+conns_after=$(redis_cmd INFO stats | tr -d '\r' | awk -F: '$1 == "total_connections_received" { print $2 }')
+echo "# connections during the hang run: $((conns_after - conns_before)) (4 threads, retry 200..800 ms)"
+check "... with a handful of reconnects, not one per call" test $((conns_after - conns_before)) -le 20
 check "the hang was logged once, its end once" \
     test "$(grep -c '^log: warning: ' "$T/hung")" -eq 1 -a "$(grep -c '^log: info: ' "$T/hung")" -eq 1
 # (The state from before the restart is gone: this server keeps nothing on disk.)
@@ -103,6 +126,8 @@ for round in 1 2 3; do
     check "SIGKILL round $round: the file opens and every committed write is there" \
         grep -Eq '^verify: [1-9][0-9]* committed, 0 missing$' "$T/verify$round"
 done
+check "lmdb: 2 processes x 4 threads x 300 increments on one file = 2400" \
+    test "$(two_counts lcount 4 300 "${LTOOL[@]}")" = "count: 0 errors count: 0 errors get: found 2400 "
 # Round 1's entries survived rounds 2 and 3 (the killed writers held the lock at times).
 "${LTOOL[@]}" verify "$T/hammer1" >"$T/verify-again" 2>&1
 check "entries from the first run are still there after three kills" grep -q ', 0 missing$' "$T/verify-again"
@@ -118,4 +143,7 @@ check "a full map: the writes fail with the reason, the tool exits normally" \
 "$TOOL" -o "lmdb-path=$T/small.lmdb" -o lmdb-map-size=1m get "$(date +%s)" f:0 >"$T/get-full" 2>&1
 check "... and what is there reads as before" grep -q '^get: found v' "$T/get-full"
 
+# A sanitizer build of the tool reports into these files: any report fails.
+check "no sanitizer report from store_tool" \
+    test -z "$(grep -rlE 'Sanitizer|runtime error:' "$T" --exclude-dir=redis)"
 finish

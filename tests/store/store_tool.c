@@ -12,6 +12,7 @@
  *     verify FILE                     every "ok T I" of FILE is there
  *     loop THREADS SECONDS PAUSE_MS   greylist checks and rate-limit hits
  *                                     on the real clock; a summary at the end
+ *     count THREADS N KEY             each thread adds 1 to KEY N times
  *     fill                            write until the store is full
  *
  * Store log lines go to stderr as "log: warning|info: ...". Exit 0 when
@@ -53,7 +54,7 @@ static double now_ms(void)
 static int cmd_greylist(char **argv)
 {
     struct greylist_params p;
-    struct greylist_triplet t = { .sender = argv[2], .rcpt = argv[3] };
+    struct greylist_triplet t = {.sender = argv[2], .rcpt = argv[3]};
     struct greylist_outcome o;
 
     if (ipaddr_parse(argv[1], &t.client) < 0)
@@ -61,7 +62,9 @@ static int cmd_greylist(char **argv)
     greylist_params_init(&p);
     greylist_check(store, atol(argv[0]), &t, &p, &o);
     printf("greylist: %s %s %ld %s%s\n",
-           o.verdict == GREYLIST_PASS ? "pass" : o.verdict == GREYLIST_TEMPFAIL ? "tempfail" : "error",
+           o.verdict == GREYLIST_PASS       ? "pass"
+           : o.verdict == GREYLIST_TEMPFAIL ? "tempfail"
+                                            : "error",
            greylist_reason_text(o.reason), o.seconds_left, o.network, o.why ? o.why : "");
     return 0;
 }
@@ -73,7 +76,9 @@ static int cmd_ratelimit(char **argv)
     ratelimit_hit(store, argv[1], (unsigned)atol(argv[2]), (uint64_t)atoll(argv[3]), (unsigned)atol(argv[4]),
                   atol(argv[0]), &r);
     printf("ratelimit: %s %llu/%llu\n",
-           r.status == RATELIMIT_UNDER ? "under" : r.status == RATELIMIT_OVER ? "over" : "error",
+           r.status == RATELIMIT_UNDER  ? "under"
+           : r.status == RATELIMIT_OVER ? "over"
+                                        : "error",
            (unsigned long long)r.count, (unsigned long long)r.limit);
     return 0;
 }
@@ -83,8 +88,8 @@ static int cmd_get(char **argv)
     char val[STORE_VALUE_MAX + 1];
     size_t vlen = 0;
     const char *why = "";
-    enum store_result r = store_get(store, argv[1], strlen(argv[1]), val, STORE_VALUE_MAX, &vlen,
-                                    atol(argv[0]), &why);
+    enum store_result r =
+        store_get(store, argv[1], strlen(argv[1]), val, STORE_VALUE_MAX, &vlen, atol(argv[0]), &why);
 
     val[r == STORE_FOUND ? vlen : 0] = '\0';
     printf("get: %s %s%s\n", result_text(r), val, r == STORE_ERROR ? why : "");
@@ -172,7 +177,7 @@ static void *loop_thread(void *arg)
 {
     struct loop_stats *st = arg;
     struct greylist_params p;
-    struct greylist_triplet t = { .sender = "loop@sender.example", .rcpt = "user@rcpt.example" };
+    struct greylist_triplet t = {.sender = "loop@sender.example", .rcpt = "user@rcpt.example"};
     struct greylist_outcome o;
     struct ratelimit_result r;
     bool failing = false;
@@ -197,13 +202,14 @@ static void *loop_thread(void *arg)
 static int cmd_loop(char **argv)
 {
     long n = atol(argv[0]);
-    struct loop_stats st[64], sum = { 0 };
+    struct loop_stats st[64], sum = {0};
     pthread_t tid[64];
 
     if (n < 1 || n > 64)
         return 2;
     for (long i = 0; i < n; i++) {
-        st[i] = (struct loop_stats){ .end = now_ms() + atof(argv[1]) * 1e3, .pause_ms = (unsigned)atol(argv[2]) };
+        st[i] =
+            (struct loop_stats){.end = now_ms() + atof(argv[1]) * 1e3, .pause_ms = (unsigned)atol(argv[2])};
         if (pthread_create(&tid[i], NULL, loop_thread, &st[i]) != 0)
             return 1;
     }
@@ -214,8 +220,47 @@ static int cmd_loop(char **argv)
         sum.ok_after_error += st[i].ok_after_error;
         sum.max_ms = st[i].max_ms > sum.max_ms ? st[i].max_ms : sum.max_ms;
     }
-    printf("loop: calls %ld errors %ld recovered %ld max_ms %.0f\n", sum.calls, sum.errors, sum.ok_after_error,
-           sum.max_ms);
+    printf("loop: calls %ld errors %ld recovered %ld max_ms %.0f\n", sum.calls, sum.errors,
+           sum.ok_after_error, sum.max_ms);
+    return 0;
+}
+
+struct count_job {
+    const char *key;
+    long n, errors;
+};
+
+static void *count_thread(void *arg)
+{
+    struct count_job *job = arg;
+    time_t now = time(NULL);
+    int64_t v;
+    const char *why;
+
+    for (long i = 0; i < job->n; i++)
+        job->errors +=
+            store_incr(store, job->key, strlen(job->key), 1, now + 3600, now, &v, &why) != STORE_FOUND;
+    return NULL;
+}
+
+static int cmd_count(char **argv)
+{
+    long n = atol(argv[0]), errors = 0;
+    struct count_job jobs[64];
+    pthread_t tid[64];
+
+    if (n < 1 || n > 64)
+        return 2;
+    for (long i = 0; i < n; i++) {
+        jobs[i] = (struct count_job){.key = argv[2], .n = atol(argv[1])};
+        if (pthread_create(&tid[i], NULL, count_thread, &jobs[i]) != 0)
+            return 1;
+    }
+    for (long i = 0; i < n; i++) {
+        pthread_join(tid[i], NULL);
+        errors += jobs[i].errors;
+    }
+    printf("count: %ld errors\n", errors);
     return 0;
 }
 
@@ -241,9 +286,9 @@ static const struct {
     int argc;
     int (*run)(char **argv);
 } commands[] = {
-    { "greylist", 4, cmd_greylist }, { "ratelimit", 5, cmd_ratelimit }, { "get", 2, cmd_get },
-    { "set", 4, cmd_set },           { "hammer", 1, cmd_hammer },       { "verify", 1, cmd_verify },
-    { "loop", 3, cmd_loop },         { "fill", 0, cmd_fill },
+    {"greylist", 4, cmd_greylist}, {"ratelimit", 5, cmd_ratelimit}, {"get", 2, cmd_get},
+    {"set", 4, cmd_set},           {"hammer", 1, cmd_hammer},       {"verify", 1, cmd_verify},
+    {"loop", 3, cmd_loop},         {"fill", 0, cmd_fill},           {"count", 3, cmd_count},
 };
 
 int main(int argc, char **argv)

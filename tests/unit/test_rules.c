@@ -696,7 +696,7 @@ static const struct bad_case bad_cases[] = {
 
     /* Compiler: replies. */
     { "reply_with_accept", "on rcpt { accept 250 2.0.0 \"ok\"; }\n", NULL, NULL, NULL, 1, 0,
-      { { NULL, 1, 18, "a reply is allowed only with reject and tempfail" } } },
+      { { NULL, 1, 18, "a reply is allowed only with reject, tempfail and greylist" } } },
     { "reply_code_class", "on rcpt { tempfail 554 5.7.1 \"x\"; }\n", NULL, NULL, NULL, 1, 0,
       { { NULL, 1, 20,
           "expected a 4xx reply code for tempfail, found 554 (libmilter ignores a mismatched code)" } } },
@@ -790,7 +790,7 @@ static const struct bad_case bad_cases[] = {
       NULL, NULL, NULL, 3, 0,
       { { NULL, 2, 33, "expected '<', found name \"trusted\"" },
         { NULL, 3, 31, "unknown fact \"hello\" (mxguard.rules(5) lists the facts)" },
-        { NULL, 4, 12, "a reply is allowed only with reject and tempfail" } } },
+        { NULL, 4, 12, "a reply is allowed only with reject, tempfail and greylist" } } },
 
     /*
      * BUG (rules/compile.c, check_label): the search for an earlier rule

@@ -267,7 +267,7 @@ static void test_redis_down(void **state)
     size_t vlen;
     struct greylist_params p;
     struct greylist_outcome o;
-    struct greylist_triplet t = { .sender = "a@b.example", .rcpt = "c@d.example" };
+    struct greylist_triplet t = {.sender = "a@b.example", .rcpt = "c@d.example"};
     struct ratelimit_result rl;
 
     store_config_init(&cfg);
@@ -296,7 +296,7 @@ static void test_redis_down(void **state)
 
 static struct greylist_triplet triplet(const char *ip, const char *sender, const char *rcpt)
 {
-    struct greylist_triplet t = { .sender = sender, .rcpt = rcpt };
+    struct greylist_triplet t = {.sender = sender, .rcpt = rcpt};
 
     assert_int_equal(ipaddr_parse(ip, &t.client), 0);
     return t;
@@ -375,8 +375,7 @@ static void test_greylist_window(void **state)
                      GREYLIST_RETRIED);
     /* ...one second later the triplet starts over. */
     assert_int_equal(gl(s, T0, "203.0.113.5", "a@x.example", "c@y.example", &o), GREYLIST_NEW);
-    assert_int_equal(gl(s, T0 + 300 + 86400, "203.0.113.5", "a@x.example", "c@y.example", &o),
-                     GREYLIST_NEW);
+    assert_int_equal(gl(s, T0 + 300 + 86400, "203.0.113.5", "a@x.example", "c@y.example", &o), GREYLIST_NEW);
     assert_int_equal(o.seconds_left, 300);
     assert_int_equal(gl(s, T0 + 300 + 86400 + 300, "203.0.113.5", "a@x.example", "c@y.example", &o),
                      GREYLIST_RETRIED);
@@ -490,13 +489,20 @@ static void test_ratelimit_sliding(void **state)
 static int run(const char *name)
 {
     const struct CMUnitTest tests[] = {
-        CASE(test_set_get_del),          CASE(test_incr),
-        CASE(test_bounds),               CASE(test_expiry_and_sweep),
-        cmocka_unit_test(test_lmdb_map_full), cmocka_unit_test(test_config),
-        cmocka_unit_test(test_key),      cmocka_unit_test(test_redis_down),
-        CASE(test_greylist_basic),       CASE(test_greylist_triplet_parts),
-        CASE(test_greylist_window),      CASE(test_greylist_autoallow),
-        CASE(test_greylist_autoallow_off), CASE(test_ratelimit_under_over),
+        CASE(test_set_get_del),
+        CASE(test_incr),
+        CASE(test_bounds),
+        CASE(test_expiry_and_sweep),
+        cmocka_unit_test(test_lmdb_map_full),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_key),
+        cmocka_unit_test(test_redis_down),
+        CASE(test_greylist_basic),
+        CASE(test_greylist_triplet_parts),
+        CASE(test_greylist_window),
+        CASE(test_greylist_autoallow),
+        CASE(test_greylist_autoallow_off),
+        CASE(test_ratelimit_under_over),
         CASE(test_ratelimit_sliding),
     };
     return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
