@@ -3,6 +3,7 @@
  */
 #include "milter/session.h"
 
+#include "milter/log.h"
 #include "policy/dnscache.h"
 #include "policy/sendauth.h"
 #include "policy/statecheck.h"
@@ -21,6 +22,7 @@ static int dns_budget_ms;
 
 static const struct sendauth_config *auth_cfg;
 static const struct statecheck_config *state_cfg;
+static atomic_bool warned_no_store;
 
 void session_set_state(const struct statecheck_config *cfg)
 {
@@ -61,6 +63,10 @@ struct session *session_new(struct ruleset *rules)
         free(s);
         return NULL;
     }
+    if (ruleset_uses_state(rules) && (state_cfg == NULL || state_cfg->store == NULL) &&
+        !atomic_exchange(&warned_no_store, true))
+        log_warnx("the rules greylist or test rate limits, but no state store is open (they were "
+                  "loaded by a reload): those checks are skipped until mxguard is restarted");
     if (state_cfg != NULL && ruleset_uses_state(rules) &&
         (s->env.state = statecheck_new(state_cfg)) == NULL) {
         sendauth_free(s->env.auth);
