@@ -257,8 +257,7 @@ sys_state >"$T/sys-before"
 # reject gets a text of our own with a literal percent sign (mxguard
 # doubles it for libmilter; both MTAs must show one).
 R="$T/rules"
-mkdir -p "$R"
-cp -R "$SRCDIR/rules/examples/." "$R/"
+copy_gateway_rules "$R"
 sed -i -E 's|^127\.0\.0\.0/8[[:space:]]*$|127.0.0.1/32|' "$R/trusted-networks"
 echo "198.51.100.0/24" >>"$R/trusted-networks"
 grep -qx '127.0.0.1/32' "$R/trusted-networks" && ! grep -q '^127\.0\.0\.0/8' "$R/trusted-networks" ||

@@ -44,8 +44,7 @@ mkdir -p "$T/dns-spec"
 start_dnsfake "$T/dns-spec/spec" || setup_failed "dnsfake did not start"
 
 R="$T/rules"
-mkdir -p "$R"
-cp -R "$SRCDIR/rules/examples/." "$R/"
+copy_gateway_rules "$R"
 sed -i -E 's|^127\.0\.0\.0/8[[:space:]]*$|127.0.0.1/32|' "$R/trusted-networks"
 chmod -R u=rwX,go=rX "$R"
 start_mxguard "$R/gateway.rules" "--dns=127.0.0.1@$FAKE_PORT" --authserv-id "$ID" \

@@ -15,13 +15,6 @@ need_nsd
 need_cmd openssl
 SIGN="$BUILDDIR/tests/dkim/dkim_sign"
 
-setup_failed() {
-    echo "# set-up failed: $*"
-    CHECKS=$((CHECKS + 1)); FAILURES=$((FAILURES + 1))
-    [ -n "${MXG_LOG:-}" ] && show "$MXG_LOG" "mxguard log"
-    finish
-}
-
 ID=mx.gateway.test
 CLIENT=203.0.113.7
 # A DKIM key, private to this test (0600 in a 0700 directory).
@@ -39,9 +32,7 @@ ZONE
 start_gateway_dns || setup_failed "nsd did not start"
 
 R="$T/rules"
-mkdir -p "$R"
-cp "$SRCDIR/rules/examples/gateway.rules" "$SRCDIR/rules/examples/"{trusted-networks,local-domains,our-names,our-addresses} "$R/"
-chmod -R go+rX "$R"
+copy_gateway_rules "$R"
 "$MXGUARD" -n -c "$R/gateway.rules" >"$T/check.out" 2>&1 || { cat "$T/check.out"; setup_failed "rules do not load"; }
 start_mxguard "$R/gateway.rules" "$GATEWAY_DNS" --authserv-id "$ID" --dns-timeout 2000 --dns-budget 4000 ||
     setup_failed "mxguard did not start"

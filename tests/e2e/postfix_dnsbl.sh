@@ -11,13 +11,6 @@ need_postfix
 need_dns
 need_nsd
 
-setup_failed() {
-    echo "# set-up failed: $*"
-    CHECKS=$((CHECKS + 1)); FAILURES=$((FAILURES + 1))
-    [ -n "${MXG_LOG:-}" ] && show "$MXG_LOG" "mxguard log"
-    finish
-}
-
 dns_zone test. <<'ZONE'
 7.113.0.203.bl  A    127.0.0.2
 7.113.0.203.bl  TXT  "Listed in bl.test since 2026-11-01, see https://bl.test/lookup"

@@ -19,17 +19,9 @@ need_postfix
 need_nsd
 need_redis
 
-setup_failed() {
-    echo "# set-up failed: $*"
-    CHECKS=$((CHECKS + 1)); FAILURES=$((FAILURES + 1))
-    [ -n "${MXG_LOG:-}" ] && show "$MXG_LOG" "mxguard log"
-    finish
-}
-
 DELAY=3
 R="$T/rules"
-mkdir -p "$R"
-cp "$SRCDIR/rules/examples/gateway.rules" "$SRCDIR/rules/examples/"{trusted-networks,local-domains,our-names,our-addresses} "$R/"
+copy_gateway_rules "$R"
 # The one line that switches greylisting on, as an admin would.
 sed -i 's/^    #\[greylisting\] greylist /    [greylisting] greylist /' "$R/gateway.rules"
 grep -q '^    \[greylisting\] greylist if' "$R/gateway.rules" ||
@@ -41,7 +33,6 @@ on mail {
     [too-fast] tempfail 451 4.7.1 "Too many messages from %{client.address}, slow down" if over <per_client>;
 }
 EOF
-chmod -R go+rX "$R"
 "$MXGUARD" -n -c "$R/gateway.rules" >"$T/check.out" 2>&1 || { cat "$T/check.out"; setup_failed "rules do not load"; }
 
 start_gateway_dns || setup_failed "nsd did not start"

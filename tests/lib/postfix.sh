@@ -337,6 +337,25 @@ start_postfix() {
     return 1
 }
 
+# setup_failed WHAT: a set-up step failed: count it, show the logs of
+# what was started (mxguard, postfix, and sendmail when sendmail.sh is
+# sourced) and stop the test.
+setup_failed() {
+    echo "# set-up failed: $*"
+    CHECKS=$((CHECKS + 1))
+    FAILURES=$((FAILURES + 1))
+    [ -n "${MXG_LOG:-}" ] && show "$MXG_LOG" "mxguard log"
+    [ -n "$PF_LOG" ] && [ -f "$PF_LOG" ] && pf_log_tail 20
+    declare -F sm_setup_context >/dev/null && sm_setup_context
+    finish
+}
+
+# copy_gateway_rules DIR: the shipped gateway rules and their list files,
+# readable by the run user, for a test to edit as an admin would.
+copy_gateway_rules() {
+    mkdir -p "$1" && cp -R "$SRCDIR/rules/examples/." "$1/" && chmod -R go+rX "$1"
+}
+
 # pf_add_listener MILTER: a second smtpd on its own port (PF_PORT2) that
 # uses another milter (postfix syntax), so one instance serves two
 # mxguard daemons. send through it with: PF_PORT=$PF_PORT2 smtp_send ...

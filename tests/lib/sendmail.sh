@@ -181,16 +181,9 @@ need_both_mtas() {
     need_sendmail
 }
 
-# setup_failed WHAT: a set-up step failed: count it, show the logs of
-# what was started (mxguard, postfix, sendmail) and stop the test.
-setup_failed() {
-    echo "# set-up failed: $*"
-    CHECKS=$((CHECKS + 1))
-    FAILURES=$((FAILURES + 1))
-    [ -n "${MXG_LOG:-}" ] && show "$MXG_LOG" "mxguard log"
-    [ -n "$PF_LOG" ] && pf_log_tail 20
+# What setup_failed (postfix.sh) shows of a sendmail that was started.
+sm_setup_context() {
     [ -n "$SM_DIR" ] && show "$SM_OUT" "sendmail output" && sm_traffic_tail 20
-    finish
 }
 
 # --- one instance -------------------------------------------------------------
