@@ -4,10 +4,7 @@
 -- file, signals the daemon and waits for the reload to be logged), want
 -- ("old" or "new": what a new session must see after the reload).
 
-local function check(cond, what)
-    if not cond then error("FAILED: " .. what, 2) end
-    print("ok - " .. what)
-end
+dofile(srcdir .. "/tests/protocol/common.lua")
 
 local function open()
     local conn = mt.connect(sock, 40, 0.25)
@@ -39,5 +36,4 @@ local function main()
     mt.disconnect(late)
 end
 
-local ok, err = xpcall(main, debug.traceback)
-if not ok then print(err); os.exit(1) end
+run(main)

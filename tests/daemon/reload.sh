@@ -28,7 +28,7 @@ reload_cmd() {
 }
 
 run_lua() { # FILE SIGNAL PATTERN WANT
-    miltertest -D sock="unix:$MXG_SOCK" -D reload_cmd="$(reload_cmd "$1" "$2" "$3")" \
+    miltertest -D sock="unix:$MXG_SOCK" -D srcdir="$SRCDIR" -D reload_cmd="$(reload_cmd "$1" "$2" "$3")" \
         -D want="$4" -s "$SRCDIR/tests/daemon/reload.lua" >"$T/lua.out" 2>&1
     local rc=$?
     sed 's/^/#   /' "$T/lua.out"

@@ -6,7 +6,7 @@ need_root
 need_cmd miltertest
 
 relay_rejected() {
-    miltertest -D sock="unix:$MXG_SOCK" -s "$SRCDIR/tests/protocol/relay.lua" >"$T/lua.out" 2>&1 &&
+    miltertest -D sock="unix:$MXG_SOCK" -D srcdir="$SRCDIR" -s "$SRCDIR/tests/protocol/relay.lua" >"$T/lua.out" 2>&1 &&
         ! grep -q FAILED "$T/lua.out"
 }
 new_filter() { local p; p=$(filter_pid); [ -n "$p" ] && [ "$p" != "$1" ]; }

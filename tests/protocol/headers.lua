@@ -1,10 +1,7 @@
 -- headers.lua: header rules see each header; header edits and quarantine
 -- are applied at end of message; deletes go from the last copy down.
 
-local function check(cond, what)
-    if not cond then error("FAILED: " .. what, 2) end
-    print("ok - " .. what)
-end
+dofile(srcdir .. "/tests/protocol/common.lua")
 
 local function message(ip, headers)
     local conn = mt.connect(sock, 40, 0.25)
@@ -51,5 +48,4 @@ local function main()
     mt.disconnect(conn)
 end
 
-local ok, err = xpcall(main, debug.traceback)
-if not ok then print(err); os.exit(1) end
+run(main)

@@ -4,10 +4,7 @@
 -- tempfailed, never passed without them; run_miltertest.sh checks that
 -- the log said why, once.
 
-local function check(cond, what)
-    if not cond then error("FAILED: " .. what, 2) end
-    print("ok - " .. what)
-end
+dofile(srcdir .. "/tests/protocol/common.lua")
 
 local SMFIF_ADDRCPT = 0x04
 
@@ -35,8 +32,4 @@ local function main()
     session(2)
 end
 
-local ok, err = xpcall(main, debug.traceback)
-if not ok then
-    print(err)
-    os.exit(1)
-end
+run(main)

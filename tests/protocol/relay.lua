@@ -2,12 +2,7 @@
 -- real daemon on the shipped gateway rules. Run by run_miltertest.sh with
 -- -D sock=unix:/path.
 
-local function check(cond, what)
-    if not cond then
-        error("FAILED: " .. what, 2)
-    end
-    print("ok - " .. what)
-end
+dofile(srcdir .. "/tests/protocol/common.lua")
 
 local function expect(conn, want, what)
     local got = mt.getreply(conn)
@@ -100,8 +95,4 @@ local function main()
     mt.disconnect(conn)
 end
 
-local ok, err = xpcall(main, debug.traceback)
-if not ok then
-    print(err)
-    os.exit(1)
-end
+run(main)

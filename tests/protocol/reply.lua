@@ -2,12 +2,7 @@
 -- (read at end of message, where miltertest can see them), and a '%'
 -- in the text is doubled for libmilter. Rules: reply.rules.
 
-local function check(cond, what)
-    if not cond then
-        error("FAILED: " .. what, 2)
-    end
-    print("ok - " .. what)
-end
+dofile(srcdir .. "/tests/protocol/common.lua")
 
 local function message(ip, sender)
     local conn = mt.connect(sock, 40, 0.25)
@@ -41,8 +36,4 @@ local function main()
     mt.disconnect(conn)
 end
 
-local ok, err = xpcall(main, debug.traceback)
-if not ok then
-    print(err)
-    os.exit(1)
-end
+run(main)

@@ -10,7 +10,7 @@ need_cmd miltertest
 run_script() { # RULES LUA
     local rules=$1 lua=$2 out="$T/$(basename "$2" .lua).out"
     start_mxguard "$rules" || return 1
-    miltertest -D sock="unix:$MXG_SOCK" -s "$lua" >"$out" 2>&1
+    miltertest -D sock="unix:$MXG_SOCK" -D srcdir="$SRCDIR" -s "$lua" >"$out" 2>&1
     local rc=$?
     sed 's/^/#   /' "$out"
     stop_mxguard

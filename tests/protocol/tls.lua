@@ -1,10 +1,7 @@
 -- tls.lua: facts that come from MTA macros (TLS, any macro by name) reach
 -- the rules; the daemon asks for them at negotiation. Rules: tls.rules.
 
-local function check(cond, what)
-    if not cond then error("FAILED: " .. what, 2) end
-    print("ok - " .. what)
-end
+dofile(srcdir .. "/tests/protocol/common.lua")
 
 local function rcpt(macros, to)
     local conn = mt.connect(sock, 40, 0.25)
@@ -29,5 +26,4 @@ local function main()
           "any macro by name: continues")
 end
 
-local ok, err = xpcall(main, debug.traceback)
-if not ok then print(err); os.exit(1) end
+run(main)
