@@ -7,9 +7,10 @@
 need_root
 need_cmd miltertest
 
-run_script() { # RULES LUA
+run_script() { # RULES LUA [mxguard options]
     local rules=$1 lua=$2 out="$T/$(basename "$2" .lua).out"
-    start_mxguard "$rules" || return 1
+    shift 2
+    start_mxguard "$rules" "$@" || return 1
     miltertest -D sock="unix:$MXG_SOCK" -D srcdir="$SRCDIR" -s "$lua" >"$out" 2>&1
     local rc=$?
     sed 's/^/#   /' "$out"
@@ -37,5 +38,8 @@ check "facts from MTA macros (TLS, any macro by name)" \
     run_script "$SRCDIR/tests/protocol/tls.rules" "$SRCDIR/tests/protocol/tls.lua"
 check "header rules, header edits, tags and quarantine" \
     run_script "$SRCDIR/tests/protocol/headers.rules" "$SRCDIR/tests/protocol/headers.lua"
+check "forged Authentication-Results go, even after an accept at RCPT" \
+    run_script "$SRCDIR/tests/protocol/authres.rules" "$SRCDIR/tests/protocol/authres.lua" \
+    --authserv-id mx.authres.test
 check "no internal errors logged" not_contains "$MXG_LOG" "internal error"
 finish
