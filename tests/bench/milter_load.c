@@ -59,7 +59,7 @@ static const char *const default_macros[LOAD_NWHERE] = {
 };
 
 struct load_conf {
-    const char *socket;
+    const char *socket, *sender; /* sender: NULL for senderN@outside.example */
     unsigned concurrency, total, per_conn, body_bytes, clients;
     bool nodelay, verbose;
 };
@@ -443,7 +443,10 @@ static void msg_init(struct load_msg *m, const struct load_conf *conf, unsigned 
     if (client >= 250)
         snprintf(m->client, sizeof m->client, "198.51.100.%u", 1 + (client - 250) % 250);
     snprintf(m->helo, sizeof m->helo, "mail%u.outside.example", client);
-    snprintf(m->sender, sizeof m->sender, "sender%u@outside.example", n % 1000);
+    if (conf->sender != NULL)
+        snprintf(m->sender, sizeof m->sender, "%s", conf->sender);
+    else
+        snprintf(m->sender, sizeof m->sender, "sender%u@outside.example", n % 1000);
     snprintf(m->rcpt, sizeof m->rcpt, "user%u@example.org", n % 100);
     snprintf(m->qid, sizeof m->qid, "4B%08X", n);
 }
@@ -682,9 +685,10 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: milter_load -s SOCKET [-c CONCURRENCY] [-m MESSAGES] [-k PER_CONNECTION]\n"
-            "                   [-l BODY_BYTES] [-a CLIENT_ADDRESSES] [-N]\n"
+            "                   [-l BODY_BYTES] [-a CLIENT_ADDRESSES] [-f SENDER] [-N] [-v]\n"
             "  SOCKET: unix:/path or inet:PORT@127.0.0.1 (loopback only)\n"
             "  -N: TCP_NODELAY on inet sockets (postfix does not set it)\n"
+            "  -v: print what the filter negotiated\n"
             "prints: msgs= ok= rejected= errors= concurrency= seconds= rate= p50_ms= p99_ms= max_ms=\n");
     exit(64);
 }
@@ -703,7 +707,7 @@ static void parse_args(int argc, char **argv, struct load_conf *conf)
     int opt;
     *conf = (struct load_conf){ .concurrency = 1, .total = 1000, .per_conn = 1,
                                 .body_bytes = 2048, .clients = 200 };
-    while ((opt = getopt(argc, argv, "s:c:m:k:l:a:Nv")) != -1) {
+    while ((opt = getopt(argc, argv, "s:c:m:k:l:a:f:Nv")) != -1) {
         switch (opt) {
         case 's': conf->socket = optarg; break;
         case 'c': conf->concurrency = num_arg(optarg); break;
@@ -711,6 +715,7 @@ static void parse_args(int argc, char **argv, struct load_conf *conf)
         case 'k': conf->per_conn = num_arg(optarg); break;
         case 'l': conf->body_bytes = num_arg(optarg); break;
         case 'a': conf->clients = num_arg(optarg); break;
+        case 'f': conf->sender = optarg; break;
         case 'N': conf->nodelay = true; break;
         case 'v': conf->verbose = true; break;
         default: usage();
