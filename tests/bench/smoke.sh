@@ -38,4 +38,6 @@ check "a refused message is counted as refused" \
     eval '"$MILTER_LOAD" -s "unix:$T/mxguard.sock" -c 1 -m 3 -f ceo@example.org | grep -q " ok=0 rejected=3 errors=0 "'
 bench_stop "$MXG"
 bench_stop "$ACC"
+clean() { not_contains "$T/accept.log" "Sanitizer|runtime error:" && not_contains "$T/load.err" "Sanitizer|runtime error:"; }
+check "no sanitizer report from accept_milter or milter_load" clean
 finish
