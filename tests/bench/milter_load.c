@@ -88,6 +88,7 @@ struct load_conn {
     uint32_t actions, proto;
     char *macros[LOAD_NWHERE]; /* lists the filter asked for, or NULL */
     struct load_pkt out;
+    bool accepted; /* accept at connect or helo: nothing more on this connection */
     unsigned char reply[LOAD_REPLY_MAX];
     uint32_t reply_len;
     char reply_cmd;
@@ -432,7 +433,10 @@ static enum load_step conn_step(struct load_conn *c, struct load_pkt *b, uint32_
     }
     if (c->proto & noreply)
         return STEP_GO;
-    return conn_await(c, cmd, error_r);
+    enum load_step st = conn_await(c, cmd, error_r);
+    if (st == STEP_DONE && (cmd == SMFIC_CONNECT || cmd == SMFIC_HELO))
+        c->accepted = true;
+    return st;
 }
 
 static void msg_init(struct load_msg *m, const struct load_conf *conf, unsigned n)
@@ -574,6 +578,7 @@ static void conn_close(struct load_conn *c, struct load_pkt *b, bool quit)
     b->len = b->start = 0;
     close(c->fd);
     c->fd = -1;
+    c->accepted = false;
     for (int i = 0; i < LOAD_NWHERE; i++) {
         free(c->macros[i]);
         c->macros[i] = NULL;
@@ -621,7 +626,7 @@ static void *worker(void *arg)
         if (res == LOAD_OK)
             r->latency_ms[n] = now_ms() - t0;
         count(r, res, error);
-        if (c->fd >= 0 && (res != LOAD_OK || (n + 1) % r->conf.per_conn == 0))
+        if (c->fd >= 0 && (res != LOAD_OK || c->accepted || (n + 1) % r->conf.per_conn == 0))
             conn_close(c, &c->out, res != LOAD_ERROR);
     }
     if (c->fd >= 0)
