@@ -8,6 +8,9 @@
 #   gateway   mxguard on the shipped rules/examples/gateway.rules
 #   envelope  mxguard on tests/bench/envelope.rules (anti-relay, HELO and
 #             sender checks, all decided at RCPT)
+#   floor-env accept_milter negotiating the steps mxguard negotiates for
+#             envelope.rules: what those steps cost postfix with a
+#             milter that does no work
 # They alternate run by run (A B C D A B C D ...), switched with postfix
 # reload (no restarts), and the ratios are medians of per-round ratios.
 # The verdicts use the rate end to end; the rate of the injection alone
@@ -30,7 +33,7 @@ need_cmd smtp-source
 ROUNDS=${ROUNDS:-5}
 MESSAGES=${MESSAGES:-1000}
 CONC=${CONC:-16}
-CONFIGS="none accept gateway envelope"
+CONFIGS="none accept gateway envelope floor-env"
 
 mkdir -p "$T/rules"
 cp "$SRCDIR"/rules/examples/* "$SRCDIR/tests/bench/envelope.rules" "$T/rules/"
@@ -41,8 +44,14 @@ chmod -R go+rX "$T/rules"
     bench_mxguard MXG_ENV "unix:$T/envelope.sock" "$T/rules/envelope.rules" &&
     start_sink && start_postfix ""
 } || { echo "bench: postfix: set-up failed"; exit 1; }
+# What mxguard negotiates for envelope.rules, for the floor-env milter.
+line=$("$MILTER_LOAD" -v -s "unix:$T/envelope.sock" -m 1 2>&1)
+env_proto=$(printf '%s\n' "$line" | sed -n 's/.* protocol \(0x[0-9a-f]*\)$/\1/p')
+[ -n "$env_proto" ] || { echo "bench: postfix: no protocol flags from mxguard: $line"; exit 1; }
+bench_start ACC_ENV "unix:$T/floor-env.sock" "$T/floor-env.log" "$ACCEPT_MILTER" -p "unix:$T/floor-env.sock" -P "$env_proto" ||
+    { echo "bench: postfix: set-up failed"; exit 1; }
 declare -A MILTER=([none]="" [accept]="unix:$T/accept.sock" [gateway]="unix:$T/gateway.sock"
-                   [envelope]="unix:$T/envelope.sock")
+                   [envelope]="unix:$T/envelope.sock" [floor-env]="unix:$T/floor-env.sock")
 
 reloads() { grep -c 'reload -- ' "$PF_LOG" 2>/dev/null; }
 delivered() { find "$SINK_DIR" -maxdepth 1 -name 'msg.*' | wc -l; }
@@ -93,6 +102,7 @@ ratio() {
     awk -v a="$1" -v b="$2" -v col="${3:-3}" '{ v[$1, $2] = $col; rounds[$2] = 1 }
         END { for (r in rounds) printf "%.3f\n", v[b, r] / v[a, r] }' "$T/runs" | median
 }
+echo "# mxguard on envelope.rules negotiates protocol $env_proto (floor-env asks for the same)"
 echo "# through postfix: $MESSAGES messages at concurrency $CONC, end to end; medians of $ROUNDS alternating rounds"
 for k in $CONFIGS; do
     echo "# $k: $(awk -v k="$k" '$1 == k { print $3 }' "$T/runs" | median) msgs/s end to end" \
@@ -103,9 +113,10 @@ for col in 3 4; do
     echo "# ratios $([ $col = 3 ] && echo "end to end" || echo "of the injection alone"):" \
         "accept/none $(ratio none accept $col), gateway/none $(ratio none gateway $col)," \
         "envelope/none $(ratio none envelope $col), gateway/accept $(ratio accept gateway $col)," \
-        "envelope/accept $(ratio accept envelope $col)"
+        "envelope/accept $(ratio accept envelope $col), floor-env/none $(ratio none floor-env $col)," \
+        "envelope/floor-env $(ratio floor-env envelope $col)"
 done
 bench_verdict postfix-gateway-vs-accept "$(ratio accept gateway)" x ">=" 0.90
 bench_verdict postfix-envelope-vs-nomilter "$(ratio none envelope)" x ">=" 0.90
 stop_postfix
-for pid in "$MXG_GW" "$MXG_ENV" "$ACC"; do bench_stop "$pid"; done
+for pid in "$MXG_GW" "$MXG_ENV" "$ACC" "$ACC_ENV"; do bench_stop "$pid"; done
