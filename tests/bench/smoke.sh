@@ -10,6 +10,8 @@ bench_need
 
 bench_start ACC "unix:$T/accept.sock" "$T/accept.log" "$ACCEPT_MILTER" -p "unix:$T/accept.sock" ||
     { check "accept_milter starts" false; finish; }
+bench_start ACC_NR "unix:$T/accept-nr.sock" "$T/accept-nr.log" "$ACCEPT_MILTER" -p "unix:$T/accept-nr.sock" -P 0x73f0 ||
+    { check "accept_milter -P starts" false; finish; }
 bench_mxguard MXG "unix:$T/mxguard.sock" "$SRCDIR/rules/examples/gateway.rules" ||
     { check "mxguard starts" false; finish; }
 
@@ -24,6 +26,8 @@ completes() {
 }
 check "milter_load: 50 messages through accept_milter (every step)" completes "unix:$T/accept.sock"
 check "accept_milter took every step with a reply" grep -q "protocol 0x0\$" "$T/load.err"
+check "milter_load: 50 messages through accept_milter -P (steps away, no replies)" completes "unix:$T/accept-nr.sock"
+check "accept_milter -P negotiated what it was told" grep -q "protocol 0x73f0\$" "$T/load.err"
 check "milter_load: 50 messages through mxguard (steps negotiated away)" completes "unix:$T/mxguard.sock"
 # negotiated FLAG: the filter's protocol word (last -v line) has FLAG set.
 negotiated() {
@@ -38,6 +42,10 @@ check "a refused message is counted as refused" \
     eval '"$MILTER_LOAD" -s "unix:$T/mxguard.sock" -c 1 -m 3 -f ceo@example.org | grep -q " ok=0 rejected=3 errors=0 "'
 bench_stop "$MXG"
 bench_stop "$ACC"
-clean() { not_contains "$T/accept.log" "Sanitizer|runtime error:" && not_contains "$T/load.err" "Sanitizer|runtime error:"; }
+bench_stop "$ACC_NR"
+clean() {
+    cat "$T/accept.log" "$T/accept-nr.log" "$T/load.err" >"$T/bench-logs"
+    not_contains "$T/bench-logs" "Sanitizer|runtime error:"
+}
 check "no sanitizer report from accept_milter or milter_load" clean
 finish
