@@ -17,7 +17,9 @@
 #include "milter/rules_holder.h"
 #include "milter/session.h"
 #include "milter/verdict_map.h"
+#include "policy/authres.h"
 #include "policy/dnscache.h"
+#include "policy/sendauth.h"
 
 /* Steps whose callbacks can carry no reply (negotiated SMFIP_NR_*). */
 #define NOREPLY_BIT(stage) STAGE_BIT(stage)
@@ -25,6 +27,7 @@
 struct priv {
     struct session *s;
     unsigned noreply; /* NOREPLY_BIT mask */
+    bool body_noreply; /* SMFIP_NR_BODY negotiated */
 };
 
 static const char *macro_lookup(void *ctx, const char *name)
@@ -46,7 +49,8 @@ unsigned long callbacks_protocol_flags(const struct ruleset *rs, unsigned long o
     need = rules | ruleset_fact_stages(rs);
     unsigned message = STAGE_BIT(STAGE_MAIL) | STAGE_BIT(STAGE_RCPT) | STAGE_BIT(STAGE_DATA) |
                        STAGE_BIT(STAGE_EOH) | STAGE_BIT(STAGE_EOM);
-    unsigned long flags = SMFIP_NOBODY | SMFIP_NOUNKNOWN;
+    unsigned long flags = SMFIP_NOUNKNOWN;
+    bool dkim = ruleset_uses_dkim(rs);
 
     if (!(need & STAGE_BIT(STAGE_HELO)))
         flags |= SMFIP_NOHELO;
@@ -56,9 +60,11 @@ unsigned long callbacks_protocol_flags(const struct ruleset *rs, unsigned long o
         flags |= SMFIP_NODATA;
     if (!(rules & STAGE_BIT(STAGE_EOH)))
         flags |= SMFIP_NOEOH;
-    /* Headers: for header rules, or to count what delete-header removes. */
-    if (!(need & STAGE_BIT(STAGE_HEADER)) && !ruleset_deletes_headers(rs))
+    /* Headers: for header rules, to count what delete-header removes, for DKIM. */
+    if (!(need & STAGE_BIT(STAGE_HEADER)) && !ruleset_deletes_headers(rs) && !dkim)
         flags |= SMFIP_NOHDRS;
+    /* The body only for DKIM, and it never needs an answer: the MTA streams it. */
+    flags |= dkim ? SMFIP_NR_BODY : SMFIP_NOBODY;
     if (!(rules & STAGE_BIT(STAGE_HEADER)))
         flags |= SMFIP_NR_HDR;
     /* Steps we take only to record facts need no reply from us. */
@@ -161,7 +167,15 @@ static sfsistat run_stage(SMFICTX *ctx, struct priv *p, enum stage stage, bool o
         dns_cache_report_failures(s->env.dns, log_dns_failure, s);
     if (origin == FLOW_SKIPPED)
         return SMFIS_CONTINUE;
-    return verdict_apply(ctx, s, stage, &v, can_reply);
+    {
+        sfsistat rc = verdict_apply(ctx, s, stage, &v, can_reply);
+        /* An accept before end of message would end the MTA's calls, and a
+           forged Authentication-Results header would pass: the rules are
+           skipped from here on (flow), but the message still comes by. */
+        if (rc == SMFIS_ACCEPT && stage != STAGE_EOM && ruleset_adds_authres(s->rules))
+            rc = SMFIS_CONTINUE;
+        return rc;
+    }
 }
 
 /* Ask for our own macros and those the rules read, stage by stage. */
@@ -222,6 +236,7 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     }
     *pf1 = callbacks_protocol_flags(p->s->rules, f1);
     p->noreply = noreply_mask(*pf1);
+    p->body_noreply = (*pf1 & SMFIP_NR_BODY) != 0;
     if (f0 & SMFIF_SETSYMLIST)
         request_macros(ctx, p->s->rules);
     return SMFIS_CONTINUE;
@@ -303,6 +318,8 @@ static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
     rc = envelope_set_header(&p->s->env, name ? name : "", value ? value : "");
     if (rc == 0 && ruleset_deletes_headers(p->s->rules))
         rc = session_note_header(p->s, name ? name : "");
+    if (rc == 0 && p->s->env.auth != NULL)
+        rc = sendauth_header(p->s->env.auth, name ? name : "", value ? value : "");
     return run_stage(ctx, p, STAGE_HEADER, rc == 0);
 }
 
@@ -316,11 +333,65 @@ static sfsistat cb_eoh(SMFICTX *ctx)
     return run_stage(ctx, p, STAGE_EOH, true);
 }
 
+/* Body chunks go to DKIM only; a failure is remembered for end of message. */
+static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
+{
+    struct priv *p = priv_get(ctx);
+
+    if (p == NULL)
+        return verdict_internal_error(ctx, NULL, STAGE_EOM, "out of memory", true);
+    if (p->s->env.auth != NULL && sendauth_body(p->s->env.auth, data, len) < 0)
+        p->s->failed = true;
+    if (p->body_noreply)
+        return SMFIS_NOREPLY;
+    return SMFIS_CONTINUE;
+}
+
+/* Our trace headers go on top, where RFC 8601 and RFC 7208 want them. */
+static int add_auth_header(SMFICTX *ctx, struct session *s, enum action a, char *value, size_t size)
+{
+    const char *name = a == ACTION_AUTH_RESULTS ? "Authentication-Results" : "Received-SPF";
+    int rc = a == ACTION_AUTH_RESULTS ? sendauth_authres_value(s->env.auth, &s->env, value, size)
+                                      : sendauth_received_spf(s->env.auth, &s->env, value, size);
+
+    if (rc < 0)
+        return MI_FAILURE;
+    return smfi_insheader(ctx, 0, (char *)name, value);
+}
+
+/*
+ * Forged Authentication-Results (claiming our authserv-id) go whenever the
+ * rules stamp ours, matched or not: from the last down, since deleting
+ * one renumbers those after it (OpenDKIM's forward deletion left forged
+ * headers in place, CVE-2022-48521).
+ */
+static int remove_forged(SMFICTX *ctx, struct session *s)
+{
+    size_t n;
+    bool overflow;
+    const unsigned *pos;
+    int rc = MI_SUCCESS;
+
+    if (s->env.auth == NULL || !ruleset_adds_authres(s->rules))
+        return MI_SUCCESS;
+    pos = sendauth_forged(s->env.auth, &n, &overflow);
+    if (overflow)
+        return MI_FAILURE; /* some would stay: better retried (and logged) than passed */
+    for (size_t i = n; i > 0 && rc == MI_SUCCESS; i--)
+        rc = smfi_chgheader(ctx, "Authentication-Results", (int)pos[i - 1], NULL);
+    if (n > 0)
+        log_info("session=%s qid=%s client=%s removed %zu Authentication-Results header%s claiming %s",
+                 s->id, s->queue_id[0] ? s->queue_id : "-", s->client, n, n == 1 ? "" : "s",
+                 sendauth_authserv_id(s->env.auth));
+    return rc;
+}
+
 /* Header edits and quarantine, in the order the rules asked for them. */
 static int apply_effects(SMFICTX *ctx, struct session *s)
 {
     const struct flow *f = &s->flow;
-    int rc = MI_SUCCESS;
+    int rc = remove_forged(ctx, s);
+    char authval[AUTHRES_VALUE_MAX];
 
     if (f->effects_dropped > 0)
         log_warnx("session=%s qid=%s: %u header edits beyond the limit of %d were not applied",
@@ -342,6 +413,11 @@ static int apply_effects(SMFICTX *ctx, struct session *s)
             break;
         case ACTION_QUARANTINE:
             rc = smfi_quarantine(ctx, value);
+            break;
+        case ACTION_AUTH_RESULTS:
+        case ACTION_RECEIVED_SPF:
+            rc = s->env.auth != NULL ? add_auth_header(ctx, s, e->action, authval, sizeof authval) : MI_FAILURE;
+            value = rc == MI_SUCCESS ? authval : value;
             break;
         default:
             break;
@@ -399,7 +475,7 @@ struct smfiDesc mxguard_milter = {
     .xxfi_envrcpt = cb_envrcpt,
     .xxfi_header = cb_header,
     .xxfi_eoh = cb_eoh,
-    .xxfi_body = NULL,
+    .xxfi_body = cb_body,
     .xxfi_eom = cb_eom,
     .xxfi_abort = cb_abort,
     .xxfi_close = cb_close,

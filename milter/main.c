@@ -27,6 +27,8 @@
 #include "milter/rules_holder.h"
 #include "milter/supervisor.h"
 #include "milter/test_session.h"
+#include "milter/auth_setup.h"
+#include "milter/state_setup.h"
 #include "rules/ruleset.h"
 
 static struct ruleset *load_rules(const char *path, bool quiet_ok)
@@ -61,7 +63,8 @@ static int run_check(const struct options *o)
 static int run_test_session(const struct options *o)
 {
     struct test_session_opts t = { o->test_session, o->test_client_name, o->test_auth_user,
-                                   o->test_macros, o->ntest_macros, NULL, o->dns_budget_ms };
+                                   o->test_macros, o->ntest_macros, NULL, o->dns_budget_ms, NULL };
+    struct sendauth_config auth;
     struct ruleset *rs = load_rules(o->config, true);
     const char *error;
     int rc;
@@ -74,7 +77,15 @@ static int run_test_session(const struct options *o)
         ruleset_unref(rs);
         return 1;
     }
+    if (auth_setup(o, t.resolver, &auth, &error) < 0) {
+        fprintf(stderr, "mxguard: sender authentication: %s\n", error);
+        dns_resolver_free(t.resolver);
+        ruleset_unref(rs);
+        return 1;
+    }
+    t.auth = &auth;
     rc = test_session_run(rs, &t, stdin, stdout);
+    auth_teardown(&auth);
     dns_resolver_free(t.resolver);
     ruleset_unref(rs);
     return rc;
@@ -213,6 +224,10 @@ static void check_dns(const struct options *o, const struct ruleset *rs)
     log_warnx("DNS resolver: %s; the rules need none, running without DNS", error);
 }
 
+/* Live as long as the filter process: sessions point into them. */
+static struct sendauth_config auth;
+static struct statecheck_config state;
+
 static int filter_main(void *arg)
 {
     const struct options *o = arg;
@@ -236,6 +251,21 @@ static int filter_main(void *arg)
             return SUPERVISOR_EXIT_FATAL;
     }
     session_set_dns(resolver, o->dns_budget_ms);
+    if (auth_setup(o, resolver, &auth, &error) < 0) {
+        log_warnx("sender authentication: %s", error);
+        return SUPERVISOR_EXIT_FATAL;
+    }
+    session_set_auth(&auth);
+    {
+        struct ruleset *rs = rules_holder_acquire();
+        bool needed = ruleset_uses_state(rs);
+        ruleset_unref(rs);
+        if (state_setup(o, needed, &state, &error) < 0) {
+            log_warnx("state store: %s", error);
+            return SUPERVISOR_EXIT_FATAL;
+        }
+    }
+    session_set_state(&state);
     /* A restarted child serves the file as it is now; if it is broken, the
        rules the supervisor checked at start-up. */
     rules_holder_reload("filter start");

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/store.h"
+
 
 
 enum {
@@ -27,6 +29,10 @@ enum {
     OPT_DNS_TA,
     OPT_DNS_TIMEOUT,
     OPT_DNS_BUDGET,
+    OPT_AUTHSERV_ID,
+    OPT_DKIM_MAX_SIGS,
+    OPT_DKIM_MIN_BITS,
+    OPT_STORE,
 };
 
 static const struct option_desc {
@@ -56,6 +62,10 @@ static const struct option_desc {
     { "dns-trust-anchor", 1, OPT_DNS_TA, "FILE", "validate DNSSEC with this trust anchor file (bogus answers fail temporarily)" },
     { "dns-timeout", 1, OPT_DNS_TIMEOUT, "MS", "how long one round of DNS questions may take (default 5000)" },
     { "dns-budget", 1, OPT_DNS_BUDGET, "MS", "how long one SMTP stage may wait for DNS in all (default 10000)" },
+    { "authserv-id", 1, OPT_AUTHSERV_ID, "NAME", "our name in Authentication-Results and Received-SPF headers (default: the host name)" },
+    { "dkim-max-signatures", 1, OPT_DKIM_MAX_SIGS, "N", "DKIM signatures evaluated per message, the rest ignored (default 5)" },
+    { "dkim-min-key-bits", 1, OPT_DKIM_MIN_BITS, "BITS", "RSA keys shorter than this give dkim=policy (default 1024)" },
+    { "store", 1, OPT_STORE, "NAME=VALUE", "a state store setting for greylisting and rate limits, e.g. backend=redis (repeatable; see mxguard(8))" },
     { "verbose", 0, 'v', NULL, "log more; with -n, print the rules as understood" },
     { "version", 0, 'V', NULL, "print the version and exit" },
     { "help", 0, 'h', NULL, "print this help and exit" },
@@ -125,6 +135,8 @@ static void defaults(struct options *o)
     o->dns.mode = DNS_MODE_SYSTEM;
     o->dns.query_timeout_ms = 5000;
     o->dns_budget_ms = 10000;
+    o->dkim_max_signatures = 5;
+    o->dkim_min_key_bits = 1024;
 }
 
 static int apply(struct options *o, int c, const char *arg)
@@ -182,6 +194,46 @@ static int apply(struct options *o, int c, const char *arg)
         else
             o->dns_budget_ms = (int)v;
         return 0;
+    case OPT_AUTHSERV_ID:
+        if (arg[0] == '\0' || strlen(arg) > 255 || strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+                                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != strlen(arg)) {
+            fprintf(stderr, "mxguard: --authserv-id: expected a host name like mx.example.org, found \"%s\"\n", arg);
+            return -1;
+        }
+        o->authserv_id = arg;
+        return 0;
+    case OPT_DKIM_MAX_SIGS:
+    case OPT_DKIM_MIN_BITS:
+        if (parse_int(arg, c == OPT_DKIM_MAX_SIGS ? 1 : 512, c == OPT_DKIM_MAX_SIGS ? 8 : 16384, &v) < 0) {
+            fprintf(stderr, "mxguard: --%s: expected %s, found \"%s\"\n",
+                    c == OPT_DKIM_MAX_SIGS ? "dkim-max-signatures" : "dkim-min-key-bits",
+                    c == OPT_DKIM_MAX_SIGS ? "1 to 8" : "bits (512 to 16384)", arg);
+            return -1;
+        }
+        if (c == OPT_DKIM_MAX_SIGS)
+            o->dkim_max_signatures = (unsigned)v;
+        else
+            o->dkim_min_key_bits = (unsigned)v;
+        return 0;
+    case OPT_STORE: {
+        /* Checked here, so a typo is a usage error at start-up, not a log line later. */
+        struct store_config cfg;
+        const char *eq = strchr(arg, '='), *error;
+        char name[64];
+        store_config_init(&cfg);
+        if (eq == NULL || (size_t)(eq - arg) >= sizeof name || o->nstore_settings == 32) {
+            fprintf(stderr, "mxguard: --store: expected NAME=VALUE (at most 32), found \"%s\"\n", arg);
+            return -1;
+        }
+        memcpy(name, arg, (size_t)(eq - arg));
+        name[eq - arg] = '\0';
+        if (store_config_set(&cfg, name, eq + 1, &error) < 0) {
+            fprintf(stderr, "mxguard: --store %s: %s\n", arg, error);
+            return -1;
+        }
+        o->store_settings[o->nstore_settings++] = arg;
+        return 0;
+    }
     case OPT_MACRO:
         if (strchr(arg, '=') == NULL || o->ntest_macros == 32) {
             fprintf(stderr, "mxguard: --macro: expected NAME=VALUE (at most 32), found \"%s\"\n", arg);

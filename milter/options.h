@@ -35,6 +35,11 @@ struct options {
     struct dns_config dns;        /* the resolver */
     int dns_budget_ms;            /* DNS time a stage may spend */
     bool dns_given;               /* --dns or --dns-mode given */
+    const char *authserv_id;      /* ours in Authentication-Results; NULL: the host name */
+    unsigned dkim_max_signatures; /* evaluated per message */
+    unsigned dkim_min_key_bits;   /* shorter RSA keys give dkim=policy */
+    const char *store_settings[32];/* --store NAME=VALUE, applied in order */
+    int nstore_settings;
 };
 
 enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_USAGE };

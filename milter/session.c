@@ -3,7 +3,10 @@
  */
 #include "milter/session.h"
 
+#include "milter/log.h"
 #include "policy/dnscache.h"
+#include "policy/sendauth.h"
+#include "policy/statecheck.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,6 +19,20 @@
 static atomic_ulong counter;
 static struct dns_resolver *resolver;
 static int dns_budget_ms;
+
+static const struct sendauth_config *auth_cfg;
+static const struct statecheck_config *state_cfg;
+static atomic_bool warned_no_store;
+
+void session_set_state(const struct statecheck_config *cfg)
+{
+    state_cfg = cfg;
+}
+
+void session_set_auth(const struct sendauth_config *cfg)
+{
+    auth_cfg = cfg;
+}
 
 void session_set_dns(struct dns_resolver *r, int budget_ms)
 {
@@ -34,6 +51,26 @@ struct session *session_new(struct ruleset *rules)
     envelope_init(&s->env);
     flow_init(&s->flow);
     if (resolver != NULL && (s->env.dns = dns_cache_new(resolver, dns_budget_ms)) == NULL) {
+        ruleset_unref(rules);
+        free(s);
+        return NULL;
+    }
+    /* Only for rules that use it: its state is a few kilobytes a session. */
+    if (auth_cfg != NULL && (ruleset_uses_spf(rules) || ruleset_uses_dkim(rules)) &&
+        (s->env.auth = sendauth_new(auth_cfg, ruleset_uses_dkim(rules))) == NULL) {
+        dns_cache_free(s->env.dns);
+        ruleset_unref(rules);
+        free(s);
+        return NULL;
+    }
+    if (ruleset_uses_state(rules) && (state_cfg == NULL || state_cfg->store == NULL) &&
+        !atomic_exchange(&warned_no_store, true))
+        log_warnx("the rules greylist or test rate limits, but no state store is open (they were "
+                  "loaded by a reload): those checks are skipped until mxguard is restarted");
+    if (state_cfg != NULL && ruleset_uses_state(rules) &&
+        (s->env.state = statecheck_new(state_cfg)) == NULL) {
+        sendauth_free(s->env.auth);
+        dns_cache_free(s->env.dns);
         ruleset_unref(rules);
         free(s);
         return NULL;
@@ -84,6 +121,7 @@ void session_new_message(struct session *s)
     flow_new_message(&s->flow, &s->env);
     if (s->env.dns != NULL)
         dns_cache_new_message(s->env.dns);
+    sendauth_new_message(s->env.auth);
     s->queue_id[0] = '\0';
 }
 
@@ -94,6 +132,8 @@ void session_free(struct session *s)
     session_new_message(s);
     flow_free(&s->flow);
     dns_cache_free(s->env.dns);
+    sendauth_free(s->env.auth);
+    statecheck_free(s->env.state);
     envelope_free(&s->env);
     ruleset_unref(s->rules);
     free(s);

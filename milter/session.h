@@ -28,9 +28,17 @@ struct session {
 };
 
 struct dns_resolver;
+struct sendauth_config;
+struct statecheck_config;
 
 /* The resolver sessions ask, and how long one stage may wait (set once). */
 void session_set_dns(struct dns_resolver *r, int budget_ms);
+
+/* SPF and DKIM checkers and our authserv-id, shared by every session (set once). */
+void session_set_auth(const struct sendauth_config *cfg);
+
+/* The state store for greylisting and rate limits (set once). */
+void session_set_state(const struct statecheck_config *cfg);
 
 /* Takes over the reference to rules. NULL when out of memory. */
 struct session *session_new(struct ruleset *rules);

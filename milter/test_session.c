@@ -12,7 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "policy/authres.h"
 #include "policy/dnscache.h"
+#include "policy/sendauth.h"
 #include "rules/flow.h"
 
 #define LINE_MAX_SMTP 4096
@@ -157,19 +159,60 @@ static bool header(struct sim *sim, const char *field)
     while (*value == ' ')
         value++; /* the MTA strips the space after the colon */
     envelope_set_header(&sim->env, name, value);
+    if (sim->env.auth != NULL)
+        sendauth_header(sim->env.auth, name, value);
     /* Like the daemon, which then does not even take the header step. */
     if (!(ruleset_stages(sim->rs) & STAGE_BIT(STAGE_HEADER)))
         return false;
     return decide(sim, STAGE_HEADER, NULL);
 }
 
+/* What SPF and DKIM found, as the log and the headers will say it. */
+static void print_auth(struct sim *sim)
+{
+    const struct spf_outcome *o;
+    size_t nforged;
+    bool overflow;
+
+    if (sim->env.auth == NULL)
+        return;
+    for (int id = SPF_ID_MAILFROM; id <= SPF_ID_HELO; id++)
+        if ((o = sendauth_spf_known(sim->env.auth, (enum spf_identity)id)) != NULL)
+            fprintf(sim->out, "# spf (%s): %s%s%s%s%s\n", id == SPF_ID_MAILFROM ? "mail from" : "helo",
+                    auth_result_name(o->result), o->domain[0] ? " domain=" : "", o->domain,
+                    o->problem[0] ? " problem=" : "", o->problem);
+    if (ruleset_uses_dkim(sim->rs)) {
+        const struct dkim_outcome *d = sendauth_dkim(sim->env.auth);
+        fprintf(sim->out, "# dkim: %s (%u signature%s)%s%s\n", auth_result_name(d->result), d->nsigs,
+                d->nsigs == 1 ? "" : "s", d->problem[0] ? " problem=" : "", d->problem);
+        for (unsigned i = 0; i < d->nevaluated && i < DKIM_SIGS_MAX; i++)
+            fprintf(sim->out, "# dkim: %s d=%s s=%s a=%s bits=%u%s%s\n", auth_result_name(d->sig[i].result),
+                    d->sig[i].domain, d->sig[i].selector, d->sig[i].algorithm, d->sig[i].key_bits,
+                    d->sig[i].problem[0] ? " problem=" : "", d->sig[i].problem);
+    }
+    sendauth_forged(sim->env.auth, &nforged, &overflow);
+    if (ruleset_adds_authres(sim->rs) && nforged > 0)
+        fprintf(sim->out, "# eom: remove %zu Authentication-Results header%s claiming %s%s\n", nforged,
+                nforged == 1 ? "" : "s", sendauth_authserv_id(sim->env.auth), overflow ? " (too many: tempfail)" : "");
+}
+
 static void print_effects(struct sim *sim)
 {
+    char value[AUTHRES_VALUE_MAX];
+
     for (unsigned i = 0; i < sim->flow.neffects; i++) {
         const struct effect *e = &sim->flow.effects[i];
-        fprintf(sim->out, "# eom: %s%s%s%s%s (rule %s)\n", action_name(e->action), e->name ? " " : "",
-                e->name ? e->name : "", e->value[0] ? (e->name ? ": " : " ") : "", e->value,
-                rule_where(e->rule));
+        const char *name = e->name, *v = e->value;
+        if (e->action == ACTION_AUTH_RESULTS || e->action == ACTION_RECEIVED_SPF) {
+            bool ar = e->action == ACTION_AUTH_RESULTS;
+            int rc = sim->env.auth == NULL ? -1
+                     : ar ? sendauth_authres_value(sim->env.auth, &sim->env, value, sizeof value)
+                          : sendauth_received_spf(sim->env.auth, &sim->env, value, sizeof value);
+            name = ar ? "Authentication-Results" : "Received-SPF";
+            v = rc == 0 ? value : "(not available: tempfail)";
+        }
+        fprintf(sim->out, "# eom: %s%s%s%s%s (rule %s)\n", action_name(e->action), name ? " " : "",
+                name ? name : "", v[0] ? (name ? ": " : " ") : "", v, rule_where(e->rule));
     }
 }
 
@@ -183,6 +226,12 @@ static bool read_message(struct sim *sim, FILE *in)
         line[strcspn(line, "\r\n")] = '\0';
         if (strcmp(line, ".") == 0)
             break;
+        if (!in_headers && !refused && sim->env.auth != NULL) {
+            /* The body as the MTA passes it: CRLF line ends, dot-stuffing undone. */
+            const char *b = line[0] == '.' ? line + 1 : line;
+            sendauth_body(sim->env.auth, (const unsigned char *)b, strlen(b));
+            sendauth_body(sim->env.auth, (const unsigned char *)"\r\n", 2);
+        }
         if (!in_headers || refused)
             continue;
         if ((line[0] == ' ' || line[0] == '\t') && field[0] != '\0') {
@@ -221,6 +270,7 @@ static void read_data(struct sim *sim, FILE *in)
             fprintf(sim->out, "# eom: internal error: tempfail\n451 4.3.0 Temporary local problem, please try again later\n");
         } else {
             /* Effects apply only to a message that is accepted. */
+            print_auth(sim);
             if (origin != FLOW_SKIPPED && (v.action == ACTION_NONE || v.action == ACTION_CONTINUE ||
                                            v.action == ACTION_ACCEPT))
                 print_effects(sim);
@@ -229,6 +279,7 @@ static void read_data(struct sim *sim, FILE *in)
     }
     envelope_reset_message(&sim->env);
     flow_new_message(&sim->flow, &sim->env);
+    sendauth_new_message(sim->env.auth);
     sim->in_mail = false;
 }
 
@@ -259,6 +310,7 @@ static int command(struct sim *sim, const char *line, FILE *in)
         flow_new_message(&sim->flow, &sim->env);
         if (sim->env.dns != NULL)
             dns_cache_new_message(sim->env.dns);
+        sendauth_new_message(sim->env.auth);
         sim->discarding = false;
         path_arg(arg, path, sizeof path);
         envelope_set_sender(&sim->env, path);
@@ -317,6 +369,11 @@ int test_session_run(const struct ruleset *rs, const struct test_session_opts *o
     envelope_init(&sim.env);
     if (o->resolver != NULL && (sim.env.dns = dns_cache_new(o->resolver, o->dns_budget_ms)) == NULL)
         return 1;
+    if (o->auth != NULL && (ruleset_uses_spf(rs) || ruleset_uses_dkim(rs)) &&
+        (sim.env.auth = sendauth_new(o->auth, ruleset_uses_dkim(rs))) == NULL) {
+        dns_cache_free(sim.env.dns);
+        return 1;
+    }
     sim.env.macro = sim_macro;
     sim.env.macro_ctx = (void *)o;
     flow_init(&sim.flow);
@@ -324,6 +381,7 @@ int test_session_run(const struct ruleset *rs, const struct test_session_opts *o
     if (envelope_set_client(&sim.env, o->client_name ? o->client_name : name, &ip) < 0 ||
         envelope_set_auth_user(&sim.env, o->auth_user) < 0) {
         dns_cache_free(sim.env.dns);
+        sendauth_free(sim.env.auth);
         envelope_free(&sim.env);
         return 1;
     }
@@ -339,6 +397,7 @@ int test_session_run(const struct ruleset *rs, const struct test_session_opts *o
         }
     }
     dns_cache_free(sim.env.dns);
+    sendauth_free(sim.env.auth);
     envelope_free(&sim.env);
     flow_free(&sim.flow);
     return rc;

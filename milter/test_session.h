@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "policy/dns.h"
+#include "policy/sendauth.h"
 #include "rules/ruleset.h"
 
 struct test_session_opts {
@@ -17,6 +18,7 @@ struct test_session_opts {
     int nmacros;
     struct dns_resolver *resolver; /* NULL: no DNS (DNS facts read as failures) */
     int dns_budget_ms;
+    const struct sendauth_config *auth; /* SPF and DKIM; checkers NULL without a resolver */
 };
 
 /* Reads a dialogue from in, writes replies to out. Returns an exit status. */

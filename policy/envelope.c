@@ -100,6 +100,7 @@ int envelope_set_sender(struct envelope *env, const char *path)
 int envelope_set_rcpt(struct envelope *env, const char *path)
 {
     env->rcpt_pending = true;
+    env->rcpt_seq++;
     return path_set(&env->rcpt, path);
 }
 
@@ -134,6 +135,7 @@ int envelope_set_header(struct envelope *env, const char *name, const char *valu
 
 void envelope_reset_message(struct envelope *env)
 {
+    env->msg_seq++;
     path_clear(&env->sender);
     path_clear(&env->rcpt);
     str_clear(&env->header_name);

@@ -17,6 +17,8 @@
 #include "policy/helo.h"
 
 struct dns_cache;
+struct sendauth;
+struct statecheck;
 #include "policy/ipaddr.h"
 
 #define ENVELOPE_NAME_MAX 1024 /* HELO, client name, AUTH user */
@@ -60,6 +62,9 @@ struct envelope {
     envelope_macro_fn *macro;
     void *macro_ctx;
     struct dns_cache *dns;       /* the session's DNS answers; NULL: no resolver */
+    struct sendauth *auth;       /* SPF and DKIM of the session; NULL: not set up */
+    struct statecheck *state;    /* greylisting and rate limits; NULL: no state store */
+    unsigned msg_seq, rcpt_seq;  /* which message, which RCPT: counted once each */
     /* Summary over every DNS list, filled before a stage that asks for it. */
     int dnsbl_score, dnsbl_count;
     char dnsbl_reason[520];

@@ -56,6 +56,17 @@ void spf_check(struct spf_checker *c, const struct ipaddr *client, const char *h
                const char *sender, enum spf_identity id, struct spf_outcome *out);
 
 /*
+ * The domain check_host() would start from, checked before libspf2 sees
+ * anything: ASCII letters, digits, '-' and '_' in labels of 1 to 63
+ * octets, at least two labels, at most 253 octets (one trailing dot
+ * dropped); a local part of at most 64 printable ASCII octets. Returns 0
+ * with the domain in lower case, or -1 with *why_r: RFC 7208 4.3 makes
+ * such an identity "none" (an address literal, a bare name, a long label).
+ */
+int spf_identity_domain(const char *helo, const char *sender, enum spf_identity id,
+                        char domain[SPF_DOMAIN_MAX + 1], const char **why_r);
+
+/*
  * The value of a Received-SPF header (RFC 7208 section 9.1) for an
  * outcome: result, comment and key=value pairs, folded nowhere. Returns
  * 0, or -1 when buf is too small.

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "policy/statecheck.h"
 #include "rules/cidr_set.h"
 #include "rules/diag.h"
 #include "rules/facts.h"
@@ -15,7 +16,7 @@
 #include "rules/regex.h"
 #include "rules/strset.h"
 
-enum list_kind { LIST_NETWORKS, LIST_DOMAINS, LIST_ADDRESSES, LIST_REGEXES, LIST_DNS };
+enum list_kind { LIST_NETWORKS, LIST_DOMAINS, LIST_ADDRESSES, LIST_REGEXES, LIST_DNS, LIST_RATELIMIT };
 
 struct list {
     char *name;
@@ -30,8 +31,14 @@ struct list {
     unsigned long bitmask;  /* listed when a code's last octet has one of these bits */
     int weight;
     bool tempfail;          /* on-error tempfail: a lookup failure refuses for now */
-    char *key;              /* the fact it looks up for dnsbl.score (default client.address) */
+    char *key;              /* the fact it looks up for dnsbl.score (default client.address);
+                               LIST_RATELIMIT: the fact it counts by */
     const struct fact_def *key_fact;
+    /* LIST_RATELIMIT: "limit" hits per "window" seconds of "count" units; tempfail: on-error */
+    unsigned window;
+    unsigned long limit;
+    enum ratelimit_unit unit;
+    unsigned index;         /* among the rule set's rate limits: what a session counted */
     struct list *next;
 };
 
@@ -45,6 +52,7 @@ enum cond_op {
     COND_EQ,
     COND_NE,
     COND_TAGGED, /* tagged "name" */
+    COND_OVER,   /* over <ratelimit> */
     COND_MATCH,  /* fact ~ "regex" */
     COND_NOMATCH,
     COND_LT,     /* numeric comparisons */
@@ -147,6 +155,13 @@ struct ruleset {
     char *tags[64];              /* tag names; bit i stands for tags[i] */
     unsigned ntags;
     bool edits_headers, deletes_headers, quarantines;
+    bool uses_spf, uses_dkim, adds_authres;
+    /* Greylisting and rate limits: the settings of the greylist { } block. */
+    struct greylist_params greylist;
+    bool greylist_tempfail;      /* on-error tempfail */
+    bool greylist_seen;          /* a greylist { } block was read */
+    unsigned nlimits;            /* rate limits declared */
+    bool uses_state;             /* some rule greylists or tests a rate limit */
     unsigned dns_stages;         /* stages whose rules need DNS answers */
     unsigned rdns_stages;        /* ... reverse DNS among them */
     unsigned score_stages;       /* ... dnsbl.score/count/reason (every DNS list) */

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "policy/authresult.h"
 #include "rules/ast.h"
 
 static struct list *find_list(const struct ruleset *rs, const char *name)
@@ -27,7 +29,7 @@ static bool list_fits(enum list_kind k, enum fact_type t)
 {
     return (k == LIST_NETWORKS && t == FACT_IP) || (k == LIST_DOMAINS && t == FACT_DOMAIN) ||
            (k == LIST_ADDRESSES && t == FACT_ADDRESS) ||
-           (k == LIST_REGEXES && (t == FACT_STRING || t == FACT_DOMAIN || t == FACT_ADDRESS)) ||
+           (k == LIST_REGEXES && (t == FACT_STRING || t == FACT_DOMAIN || t == FACT_ADDRESS || t == FACT_RESULT)) ||
            (k == LIST_DNS && (t == FACT_IP || t == FACT_DOMAIN));
 }
 
@@ -40,6 +42,10 @@ static void note_fact(struct ruleset *rs, const struct fact_def *f, enum stage s
         rs->score_stages |= STAGE_BIT(stage);
     if (strncmp(f->name, "auth", 4) == 0)
         rs->uses_auth = true;
+    if (strncmp(f->name, "spf.", 4) == 0)
+        rs->uses_spf = true;
+    if (strncmp(f->name, "dkim.", 5) == 0)
+        rs->uses_dkim = true;
 }
 
 static const struct fact_def *resolve_fact(struct ruleset *rs, const char *name, size_t len,
@@ -105,6 +111,16 @@ static bool macro_name_ok(const char *m)
     return true;
 }
 
+/* A word a result fact can take: a typo would otherwise never match, silently. */
+static bool result_word_ok(const char *s, size_t len)
+{
+    for (int r = AUTH_NONE; r <= AUTH_PERMERROR; r++)
+        if (s != NULL && strlen(auth_result_name((enum auth_result)r)) == len &&
+            strncasecmp(s, auth_result_name((enum auth_result)r), len) == 0)
+            return true;
+    return false;
+}
+
 static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, struct diag *diag)
 {
     if (strncmp(c->fact_name, "macro:", 6) == 0) {
@@ -163,6 +179,10 @@ static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, str
                        c->fact->type == FACT_IP ? "'in <list>'"
                        : c->fact->type == FACT_BOOL ? "nothing ('if fact' or 'if not fact')"
                        : c->fact->type == FACT_NUMBER ? "a number" : "a quoted string");
+        else if (c->fact->type == FACT_RESULT && !result_word_ok(c->str, c->len))
+            diag_error(diag, &c->loc, "fact \"%s\" is a result: expected one of \"pass\", \"fail\", \"softfail\", "
+                       "\"neutral\", \"none\", \"policy\", \"temperror\", \"permerror\", found \"%.*s\"",
+                       c->fact->name, (int)(c->len > 40 ? 40 : c->len), c->str ? c->str : "");
         break;
     default:
         break;
@@ -177,6 +197,29 @@ static int tag_index(const struct ruleset *rs, const char *name)
     return -1;
 }
 
+/* over <limit>: a declared rate limit whose key is known at this stage, counting something that exists here. */
+static void check_over(struct ruleset *rs, struct cond *c, enum stage stage, struct diag *diag)
+{
+    struct list *l = find_list(rs, c->list_name);
+
+    if (l == NULL || l->kind != LIST_RATELIMIT) {
+        diag_error(diag, &c->loc, "unknown rate limit <%s>: expected the name of a 'ratelimit' declaration",
+                   c->list_name);
+        return;
+    }
+    c->list = l;
+    rs->uses_state = true;
+    if (l->key_fact != NULL && l->key_fact->first_stage > stage)
+        diag_error(diag, &c->loc, "ratelimit <%s> counts by %s, not known yet at stage %s; it is known from stage %s on",
+                   l->name, l->key_fact->name, stage_name(stage), stage_name(l->key_fact->first_stage));
+    else if (l->unit == RATELIMIT_MESSAGES && stage < STAGE_MAIL)
+        diag_error(diag, &c->loc, "ratelimit <%s> counts messages: expected it at stage mail or later", l->name);
+    else if (l->unit == RATELIMIT_RECIPIENTS && stage < STAGE_RCPT)
+        diag_error(diag, &c->loc, "ratelimit <%s> counts recipients: expected it at stage rcpt or later", l->name);
+    if (l->key_fact != NULL)
+        note_fact(rs, l->key_fact, stage);
+}
+
 static void check_cond(struct ruleset *rs, struct cond *c, enum stage stage, struct diag *diag)
 {
     if (c == NULL)
@@ -187,6 +230,10 @@ static void check_cond(struct ruleset *rs, struct cond *c, enum stage stage, str
             diag_error(diag, &c->loc, "tag \"%s\" is never set: expected a rule 'tag %s' somewhere", c->str, c->str);
         else
             c->tag_bit = 1ull << i;
+        return;
+    }
+    if (c->op == COND_OVER) {
+        check_over(rs, c, stage, diag);
         return;
     }
     if (c->op == COND_AND || c->op == COND_OR || c->op == COND_NOT) {
@@ -259,6 +306,9 @@ static void print_cond(FILE *f, const struct cond *c, bool top)
         break;
     case COND_TAGGED:
         fprintf(f, "tagged %s", c->str);
+        break;
+    case COND_OVER:
+        fprintf(f, "over <%s>", c->list_name);
         break;
     case COND_IN:
     case COND_UNDER:
@@ -373,6 +423,18 @@ static void compile_effect(struct ruleset *rs, struct rule *r, struct diag *diag
     case ACTION_QUARANTINE:
         rs->quarantines = true;
         break;
+    case ACTION_AUTH_RESULTS:
+        /* It reports DKIM, known only once the body is in. */
+        if (r->stage != STAGE_EOM)
+            diag_error(diag, &r->loc, "authentication-results reports DKIM, known at end of message: expected it at stage eom");
+        rs->adds_authres = rs->uses_dkim = rs->uses_spf = true;
+        rs->edits_headers = rs->deletes_headers = true;
+        return;
+    case ACTION_RECEIVED_SPF:
+        if (r->stage < STAGE_MAIL)
+            diag_error(diag, &r->loc, "received-spf needs the sender: expected it at stage mail or later");
+        rs->uses_spf = rs->edits_headers = true;
+        return;
     case ACTION_DELETE_HEADER:
     case ACTION_CHANGE_HEADER:
         rs->deletes_headers = true;
@@ -407,6 +469,13 @@ static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
         }
         if (r->warn && r->action == ACTION_CONTINUE)
             diag_error(diag, &r->loc, "'warn' goes with accept, reject, tempfail or discard: it logs what that would have done");
+        if (r->action == ACTION_GREYLIST) {
+            rs->uses_state = true;
+            if (s != STAGE_RCPT)
+                diag_error(diag, &r->loc, "greylist needs the sender and the recipient: expected it at stage rcpt");
+            if (r->warn)
+                diag_error(diag, &r->loc, "'warn' goes with accept, reject, tempfail or discard: it logs what that would have done");
+        }
         if (r->action == ACTION_DISCARD && s < STAGE_MAIL)
             diag_error(diag, &r->loc, "discard needs a message: expected it at stage mail or later");
         if (always != NULL)
@@ -439,11 +508,26 @@ static void compile_dnslist(struct ruleset *rs, struct list *l, struct diag *dia
     }
 }
 
+/* A rate limit's key: any fact that names one client, user, sender or domain. */
+static void compile_ratelimit(struct list *l, struct diag *diag)
+{
+    l->key_fact = fact_lookup(l->key);
+    if (l->key_fact == NULL || l->key_fact->type == FACT_BOOL || l->key_fact->type == FACT_NUMBER ||
+        l->key_fact->type == FACT_RESULT) {
+        diag_error(diag, &l->loc, "ratelimit <%s>: expected 'key' to name an address, domain, address or string fact "
+                   "(client.address, auth.user, sender, sender.domain, recipient.domain), found \"%s\"",
+                   l->name, l->key);
+        l->key_fact = NULL;
+    }
+}
+
 void rules_compile(struct ruleset *rs, struct diag *diag)
 {
     for (struct list *l = rs->lists; l != NULL; l = l->next)
         if (l->kind == LIST_DNS)
             compile_dnslist(rs, l, diag);
+        else if (l->kind == LIST_RATELIMIT)
+            compile_ratelimit(l, diag);
     /* Tags first: a rule may test a tag that a later stage's rule sets. */
     for (int s = 0; s < STAGE_COUNT; s++)
         for (struct rule *r = rs->stages[s]; r != NULL; r = r->next)

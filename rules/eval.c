@@ -9,7 +9,44 @@
 #include <string.h>
 #include <strings.h>
 
+#include <stdio.h>
+
+#include "policy/statecheck.h"
 #include "rules/ast.h"
+
+/*
+ * over <limit>: count this connection, message or recipient by the key
+ * fact, and compare. Without a store (a rule file's own tests, the
+ * simulator) nothing is over. A store that does not answer is skipped
+ * or, with on-error tempfail, fails the evaluation (451 4.3.0).
+ */
+static int over_eval(const struct list *l, const struct envelope *env, bool *out)
+{
+    struct fact_value v = { 0 };
+    struct ratelimit_result r;
+    char buf[FACT_TEXT_MAX], key[STORE_KEY_MAX + 1];
+    const char *text;
+    size_t len;
+
+    *out = false;
+    if (!statecheck_ready(env->state) || l->key_fact == NULL)
+        return 0;
+    if (l->key_fact->get(env, &v) != FACT_OK)
+        return -1;
+    if (!v.present)
+        return 0; /* nothing to count by: no AUTH user, no recipient */
+    text = fact_value_text(l->key_fact, &v, buf, &len);
+    /* The limit's name keeps two limits on the same fact apart. */
+    {
+        char named[STORE_KEY_MAX * 2];
+        int n = snprintf(named, sizeof named, "%s:%.*s", l->name, (int)(len > STORE_KEY_MAX ? STORE_KEY_MAX : len), text);
+        store_key(key, "rl", named, n > 0 ? (size_t)n : 0);
+    }
+    if (statecheck_ratelimit(env->state, env, l->index, l->unit, key, l->window, l->limit, &r) == RATELIMIT_ERROR)
+        return l->tempfail ? -1 : 0;
+    *out = r.status == RATELIMIT_OVER;
+    return 0;
+}
 
 static int test_eval(const struct cond *c, const struct envelope *env, struct verdict *vd, bool *out)
 {
@@ -19,6 +56,8 @@ static int test_eval(const struct cond *c, const struct envelope *env, struct ve
         *out = ((env->conn_tags | env->msg_tags | vd->new_tags) & c->tag_bit) != 0;
         return 0;
     }
+    if (c->op == COND_OVER)
+        return over_eval(c->list, env, out);
     if (c->macro_name != NULL)
         fact_from_macro(env, c->macro_name, FACT_STRING, &v);
     else if (c->fact->get(env, &v) != FACT_OK)
@@ -137,6 +176,41 @@ static void add_effect(struct verdict *v, const struct rule *r, const struct env
         reply_expand(&r->reply, env, e->value, sizeof e->value);
 }
 
+/*
+ * A greylist rule whose condition held: 1 when it decided (a tempfail),
+ * 0 when evaluation goes on (the triplet passes, no store, or a store
+ * error skipped), -1 on a store error with on-error tempfail.
+ */
+static int greylist_eval(const struct ruleset *rs, const struct rule *r, const struct envelope *env,
+                         struct verdict *v)
+{
+    struct greylist_outcome o;
+
+    if (!statecheck_ready(env->state))
+        return 0;
+    switch (statecheck_greylist(env->state, env, &rs->greylist, &o)) {
+    case GREYLIST_PASS:
+        return 0;
+    case GREYLIST_ERROR:
+        return rs->greylist_tempfail ? -1 : 0;
+    case GREYLIST_TEMPFAIL:
+        break;
+    }
+    v->action = ACTION_TEMPFAIL;
+    v->rule = r;
+    v->has_reply = true;
+    if (r->has_reply) {
+        memcpy(v->code, r->reply.code, sizeof v->code);
+        memcpy(v->xcode, r->reply.xcode, sizeof v->xcode);
+        reply_expand(&r->reply, env, v->text, sizeof v->text);
+    } else {
+        snprintf(v->code, sizeof v->code, "451");
+        snprintf(v->xcode, sizeof v->xcode, "4.7.1");
+        snprintf(v->text, sizeof v->text, "Greylisted, please try again in %ld seconds", o.seconds_left);
+    }
+    return 1;
+}
+
 int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelope *env,
                  struct verdict *v)
 {
@@ -158,6 +232,14 @@ int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelo
         if (action_is_effect(r->action)) {
             add_effect(v, r, env);
             continue;
+        }
+        if (r->action == ACTION_GREYLIST) {
+            int g = greylist_eval(rs, r, env, v);
+            if (g < 0)
+                return -1;
+            if (g == 0)
+                continue;
+            return 0;
         }
         if (r->warn) {
             /* Dry run: remember it for the log, and go on as if it had not matched. */

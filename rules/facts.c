@@ -7,6 +7,8 @@
 #include "rules/facts.h"
 
 #include "policy/dnscache.h"
+#include "policy/sendauth.h"
+#include "policy/statecheck.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +329,111 @@ static enum fact_result get_dnsbl_reason(const struct envelope *env, struct fact
     return FACT_OK;
 }
 
+/* SPF, evaluated on first use (policy/sendauth.c): a trusted client that a
+   rule exempts before any SPF condition costs no DNS. */
+static void spf_text(struct fact_value *out, const char *s)
+{
+    out->present = s[0] != '\0';
+    out->s = s;
+    out->len = strlen(s);
+}
+
+#define SPF_FACT(fn, id, field)                                                    \
+    static enum fact_result fn(const struct envelope *env, struct fact_value *out) \
+    {                                                                              \
+        spf_text(out, sendauth_spf(env->auth, env, id)->field);                    \
+        return FACT_OK;                                                            \
+    }
+
+static const char *spf_result_word(const struct envelope *env, enum spf_identity id)
+{
+    return auth_result_name(sendauth_spf(env->auth, env, id)->result);
+}
+
+static enum fact_result get_spf_result(const struct envelope *env, struct fact_value *out)
+{
+    spf_text(out, spf_result_word(env, SPF_ID_MAILFROM));
+    return FACT_OK;
+}
+
+static enum fact_result get_spf_helo_result(const struct envelope *env, struct fact_value *out)
+{
+    spf_text(out, spf_result_word(env, SPF_ID_HELO));
+    return FACT_OK;
+}
+
+SPF_FACT(get_spf_domain, SPF_ID_MAILFROM, domain)
+SPF_FACT(get_spf_explanation, SPF_ID_MAILFROM, explanation)
+
+/* DKIM: the signature that speaks for the message is the first that
+   passed, else the first evaluated. NULL without one. */
+static const struct dkim_sig_outcome *dkim_sig(const struct envelope *env, const struct dkim_outcome **all)
+{
+    const struct dkim_outcome *d = sendauth_dkim(env->auth);
+
+    *all = d;
+    for (unsigned i = 0; i < d->nevaluated && i < DKIM_SIGS_MAX; i++)
+        if (d->sig[i].result == AUTH_PASS)
+            return &d->sig[i];
+    return d->nevaluated > 0 ? &d->sig[0] : NULL;
+}
+
+static enum fact_result get_dkim_result(const struct envelope *env, struct fact_value *out)
+{
+    spf_text(out, auth_result_name(sendauth_dkim(env->auth)->result));
+    return FACT_OK;
+}
+
+#define DKIM_TEXT(fn, field)                                                       \
+    static enum fact_result fn(const struct envelope *env, struct fact_value *out) \
+    {                                                                              \
+        const struct dkim_outcome *all;                                            \
+        const struct dkim_sig_outcome *s = dkim_sig(env, &all);                    \
+        spf_text(out, s != NULL ? s->field : "");                                  \
+        return FACT_OK;                                                            \
+    }
+
+DKIM_TEXT(get_dkim_domain, domain)
+DKIM_TEXT(get_dkim_selector, selector)
+DKIM_TEXT(get_dkim_algorithm, algorithm)
+
+static enum fact_result get_dkim_key_bits(const struct envelope *env, struct fact_value *out)
+{
+    const struct dkim_outcome *all;
+    const struct dkim_sig_outcome *s = dkim_sig(env, &all);
+
+    out->present = s != NULL && s->key_bits > 0;
+    out->n = s != NULL ? (long)s->key_bits : 0;
+    return FACT_OK;
+}
+
+static enum fact_result get_dkim_signatures(const struct envelope *env, struct fact_value *out)
+{
+    out->present = true;
+    out->n = (long)sendauth_dkim(env->auth)->nsigs;
+    return FACT_OK;
+}
+
+static enum fact_result get_dkim_passed(const struct envelope *env, struct fact_value *out)
+{
+    const struct dkim_outcome *d = sendauth_dkim(env->auth);
+
+    out->present = true;
+    out->n = 0;
+    for (unsigned i = 0; i < d->nevaluated && i < DKIM_SIGS_MAX; i++)
+        out->n += d->sig[i].result == AUTH_PASS;
+    return FACT_OK;
+}
+
+static enum fact_result get_greylist_wait(const struct envelope *env, struct fact_value *out)
+{
+    const struct greylist_outcome *o = statecheck_last_greylist(env->state);
+
+    out->present = o != NULL && o->verdict == GREYLIST_TEMPFAIL;
+    out->n = o != NULL ? o->seconds_left : 0;
+    return FACT_OK;
+}
+
 /* Sorted by name: fact_lookup bisects. */
 static const struct fact_def facts[] = {
     { "auth.user", FACT_STRING, STAGE_MAIL, get_auth_user,
@@ -339,12 +446,28 @@ static const struct fact_def facts[] = {
       "the client host name as the MTA reports it ([address] when it has none)", NULL, false },
     { "daemon.name", FACT_STRING, STAGE_CONNECT, get_daemon_name,
       "the name of the MTA's listener that took the connection (macro {daemon_name})", "{daemon_name}", false },
+    { "dkim.algorithm", FACT_STRING, STAGE_EOM, get_dkim_algorithm,
+      "the algorithm of the signature that speaks for the message (rsa-sha256, ed25519-sha256)", NULL, false },
+    { "dkim.domain", FACT_DOMAIN, STAGE_EOM, get_dkim_domain,
+      "the signing domain (d=) of the first signature that passed, else of the first one evaluated", NULL, false },
+    { "dkim.key_bits", FACT_NUMBER, STAGE_EOM, get_dkim_key_bits,
+      "the key size in bits of that signature (absent when its key was not retrieved)", NULL, false },
+    { "dkim.passed", FACT_NUMBER, STAGE_EOM, get_dkim_passed,
+      "how many of the evaluated signatures passed", NULL, false },
+    { "dkim.result", FACT_RESULT, STAGE_EOM, get_dkim_result,
+      "pass if a signature passed, else temperror, fail, policy or permerror; none without signatures", NULL, false },
+    { "dkim.selector", FACT_STRING, STAGE_EOM, get_dkim_selector,
+      "the selector (s=) of that signature", NULL, false },
+    { "dkim.signatures", FACT_NUMBER, STAGE_EOM, get_dkim_signatures,
+      "DKIM-Signature headers in the message (evaluated or not)", NULL, false },
     { "dnsbl.count", FACT_NUMBER, STAGE_CONNECT, get_dnsbl_count,
       "how many of the declared DNS lists list what they check (allow lists too)", NULL, false },
     { "dnsbl.reason", FACT_STRING, STAGE_CONNECT, get_dnsbl_reason,
       "the TXT reason of the first listing, in declaration order (capped, printable)", NULL, false },
     { "dnsbl.score", FACT_NUMBER, STAGE_CONNECT, get_dnsbl_score,
       "the sum of the weights of the DNS lists that list what they check", NULL, false },
+    { "greylist.wait", FACT_NUMBER, STAGE_RCPT, get_greylist_wait,
+      "seconds until a greylisted recipient may pass (in a greylist rule's reply)", NULL, true },
     { "header.count", FACT_NUMBER, STAGE_HEADER, get_header_count,
       "headers of this message so far, counting the one being decided at stage header", NULL, false },
     { "header.name", FACT_STRING, STAGE_HEADER, get_header_name,
@@ -409,6 +532,15 @@ static const struct fact_def facts[] = {
       "true for the null sender <>", NULL, false },
     { "sender.valid", FACT_BOOL, STAGE_MAIL, get_sender_valid,
       "true when the sender path is a syntactically valid RFC 5321 address or <>", NULL, false },
+    { "spf.domain", FACT_DOMAIN, STAGE_MAIL, get_spf_domain,
+      "the domain SPF checked for MAIL FROM (the HELO name for the null sender)", NULL, false },
+    { "spf.explanation", FACT_STRING, STAGE_MAIL, get_spf_explanation,
+      "on fail: the explanation the domain publishes (exp=), printable, capped", NULL, false },
+    { "spf.helo.result", FACT_RESULT, STAGE_HELO, get_spf_helo_result,
+      "the SPF result for the HELO identity", NULL, false },
+    { "spf.result", FACT_RESULT, STAGE_MAIL, get_spf_result,
+      "the SPF result for MAIL FROM (postmaster@HELO for the null sender): pass fail softfail neutral none temperror permerror",
+      NULL, false },
     { "tls", FACT_BOOL, STAGE_HELO, get_tls,
       "true when the session is encrypted with STARTTLS (macro {tls_version} is set)", "{tls_version}", false },
     { "tls.cipher", FACT_STRING, STAGE_HELO, get_tls_cipher,
@@ -476,6 +608,7 @@ const char *fact_type_name(enum fact_type t)
     case FACT_ADDRESS: return "mail address";
     case FACT_BOOL: return "boolean";
     case FACT_NUMBER: return "number";
+    case FACT_RESULT: return "result";
     }
     return "?";
 }

@@ -21,7 +21,8 @@ enum fact_type {
     FACT_DOMAIN,
     FACT_ADDRESS,
     FACT_BOOL,
-    FACT_NUMBER
+    FACT_NUMBER,
+    FACT_RESULT     /* a string, one of the RFC 8601 result words (pass, fail, ...) */
 };
 
 struct fact_value {

@@ -27,6 +27,7 @@ struct parser;
 }
 
 %code {
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,9 @@ static void dnslist_begin(struct parser *p, char *name, const struct rules_loc *
 static void dnslist_set(struct parser *p, char *key, char *value, const struct rules_loc *loc);
 static void dnslist_codes(struct parser *p, char *key, const struct rules_loc *loc);
 static void dnslist_end(struct parser *p);
+static void ratelimit_begin(struct parser *p, char *name, const struct rules_loc *loc);
+static void ratelimit_end(struct parser *p);
+static void greylist_begin(struct parser *p, const struct rules_loc *loc);
 static void stage_begin(struct parser *p, char *name, const struct rules_loc *loc);
 static void rule_add(struct parser *p, char *label, bool warn, enum action a, struct reply *reply,
                      bool has_reply, struct cond *cond, const struct rules_loc *loc);
@@ -90,6 +94,8 @@ static void test_step_add(struct parser *p, char *kind, char *value, struct test
 %token MATCH "~" NOMATCH "!~" MACRO "macro" TAGGED "tagged"
 %token QUARANTINE "quarantine" ADD_HEADER "add-header" CHANGE_HEADER "change-header"
 %token DELETE_HEADER "delete-header" TAG "tag" DNSLIST "dnslist"
+%token AUTH_RESULTS "authentication-results" RECEIVED_SPF "received-spf"
+%token GREYLIST "greylist" RATELIMIT "ratelimit" OVER "over"
 %token NE "!=" LE "<=" GE ">="
 
 %left OR
@@ -120,6 +126,8 @@ file
 item
     : list_decl
     | dnslist_decl
+    | ratelimit_decl
+    | greylist_decl
     | stage_block
     | test_block
     | INCLUDE string ';'       { rules_include(p, $2, &@2); free($2); }
@@ -191,6 +199,18 @@ dnslist_setting
     | error ';'                   { yyerrok; }
     ;
 
+/* A rate limit: ratelimit NAME { key FACT; window 60; limit 30; count messages; } */
+ratelimit_decl
+    : RATELIMIT WORD '{'  { ratelimit_begin(p, $2, &@2); $2 = NULL; }
+      dnslist_settings '}'  { ratelimit_end(p); }
+    ;
+
+/* Greylisting's settings, once per rule set: greylist { delay 300; ... } */
+greylist_decl
+    : GREYLIST '{'  { greylist_begin(p, &@1); }
+      dnslist_settings '}'  { p->greylist_block = false; }
+    ;
+
 stage_block
     : ON WORD '{'      { stage_begin(p, $2, &@2); $2 = NULL; }
       rules '}'        { p->stage = -1; }
@@ -227,6 +247,8 @@ effect
     | DELETE_HEADER string         { $$.action = ACTION_DELETE_HEADER; $$.arg = $2; $$.value = NULL; }
     | QUARANTINE string            { $$.action = ACTION_QUARANTINE; $$.arg = NULL; $$.value = $2; }
     | TAG WORD                     { $$.action = ACTION_TAG; $$.arg = $2; $$.value = NULL; }
+    | AUTH_RESULTS                 { $$.action = ACTION_AUTH_RESULTS; $$.arg = NULL; $$.value = NULL; }
+    | RECEIVED_SPF                 { $$.action = ACTION_RECEIVED_SPF; $$.arg = NULL; $$.value = NULL; }
     ;
 
 warn_opt
@@ -268,6 +290,7 @@ action
     | REJECT    { $$ = ACTION_REJECT; }
     | TEMPFAIL  { $$ = ACTION_TEMPFAIL; }
     | DISCARD   { $$ = ACTION_DISCARD; }
+    | GREYLIST  { $$ = ACTION_GREYLIST; }
     | CONTINUE  { $$ = ACTION_CONTINUE; }
     ;
 
@@ -371,6 +394,7 @@ test
     | fact_ref '>' NUMBER               { $$ = cond_number(COND_GT, &@1, $1, $3); }
     | fact_ref GE NUMBER                { $$ = cond_number(COND_GE, &@1, $1, $3); }
     | TAGGED WORD                       { $$ = cond_test(COND_TAGGED, &@1, strdup("tagged"), NULL, $2); }
+    | OVER '<' WORD '>'                 { $$ = cond_test(COND_OVER, &@1, strdup("over"), $3, NULL); }
     ;
 
 /* A fact by name, or any MTA macro: macro "{tls_version}". */
@@ -706,11 +730,175 @@ static void dnslist_begin(struct parser *p, char *name, const struct rules_loc *
     }
 }
 
+/* "300", "300s", "5m", "24h", "36d": seconds, at most a year. -1 when it is none of those. */
+static long duration(const char *v)
+{
+    char *end;
+    long n = strtol(v, &end, 10), unit = 1;
+
+    if (end == v || n < 0)
+        return -1;
+    if (*end != '\0') {
+        const char *units = "smhd";
+        static const long secs[] = { 1, 60, 3600, 86400 };
+        const char *u = strchr(units, *end);
+        if (u == NULL || end[1] != '\0')
+            return -1;
+        unit = secs[u - units];
+    }
+    return n <= 366L * 86400 / unit ? n * unit : -1;
+}
+
+static bool on_error_value(struct parser *p, const char *what, const char *value, const struct rules_loc *loc,
+                           bool *tempfail)
+{
+    if (strcmp(value, "tempfail") != 0 && strcmp(value, "skip") != 0) {
+        diag_error(p->diag, loc, "%s: expected on-error skip or tempfail, found \"%s\"", what, value);
+        return false;
+    }
+    *tempfail = strcmp(value, "tempfail") == 0;
+    return true;
+}
+
+static void ratelimit_set(struct parser *p, struct list *l, const char *key, char *value,
+                          const struct rules_loc *loc)
+{
+    static const char *const units[] = { "connections", "messages", "recipients" };
+    char what[80], *end;
+    long n;
+
+    snprintf(what, sizeof what, "ratelimit <%.60s>", l->name);
+    if (strcmp(key, "key") == 0) {
+        free(l->key);
+        l->key = strdup(value);
+    } else if (strcmp(key, "window") == 0) {
+        if ((n = duration(value)) < 1)
+            diag_error(p->diag, loc, "%s: expected a window like 60, 10m, 1h or 1d, found \"%s\"", what, value);
+        else
+            l->window = (unsigned)n;
+    } else if (strcmp(key, "limit") == 0) {
+        n = strtol(value, &end, 10);
+        if (*end != '\0' || n < 1 || n > 100000000)
+            diag_error(p->diag, loc, "%s: expected a limit from 1 to 100000000, found \"%s\"", what, value);
+        else
+            l->limit = (unsigned long)n;
+    } else if (strcmp(key, "count") == 0) {
+        size_t i = 0;
+        while (i < 3 && strcmp(value, units[i]) != 0)
+            i++;
+        if (i == 3)
+            diag_error(p->diag, loc, "%s: expected count connections, messages or recipients, found \"%s\"",
+                       what, value);
+        else
+            l->unit = (enum ratelimit_unit)i;
+    } else if (strcmp(key, "on-error") == 0) {
+        on_error_value(p, what, value, loc, &l->tempfail);
+    } else {
+        diag_error(p->diag, loc, "%s: expected key, window, limit, count or on-error, found \"%s\"", what, key);
+    }
+}
+
+static void greylist_set(struct parser *p, const char *key, char *value, const struct rules_loc *loc)
+{
+    static const struct { const char *name; size_t off; bool is_duration; long min, max; } settings[] = {
+        { "delay", offsetof(struct greylist_params, delay), true, 0, 0 },
+        { "window", offsetof(struct greylist_params, window), true, 1, 0 },
+        { "lifetime", offsetof(struct greylist_params, lifetime), true, 1, 0 },
+        { "auto-allow", offsetof(struct greylist_params, autoallow_passes), false, 0, 1000000 },
+        { "auto-allow-lifetime", offsetof(struct greylist_params, autoallow_lifetime), true, 1, 0 },
+        { "ipv4-prefix", offsetof(struct greylist_params, v4_prefix), false, 8, 32 },
+        { "ipv6-prefix", offsetof(struct greylist_params, v6_prefix), false, 16, 128 },
+    };
+    struct greylist_params *gp = &p->rs->greylist;
+
+    if (strcmp(key, "on-error") == 0) {
+        on_error_value(p, "greylist", value, loc, &p->rs->greylist_tempfail);
+        return;
+    }
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        char *end;
+        long n;
+        if (strcmp(key, settings[i].name) != 0)
+            continue;
+        n = settings[i].is_duration ? duration(value) : strtol(value, &end, 10);
+        if (settings[i].is_duration ? n < settings[i].min
+                                    : (*end != '\0' || n < settings[i].min || n > settings[i].max)) {
+            if (settings[i].is_duration)
+                diag_error(p->diag, loc, "greylist: %s: expected a time like 300, 5m, 24h or 36d, found \"%s\"",
+                           key, value);
+            else
+                diag_error(p->diag, loc, "greylist: %s: expected a number from %ld to %ld, found \"%s\"", key,
+                           settings[i].min, settings[i].max, value);
+            return;
+        }
+        *(unsigned *)((char *)gp + settings[i].off) = (unsigned)n;
+        return;
+    }
+    diag_error(p->diag, loc, "greylist: expected delay, window, lifetime, auto-allow, auto-allow-lifetime, "
+               "ipv4-prefix, ipv6-prefix or on-error, found \"%s\"", key);
+}
+
+static void ratelimit_begin(struct parser *p, char *name, const struct rules_loc *loc)
+{
+    char *kind = strdup("networks");
+
+    if (kind == NULL) {
+        diag_error(p->diag, loc, "out of memory");
+        free(name);
+        return;
+    }
+    list_begin(p, name, kind, loc, loc);
+    if (p->list != NULL) {
+        p->list->kind = LIST_RATELIMIT;
+        p->list->unit = RATELIMIT_MESSAGES;
+    }
+}
+
+static void ratelimit_end(struct parser *p)
+{
+    struct list *l = p->list;
+
+    if (l == NULL)
+        return;
+    if (l->key == NULL || l->window == 0 || l->limit == 0) {
+        diag_error(p->diag, &l->loc, "ratelimit <%s>: expected 'key FACT;', 'window SECONDS;' and 'limit N;' settings",
+                   l->name);
+        list_free(l);
+        p->list = NULL;
+        return;
+    }
+    if (p->rs->nlimits == STATECHECK_LIMITS_MAX) {
+        diag_error(p->diag, &l->loc, "more than %d rate limits", STATECHECK_LIMITS_MAX);
+        list_free(l);
+        p->list = NULL;
+        return;
+    }
+    l->index = p->rs->nlimits++;
+    list_end(p);
+}
+
+static void greylist_begin(struct parser *p, const struct rules_loc *loc)
+{
+    if (p->rs->greylist_seen)
+        diag_error(p->diag, loc, "greylist settings are given once: a 'greylist { ... }' block came before");
+    p->rs->greylist_seen = true;
+    p->greylist_block = true;
+}
+
 static void dnslist_set(struct parser *p, char *key, char *value, const struct rules_loc *loc)
 {
     struct list *l = p->list;
     char *end;
 
+    if (value != NULL && (p->greylist_block || (l != NULL && l->kind == LIST_RATELIMIT))) {
+        if (p->greylist_block)
+            greylist_set(p, key, value, loc);
+        else
+            ratelimit_set(p, l, key, value, loc);
+        free(key);
+        free(value);
+        return;
+    }
     if (l == NULL || value == NULL) {
         /* the list was refused already */
     } else if (strcmp(key, "zone") == 0) {

@@ -19,14 +19,16 @@ static const struct keyword {
     int token;
 } keywords[] = {
     { "accept", ACCEPT },     { "add-header", ADD_HEADER }, { "and", AND },
+    { "authentication-results", AUTH_RESULTS },
     { "by", BY },             { "change-header", CHANGE_HEADER },
     { "continue", CONTINUE }, { "define", DEFINE }, { "delete-header", DELETE_HEADER },
     { "discard", DISCARD },   { "dnslist", DNSLIST },
-    { "expect", EXPECT },     { "file", FILE_ },    { "if", IF },
+    { "expect", EXPECT },     { "file", FILE_ },    { "greylist", GREYLIST }, { "if", IF },
     { "in", IN },             { "include", INCLUDE }, { "list", LIST },
     { "macro", MACRO },
-    { "not", NOT },           { "on", ON },         { "or", OR },
-    { "quarantine", QUARANTINE }, { "reject", REJECT }, { "tag", TAG },
+    { "not", NOT },           { "on", ON },         { "or", OR },        { "over", OVER },
+    { "quarantine", QUARANTINE }, { "ratelimit", RATELIMIT }, { "received-spf", RECEIVED_SPF },
+    { "reject", REJECT }, { "tag", TAG },
     { "tagged", TAGGED },     { "tempfail", TEMPFAIL }, { "test", TEST },
     { "under", UNDER },       { "warn", WARN },
 };

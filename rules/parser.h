@@ -30,6 +30,7 @@ struct parser {
     struct rule_test *test;/* test being read */
     struct rule *last_rule;/* the rule just added, for its effect arguments */
     bool zone_seen;        /* the dnslist being read has a zone setting */
+    bool greylist_block;   /* the settings being read are greylist { }'s */
     char *step_name, *step_auth; /* options of the test step being read */
 };
 

@@ -79,11 +79,11 @@ int reply_check_template(const struct reply *r, size_t max, struct diag *diag)
 
 int reply_check(const struct reply *r, enum action a, struct diag *diag)
 {
-    char want = a == ACTION_REJECT ? '5' : a == ACTION_TEMPFAIL ? '4' : 0;
+    char want = a == ACTION_REJECT ? '5' : a == ACTION_TEMPFAIL || a == ACTION_GREYLIST ? '4' : 0;
     size_t len = strlen(r->text);
 
     if (want == 0) {
-        diag_error(diag, &r->loc, "a reply is allowed only with reject and tempfail");
+        diag_error(diag, &r->loc, "a reply is allowed only with reject, tempfail and greylist");
         return -1;
     }
     if (r->code[0] != want || !isdigit((unsigned char)r->code[1]) || !isdigit((unsigned char)r->code[2])) {

@@ -95,6 +95,8 @@ static struct ruleset *load(const char *path, const char *buf, size_t len, struc
     unsigned errors = diag->errors;
     int rc;
 
+    if (rs != NULL)
+        greylist_params_init(&rs->greylist);
     if (rs == NULL || (rs->path = strdup(path)) == NULL) {
         diag_error(diag, NULL, "%s: out of memory", path);
         free(rs);
@@ -146,9 +148,13 @@ const char *ruleset_macros(const struct ruleset *rs, enum stage s) { return rs->
 bool ruleset_edits_headers(const struct ruleset *rs) { return rs->edits_headers; }
 bool ruleset_deletes_headers(const struct ruleset *rs) { return rs->deletes_headers; }
 bool ruleset_quarantines(const struct ruleset *rs) { return rs->quarantines; }
+bool ruleset_uses_spf(const struct ruleset *rs) { return rs->uses_spf; }
+bool ruleset_uses_dkim(const struct ruleset *rs) { return rs->uses_dkim; }
+bool ruleset_adds_authres(const struct ruleset *rs) { return rs->adds_authres; }
+bool ruleset_uses_state(const struct ruleset *rs) { return rs->uses_state; }
 bool ruleset_uses_dns(const struct ruleset *rs)
 {
-    return (rs->dns_stages | rs->rdns_stages | rs->score_stages) != 0;
+    return (rs->dns_stages | rs->rdns_stages | rs->score_stages) != 0 || rs->uses_spf || rs->uses_dkim;
 }
 const char *rule_where(const struct rule *r) { return r->where; }
 const char *rule_label(const struct rule *r) { return r->label ? r->label : ""; }
@@ -166,21 +172,44 @@ const char *action_name(enum action a)
     case ACTION_REJECT: return "reject";
     case ACTION_TEMPFAIL: return "tempfail";
     case ACTION_DISCARD: return "discard";
+    case ACTION_GREYLIST: return "greylist";
     case ACTION_ADD_HEADER: return "add-header";
     case ACTION_CHANGE_HEADER: return "change-header";
     case ACTION_DELETE_HEADER: return "delete-header";
     case ACTION_QUARANTINE: return "quarantine";
     case ACTION_TAG: return "tag";
+    case ACTION_AUTH_RESULTS: return "authentication-results";
+    case ACTION_RECEIVED_SPF: return "received-spf";
     }
     return "?";
+}
+
+/* Rate limits and greylisting as they were understood, units spelled out. */
+static void print_state_settings(const struct ruleset *rs, FILE *out)
+{
+    static const char *const units[] = { "connections", "messages", "recipients" };
+    const struct greylist_params *g = &rs->greylist;
+
+    for (const struct list *l = rs->lists; l != NULL; l = l->next)
+        if (l->kind == LIST_RATELIMIT)
+            fprintf(out, "ratelimit %s { key %s; window %u; limit %lu; count %s; on-error %s; }  # %s:%d\n",
+                    l->name, l->key, l->window, l->limit, units[l->unit], l->tempfail ? "tempfail" : "skip",
+                    l->loc.file, l->loc.first_line);
+    if (rs->uses_state || rs->greylist_seen)
+        fprintf(out, "greylist { delay %u; window %u; lifetime %u; auto-allow %u; auto-allow-lifetime %u; "
+                     "ipv4-prefix %u; ipv6-prefix %u; on-error %s; }\n",
+                g->delay, g->window, g->lifetime, g->autoallow_passes, g->autoallow_lifetime, g->v4_prefix,
+                g->v6_prefix, rs->greylist_tempfail ? "tempfail" : "skip");
 }
 
 void ruleset_print(const struct ruleset *rs, FILE *out)
 {
     for (const struct list *l = rs->lists; l != NULL; l = l->next)
-        fprintf(out, "# list <%s>: %zu entries (%s:%d)\n", l->name,
-                l->nets ? cidr_set_count(l->nets) : l->strs ? strset_count(l->strs) : l->nres,
-                l->loc.file, l->loc.first_line);
+        if (l->kind != LIST_RATELIMIT)
+            fprintf(out, "# list <%s>: %zu entries (%s:%d)\n", l->name,
+                    l->nets ? cidr_set_count(l->nets) : l->strs ? strset_count(l->strs) : l->nres,
+                    l->loc.file, l->loc.first_line);
+    print_state_settings(rs, out);
     for (int s = 0; s < STAGE_COUNT; s++) {
         if (rs->stages[s] == NULL)
             continue;

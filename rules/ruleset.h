@@ -24,12 +24,15 @@ enum action {
     ACTION_REJECT,
     ACTION_TEMPFAIL,
     ACTION_DISCARD,
+    ACTION_GREYLIST,  /* tempfail a triplet seen first (with the rule's reply); else go on */
     /* Effects: they never decide; evaluation goes on to the next rule. */
     ACTION_ADD_HEADER,
     ACTION_CHANGE_HEADER,
     ACTION_DELETE_HEADER,
     ACTION_QUARANTINE,
-    ACTION_TAG
+    ACTION_TAG,
+    ACTION_AUTH_RESULTS,  /* add our Authentication-Results header (forged ones always go) */
+    ACTION_RECEIVED_SPF   /* add a Received-SPF header */
 };
 
 static inline bool action_is_effect(enum action a)
@@ -106,6 +109,15 @@ bool ruleset_quarantines(const struct ruleset *rs);
 
 /* True when some rule needs DNS answers (reverse DNS, DNS lists). */
 bool ruleset_uses_dns(const struct ruleset *rs);
+
+/* Sender authentication: SPF facts or received-spf; DKIM facts or
+   authentication-results (needs headers and body); authentication-results. */
+bool ruleset_uses_spf(const struct ruleset *rs);
+bool ruleset_uses_dkim(const struct ruleset *rs);
+bool ruleset_adds_authres(const struct ruleset *rs);
+
+/* True when a rule greylists or tests a rate limit: the daemon needs its state store. */
+bool ruleset_uses_state(const struct ruleset *rs);
 
 /* True when a rule tests authentication facts (needs {auth_authen}). */
 bool ruleset_uses_auth(const struct ruleset *rs);

@@ -16,6 +16,7 @@ run() { # NAME COMMAND...
     [ "${PIPESTATUS[0]}" = 0 ] || failed="$failed $name"
 }
 run bench_lists "$BUILDDIR/tests/bench/bench_lists"
+run bench_store "$BUILDDIR/tests/bench/bench_store"
 run bench_dns bash "$SRCDIR/tests/bench/bench_dns.sh"
 run bench_milter bash "$SRCDIR/tests/bench/bench_milter.sh"
 run bench_memory bash "$SRCDIR/tests/bench/bench_memory.sh"

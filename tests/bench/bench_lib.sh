@@ -2,7 +2,8 @@
 # common.sh and dns.sh:
 #
 #   bench_need                          # root and the built bench programs
-#   bench_dns_rules                     # nsd with the zones; $T/rules/bench-dns.rules
+#   bench_dns_start                     # nsd with the zones every client needs
+#   bench_dns_rules                     # the same, and $T/rules/bench-dns.rules
 #   bench_start ACC_PID "unix:$T/a.sock" "$T/a.log" "$ACCEPT_MILTER" -p "unix:$T/a.sock"
 #   bench_mxguard MXG1 "unix:$T/m.sock" "$T/rules/bench-dns.rules" --dns ...
 #   line=$(bench_load "unix:$T/a.sock" 16 5000)   # milter_load's result line
@@ -111,13 +112,29 @@ bench_load() {
     echo "$line"
 }
 
-# bench_dns_rules: the shipped gateway rules plus, at connect, a DNS block
-# list and reverse DNS (the dnsbl.rules example, with a list of our own),
-# answered by nsd on loopback (no rate limit: dns.sh's nsd config). Every
+# bench_dns_start: nsd on loopback (no rate limit: dns.sh's nsd config)
+# with what the sessions of milter_load and smtp-source look up: every
 # client milter_load presents (203.0.113.1-250) has a confirmed PTR and is
-# not listed. Writes $T/rules/bench-dns.rules; starts nsd (NSD_PORT).
-bench_dns_rules() {
+# not in the block list bl.test, and outside.example, the senders' domain,
+# allows them with SPF. mxguard is always pointed at it (bench_dns_opts):
+# the gateway rules check SPF, and nothing may ask the system's resolver.
+bench_dns_start() {
     local i
+    dns_zone bl.test. <<'EOF'
+99.100.51.198 A 127.0.0.2
+EOF
+    for i in $(seq 1 250); do echo "$i PTR mail$((i - 1)).outside.example."; done | dns_zone 113.0.203.in-addr.arpa.
+    {
+        echo '@ TXT "v=spf1 ip4:203.0.113.0/24 ip4:127.0.0.0/8 -all"'
+        for i in $(seq 1 250); do echo "mail$((i - 1)) A 203.0.113.$i"; done
+    } | dns_zone outside.example.
+    start_nsd >/dev/null || { echo "# nsd did not start"; return 1; }
+}
+
+# bench_dns_rules: bench_dns_start, and the shipped gateway rules plus, at
+# connect, a DNS block list and reverse DNS (the dnsbl.rules example, with
+# a list of our own) in $T/rules/bench-dns.rules.
+bench_dns_rules() {
     mkdir -p "$T/rules"
     cp "$SRCDIR"/rules/examples/* "$T/rules/"
     cat >"$T/rules/bench-dns.rules" <<'EOF'
@@ -130,12 +147,7 @@ on connect {
 }
 EOF
     chmod -R go+rX "$T/rules"
-    dns_zone bl.test. <<'EOF'
-99.100.51.198 A 127.0.0.2
-EOF
-    for i in $(seq 1 250); do echo "$i PTR mail$((i - 1)).outside.example."; done | dns_zone 113.0.203.in-addr.arpa.
-    for i in $(seq 1 250); do echo "mail$((i - 1)) A 203.0.113.$i"; done | dns_zone outside.example.
-    start_nsd >/dev/null || { echo "# nsd did not start"; return 1; }
+    bench_dns_start || return 1
     "$MXGUARD" -n -c "$T/rules/bench-dns.rules" >"$T/check.out" 2>&1 || {
         sed 's/^/#   /' "$T/check.out"; return 1; }
 }

@@ -26,8 +26,10 @@
 # ROUNDS (default 5), MESSAGES (default 1000), CONC (default 16).
 . "$SRCDIR/tests/lib/common.sh"
 . "$SRCDIR/tests/lib/postfix.sh"
+. "$SRCDIR/tests/lib/dns.sh"
 . "$SRCDIR/tests/bench/bench_lib.sh"
 bench_need
+need_nsd
 need_postfix
 need_cmd smtp-source
 ROUNDS=${ROUNDS:-5}
@@ -38,10 +40,12 @@ CONFIGS="none accept gateway envelope floor-env"
 mkdir -p "$T/rules"
 cp "$SRCDIR"/rules/examples/* "$SRCDIR/tests/bench/envelope.rules" "$T/rules/"
 chmod -R go+rX "$T/rules"
+# shellcheck disable=SC2046
 {
+    bench_dns_start &&
     bench_start ACC "unix:$T/accept.sock" "$T/accept.log" "$ACCEPT_MILTER" -p "unix:$T/accept.sock" &&
-    bench_mxguard MXG_GW "unix:$T/gateway.sock" "$T/rules/gateway.rules" &&
-    bench_mxguard MXG_ENV "unix:$T/envelope.sock" "$T/rules/envelope.rules" &&
+    bench_mxguard MXG_GW "unix:$T/gateway.sock" "$T/rules/gateway.rules" $(bench_dns_opts) &&
+    bench_mxguard MXG_ENV "unix:$T/envelope.sock" "$T/rules/envelope.rules" $(bench_dns_opts) &&
     start_sink && start_postfix ""
 } || { echo "bench: postfix: set-up failed"; exit 1; }
 # What mxguard negotiates for envelope.rules, for the floor-env milter.

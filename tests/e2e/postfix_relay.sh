@@ -13,6 +13,7 @@
 
 . "$SRCDIR/tests/lib/common.sh"
 . "$SRCDIR/tests/lib/postfix.sh"
+. "$SRCDIR/tests/lib/dns.sh"
 
 need_postfix
 need_cmd saslpasswd2
@@ -99,7 +100,10 @@ chmod -R u=rwX,go=rX "$R"
     { show "$T/check.out" "mxguard -n"; setup_failed "the rule copy does not load"; }
 
 # --- start everything ----------------------------------------------------------
-start_mxguard "$R/gateway.rules" || setup_failed "mxguard did not start"
+# The gateway rules check SPF and DKIM at end of message: their DNS is
+# answered on loopback (nothing published), never by the system resolver.
+start_gateway_dns || setup_failed "nsd did not start"
+start_mxguard "$R/gateway.rules" "$GATEWAY_DNS" || setup_failed "mxguard did not start"
 wait_for 10 unix_listening "$MXG_SOCK" || setup_failed "mxguard does not listen on $MXG_SOCK"
 start_sink || setup_failed "smtp-sink did not start"
 start_postfix "unix:$MXG_SOCK" || setup_failed "postfix did not start"
@@ -207,7 +211,7 @@ check "mxguard down: postfix logs the failed milter connection" \
     pf_log_wait_str "connect to Milter service unix:$MXG_SOCK"
 check "mxguard down: nothing reaches the sink" never_arrives "$id6"
 
-start_mxguard "$R/gateway.rules" || setup_failed "mxguard did not start again"
+start_mxguard "$R/gateway.rules" "$GATEWAY_DNS" || setup_failed "mxguard did not start again"
 check "mxguard back: listening" wait_for 10 unix_listening "$MXG_SOCK"
 check "mxguard back: the filter runs as user mxguard" filter_runs_as mxguard
 id7=$(test_id)

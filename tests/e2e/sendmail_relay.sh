@@ -20,6 +20,7 @@
 
 . "$SRCDIR/tests/lib/common.sh"
 . "$SRCDIR/tests/lib/postfix.sh"
+. "$SRCDIR/tests/lib/dns.sh"
 . "$SRCDIR/tests/lib/sendmail.sh"
 
 need_root
@@ -168,7 +169,10 @@ chmod -R u=rwX,go=rX "$R"
     { show "$T/check.out" "mxguard -n"; setup_failed "the rule copy does not load or its tests fail"; }
 
 # --- start everything -----------------------------------------------------------
-start_mxguard "$R/gateway.rules" -v || setup_failed "mxguard did not start"
+# The gateway rules check SPF and DKIM at end of message: their DNS is
+# answered on loopback (nothing published), never by the system resolver.
+start_gateway_dns || setup_failed "nsd did not start"
+start_mxguard "$R/gateway.rules" "$GATEWAY_DNS" -v || setup_failed "mxguard did not start"
 start_sink || setup_failed "smtp-sink did not start"
 start_sendmail "unix:$MXG_SOCK" || setup_failed "sendmail did not start"
 SASL_USER="relayer"
@@ -259,7 +263,7 @@ check "mxguard down: the trusted client gets 451 too" \
     sm_reply_after "$T/6b.out" "MAIL FROM:" "^451 4\.3\.2 "
 check "mxguard down: its message is not delivered either" never_arrives "$id6b"
 
-start_mxguard "$R/gateway.rules" -v || setup_failed "mxguard did not start again"
+start_mxguard "$R/gateway.rules" "$GATEWAY_DNS" -v || setup_failed "mxguard did not start again"
 id7=$(test_id)
 sm_send "$T/7.out" --local-interface "$OUTSIDE" --from "$FROM" \
     --to user@example.org --header "X-Test-Id: $id7"

@@ -384,3 +384,17 @@ dns_cleanup() {
     return 0
 }
 on_exit dns_cleanup
+
+# start_gateway_dns: serve the documentation domains the relay tests use
+# (example., org., test.), with nothing published in them, so that the
+# shipped gateway rules' SPF and DKIM lookups are answered on loopback
+# (SPF none, no keys) and never leave the machine. Zones the test declared
+# itself are kept. Sets GATEWAY_DNS to the mxguard option that asks it.
+start_gateway_dns() {
+    local z
+    for z in example. org. test.; do
+        dns_zones | grep -qxF "$z" || dns_zone "$z" </dev/null
+    done
+    start_nsd || return 1
+    GATEWAY_DNS="--dns=127.0.0.1@$NSD_PORT"
+}

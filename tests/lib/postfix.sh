@@ -337,6 +337,16 @@ start_postfix() {
     return 1
 }
 
+# pf_add_listener MILTER: a second smtpd on its own port (PF_PORT2) that
+# uses another milter (postfix syntax), so one instance serves two
+# mxguard daemons. send through it with: PF_PORT=$PF_PORT2 smtp_send ...
+pf_add_listener() {
+    PF_PORT2=$(free_port) || return 1
+    printf '127.0.0.1:%s inet n - n - - smtpd -o smtpd_milters=%s\n' "$PF_PORT2" "$1" >>"$PF_DIR/master.cf"
+    pf_reload || return 1
+    pf_listening_on "$PF_MASTER_PID" "$PF_PORT2"
+}
+
 # pf_reload: make the master re-read main.cf/master.cf (after pf_set).
 pf_reload() {
     postfix -c "$PF_DIR" reload >>"$T/postfix-start.log" 2>&1

@@ -622,6 +622,18 @@ static const struct bad_case bad_cases[] = {
       { { "domains.list", 3, 3, "list <d>: \"-bad.example\": domain label starts with a hyphen" } } },
 
     /* Compiler: facts, lists, labels. */
+    /* Sender authentication: result words, and effects at stages where they mean something. */
+    { "spf_result_typo", "on mail { reject if spf.result = \"fial\"; }\n", NULL, NULL, NULL, 1, 0,
+      { { NULL, 1, 21, "fact \"spf.result\" is a result: expected one of \"pass\", \"fail\", \"softfail\", "
+                       "\"neutral\", \"none\", \"policy\", \"temperror\", \"permerror\", found \"fial\"" } } },
+    { "dkim_result_number", "on eom { reject if dkim.result = 1; }\n", NULL, NULL, NULL, 1, 0,
+      { { NULL, 1, 20, "fact \"dkim.result\" is of type result: compare it with a quoted string" } } },
+    { "dkim_before_eom", "on rcpt { reject if dkim.result = \"fail\"; }\n", NULL, NULL, NULL, 1, 0,
+      { { NULL, 1, 21, "fact \"dkim.result\" is not known yet at stage rcpt; it is known from stage eom on" } } },
+    { "authres_not_at_eom", "on rcpt { authentication-results; }\n", NULL, NULL, NULL, 1, 0,
+      { { NULL, 1, 11, "authentication-results reports DKIM, known at end of message: expected it at stage eom" } } },
+    { "received_spf_at_helo", "on helo { received-spf; }\n", NULL, NULL, NULL, 1, 0,
+      { { NULL, 1, 11, "received-spf needs the sender: expected it at stage mail or later" } } },
     { "unknown_fact", "on rcpt { reject if foo.bar; }\n", NULL, NULL, NULL, 1, 0,
       { { NULL, 1, 21, "unknown fact \"foo.bar\" (mxguard.rules(5) lists the facts)" } } },
     { "fact_not_known_yet", "on connect { reject if authenticated; }\n", NULL, NULL, NULL, 1, 0,
@@ -684,7 +696,7 @@ static const struct bad_case bad_cases[] = {
 
     /* Compiler: replies. */
     { "reply_with_accept", "on rcpt { accept 250 2.0.0 \"ok\"; }\n", NULL, NULL, NULL, 1, 0,
-      { { NULL, 1, 18, "a reply is allowed only with reject and tempfail" } } },
+      { { NULL, 1, 18, "a reply is allowed only with reject, tempfail and greylist" } } },
     { "reply_code_class", "on rcpt { tempfail 554 5.7.1 \"x\"; }\n", NULL, NULL, NULL, 1, 0,
       { { NULL, 1, 20,
           "expected a 4xx reply code for tempfail, found 554 (libmilter ignores a mismatched code)" } } },
@@ -778,7 +790,7 @@ static const struct bad_case bad_cases[] = {
       NULL, NULL, NULL, 3, 0,
       { { NULL, 2, 33, "expected '<', found name \"trusted\"" },
         { NULL, 3, 31, "unknown fact \"hello\" (mxguard.rules(5) lists the facts)" },
-        { NULL, 4, 12, "a reply is allowed only with reject and tempfail" } } },
+        { NULL, 4, 12, "a reply is allowed only with reject, tempfail and greylist" } } },
 
     /*
      * BUG (rules/compile.c, check_label): the search for an earlier rule

@@ -1,0 +1,18 @@
+#!/bin/bash
+# conformance.sh: the RFC 7208 test suite (openspf.org, ../shared/conformance/
+# beside the source tree or $SPF_SUITE; never copied into the tree) through
+# mxguard's SPF path, each scenario's zone data served from the loopback
+# DNS server.
+. "$SRCDIR/tests/lib/common.sh"
+. "$SRCDIR/tests/lib/dns.sh"
+. "$SRCDIR/tests/spf/lib.sh"
+need_spf_suite
+
+SUITE=${SPF_SUITE:-$SRCDIR/../shared/conformance/rfc7208-tests.yml}
+if [ ! -f "$SUITE" ]; then
+    echo "FAIL - the RFC 7208 suite is missing: $SUITE (CI keeps shared/ beside the clone)"
+    exit 1
+fi
+run_spf_suite "$SUITE"
+check "all 203 cases of the suite were run" grep -q '^SPF cases: [0-9]* passed / 203 total' "$T/report"
+finish
