@@ -23,6 +23,8 @@ bench_need
 need_nsd
 MESSAGES=${MESSAGES:-10000}
 CONCURRENCY=${CONCURRENCY:-128}
+ROUNDS=${ROUNDS:-2}
+[ "$ROUNDS" -ge 2 ] || ROUNDS=2 # the verdicts compare rounds 1 and 2
 
 bench_dns_rules || { echo "bench: memory: set-up failed"; exit 1; }
 # shellcheck disable=SC2046
@@ -34,7 +36,7 @@ filter=$(bench_filter_pid "$MXG") || { echo "bench: memory: no filter process"; 
 status() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$filter/status"; }
 
 echo "# filter process $filter at start: VmRSS $(status VmRSS) kB, VmHWM $(status VmHWM) kB"
-for round in $(seq 0 "${ROUNDS:-2}"); do
+for round in $(seq 0 "$ROUNDS"); do
     # -a 250: every client address of the DNS zones, so the caches fill up in the first round.
     line=$(bench_load "unix:$T/mxguard.sock" "$CONCURRENCY" "$MESSAGES" -a 250) ||
         { echo "bench: memory: round $round failed"; exit 1; }
