@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,10 +293,15 @@ static void answer_free(struct dns_answer *a)
 
 struct dns_batch *dns_batch_new(struct dns_resolver *r)
 {
-    struct dns_batch *b = calloc(1, sizeof *b);
+    /* Room for BATCH_MAX questions (about 60 KB), of which a stage asks a
+       few: only the header is cleared here, each question when it is
+       added (the benchmarks found the clearing of the whole a quarter of
+       the filter's instructions). */
+    struct dns_batch *b = malloc(sizeof *b);
 
     if (b == NULL)
         return NULL;
+    memset(b, 0, offsetof(struct dns_batch, q));
     b->r = r;
     b->refs = 1;
     pthread_mutex_init(&b->lock, NULL);
@@ -358,6 +364,7 @@ static int batch_add(struct dns_batch *b, const char *name, int rrtype, bool raw
         return -1;
     i = (int)b->n++;
     q = &b->q[i];
+    memset(q, 0, sizeof *q);
     q->answer.status = DNS_TEMPFAIL;
     q->answer.why = "could not ask";
     q->answer.rcode = -1;
