@@ -138,13 +138,18 @@ int spf_received_value(const struct spf_outcome *o, const struct ipaddr *client,
     if (bufsz == 0)
         return -1;
     buf[0] = '\0';
-    ipaddr_format(client, ip);
+    /* A session without a client address (local submission): no client-ip. */
+    if (client != NULL)
+        ipaddr_format(client, ip);
+    else
+        snprintf(ip, sizeof ip, "unknown");
     identity_text(o, sender, who, sizeof who);
     if (receiver == NULL || receiver[0] == '\0')
         receiver = "localhost";
     put_str(&b, auth_result_name(o->result));
     put_comment(&b, o, ip, who, receiver);
-    put_pair(&b, "client-ip", ip);
+    if (client != NULL)
+        put_pair(&b, "client-ip", ip);
     put_pair(&b, "envelope-from", sender != NULL ? sender : "");
     put_pair(&b, "helo", helo != NULL ? helo : "");
     put_pair(&b, "receiver", receiver);

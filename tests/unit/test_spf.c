@@ -310,13 +310,29 @@ static void test_received_small(void **state)
     assert_true(strlen(big) < 1200);
 }
 
+/* Local submission has no client address: the header leaves client-ip out instead of crashing. */
+static void test_received_without_client(void **state)
+{
+    struct spf_outcome o;
+    char buf[512];
+
+    (void)state;
+    memset(&o, 0, sizeof o);
+    o.result = AUTH_TEMPERROR;
+    snprintf(o.problem, sizeof o.problem, "no client address");
+    assert_int_equal(spf_received_value(&o, NULL, "h.example", "a@b.example", "mx.test", buf, sizeof buf), 0);
+    assert_null(strstr(buf, "client-ip="));
+    assert_non_null(strstr(buf, "problem=\"no client address\""));
+    assert_non_null(strstr(buf, "envelope-from="));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity),     cmocka_unit_test(test_identity_length),
         cmocka_unit_test(test_record),       cmocka_unit_test(test_record_terms),
         cmocka_unit_test(test_exp_text),     cmocka_unit_test(test_received),
-        cmocka_unit_test(test_received_small),
+        cmocka_unit_test(test_received_small), cmocka_unit_test(test_received_without_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
