@@ -329,19 +329,20 @@ static enum fact_result get_dnsbl_reason(const struct envelope *env, struct fact
     return FACT_OK;
 }
 
-/* SPF, evaluated on first use (policy/sendauth.c): a trusted client that a
-   rule exempts before any SPF condition costs no DNS. */
-static void spf_text(struct fact_value *out, const char *s)
+/* A NUL-terminated text fact: present when not empty. */
+static void text_value(struct fact_value *out, const char *s)
 {
     out->present = s[0] != '\0';
     out->s = s;
     out->len = strlen(s);
 }
 
+/* SPF, evaluated on first use (policy/sendauth.c): a trusted client that a
+   rule exempts before any SPF condition costs no DNS. */
 #define SPF_FACT(fn, id, field)                                                    \
     static enum fact_result fn(const struct envelope *env, struct fact_value *out) \
     {                                                                              \
-        spf_text(out, sendauth_spf(env->auth, env, id)->field);                    \
+        text_value(out, sendauth_spf(env->auth, env, id)->field);                    \
         return FACT_OK;                                                            \
     }
 
@@ -352,13 +353,13 @@ static const char *spf_result_word(const struct envelope *env, enum spf_identity
 
 static enum fact_result get_spf_result(const struct envelope *env, struct fact_value *out)
 {
-    spf_text(out, spf_result_word(env, SPF_ID_MAILFROM));
+    text_value(out, spf_result_word(env, SPF_ID_MAILFROM));
     return FACT_OK;
 }
 
 static enum fact_result get_spf_helo_result(const struct envelope *env, struct fact_value *out)
 {
-    spf_text(out, spf_result_word(env, SPF_ID_HELO));
+    text_value(out, spf_result_word(env, SPF_ID_HELO));
     return FACT_OK;
 }
 
@@ -380,7 +381,7 @@ static const struct dkim_sig_outcome *dkim_sig(const struct envelope *env, const
 
 static enum fact_result get_dkim_result(const struct envelope *env, struct fact_value *out)
 {
-    spf_text(out, auth_result_name(sendauth_dkim(env->auth)->result));
+    text_value(out, auth_result_name(sendauth_dkim(env->auth)->result));
     return FACT_OK;
 }
 
@@ -389,7 +390,7 @@ static enum fact_result get_dkim_result(const struct envelope *env, struct fact_
     {                                                                              \
         const struct dkim_outcome *all;                                            \
         const struct dkim_sig_outcome *s = dkim_sig(env, &all);                    \
-        spf_text(out, s != NULL ? s->field : "");                                  \
+        text_value(out, s != NULL ? s->field : "");                                  \
         return FACT_OK;                                                            \
     }
 
