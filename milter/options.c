@@ -218,16 +218,13 @@ static int apply(struct options *o, int c, const char *arg)
     case OPT_STORE: {
         /* Checked here, so a typo is a usage error at start-up, not a log line later. */
         struct store_config cfg;
-        const char *eq = strchr(arg, '='), *error;
-        char name[64];
+        const char *error;
         store_config_init(&cfg);
-        if (eq == NULL || (size_t)(eq - arg) >= sizeof name || o->nstore_settings == 32) {
-            fprintf(stderr, "mxguard: --store: expected NAME=VALUE (at most 32), found \"%s\"\n", arg);
+        if (o->nstore_settings == 32) {
+            fprintf(stderr, "mxguard: --store: at most 32 settings, found \"%s\"\n", arg);
             return -1;
         }
-        memcpy(name, arg, (size_t)(eq - arg));
-        name[eq - arg] = '\0';
-        if (store_config_set(&cfg, name, eq + 1, &error) < 0) {
+        if (store_config_set_pair(&cfg, arg, &error) < 0) {
             fprintf(stderr, "mxguard: --store %s: %s\n", arg, error);
             return -1;
         }

@@ -28,18 +28,9 @@ static void store_log(void *ctx, enum store_log_level level, const char *message
 int state_config(const struct options *o, struct store_config *sc, const char **error_r)
 {
     store_config_init(sc);
-    for (int i = 0; i < o->nstore_settings; i++) {
-        const char *arg = o->store_settings[i], *eq = strchr(arg, '=');
-        char name[64];
-        if (eq == NULL || (size_t)(eq - arg) >= sizeof name) {
-            *error_r = "expected NAME=VALUE";
+    for (int i = 0; i < o->nstore_settings; i++)
+        if (store_config_set_pair(sc, o->store_settings[i], error_r) < 0)
             return -1;
-        }
-        memcpy(name, arg, (size_t)(eq - arg));
-        name[eq - arg] = '\0';
-        if (store_config_set(sc, name, eq + 1, error_r) < 0)
-            return -1;
-    }
     sc->log = store_log;
     return 0;
 }

@@ -123,6 +123,20 @@ int store_config_set(struct store_config *cfg, const char *name, const char *val
     return -1;
 }
 
+int store_config_set_pair(struct store_config *cfg, const char *pair, const char **error_r)
+{
+    const char *eq = strchr(pair, '=');
+    char name[64];
+
+    if (eq == NULL || (size_t)(eq - pair) >= sizeof name) {
+        *error_r = "expected NAME=VALUE";
+        return -1;
+    }
+    memcpy(name, pair, (size_t)(eq - pair));
+    name[eq - pair] = '\0';
+    return store_config_set(cfg, name, eq + 1, error_r);
+}
+
 void store_config_init(struct store_config *cfg)
 {
     const char *error;

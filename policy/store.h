@@ -84,6 +84,8 @@ extern const size_t store_settings_count;
 void store_config_init(struct store_config *cfg);
 /* Set NAME from its text form. 0, or -1 with *error_r (static). */
 int store_config_set(struct store_config *cfg, const char *name, const char *value, const char **error_r);
+/* The same from "NAME=VALUE" (a command-line option). 0, or -1 with *error_r (static). */
+int store_config_set_pair(struct store_config *cfg, const char *pair, const char **error_r);
 
 struct store;
 

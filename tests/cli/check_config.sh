@@ -98,4 +98,16 @@ check "-n -v prints the rules back in canonical form" \
 
 "$MXGUARD" --no-such-option >"$T/out" 2>&1
 check "an unknown option exits 2" test $? -eq 2
+
+# State store settings are checked at start-up: a typo is a usage error.
+"$MXGUARD" --store redis-hots=10.0.0.5 -n -c rules/examples/gateway.rules >"$T/out" 2>&1
+check "--store with an unknown setting exits 2" test $? -eq 2
+check "... and names it" contains "$T/out" '^mxguard: --store redis-hots=10\.0\.0\.5: no such store setting$'
+"$MXGUARD" --store redis-port=99999 -n -c rules/examples/gateway.rules >"$T/out" 2>&1
+check "--store with a value out of range exits 2" test $? -eq 2
+"$MXGUARD" --store backend -n -c rules/examples/gateway.rules >"$T/out" 2>&1
+check "--store without NAME=VALUE exits 2 and says what it expected" \
+    contains "$T/out" '^mxguard: --store backend: expected NAME=VALUE$'
+"$MXGUARD" --store backend=redis --store redis-port=6380 -n -c rules/examples/gateway.rules >"$T/out" 2>&1
+check "--store with good settings checks the rules as usual" test $? -eq 0
 finish
