@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "milter/auth_setup.h"
 #include "milter/log.h"
 #include "milter/mta_notes.h"
 #include "milter/rules_holder.h"
@@ -352,11 +353,9 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 /* Our trace headers go on top, where RFC 8601 and RFC 7208 want them. */
 static int add_auth_header(SMFICTX *ctx, struct session *s, enum action a, char *value, size_t size)
 {
-    const char *name = a == ACTION_AUTH_RESULTS ? "Authentication-Results" : "Received-SPF";
-    int rc = a == ACTION_AUTH_RESULTS ? sendauth_authres_value(s->env.auth, &s->env, value, size)
-                                      : sendauth_received_spf(s->env.auth, &s->env, value, size);
+    const char *name;
 
-    if (rc < 0)
+    if (auth_header(s->env.auth, &s->env, a, &name, value, size) < 0)
         return MI_FAILURE;
     return smfi_insheader(ctx, 0, (char *)name, value);
 }
@@ -418,7 +417,7 @@ static int apply_effects(SMFICTX *ctx, struct session *s)
             break;
         case ACTION_AUTH_RESULTS:
         case ACTION_RECEIVED_SPF:
-            rc = s->env.auth != NULL ? add_auth_header(ctx, s, e->action, authval, sizeof authval) : MI_FAILURE;
+            rc = add_auth_header(ctx, s, e->action, authval, sizeof authval);
             value = rc == MI_SUCCESS ? authval : value;
             break;
         default:

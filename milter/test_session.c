@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "milter/auth_setup.h"
 #include "policy/authres.h"
 #include "policy/dnscache.h"
 #include "policy/sendauth.h"
@@ -203,14 +204,9 @@ static void print_effects(struct sim *sim)
     for (unsigned i = 0; i < sim->flow.neffects; i++) {
         const struct effect *e = &sim->flow.effects[i];
         const char *name = e->name, *v = e->value;
-        if (e->action == ACTION_AUTH_RESULTS || e->action == ACTION_RECEIVED_SPF) {
-            bool ar = e->action == ACTION_AUTH_RESULTS;
-            int rc = sim->env.auth == NULL ? -1
-                     : ar ? sendauth_authres_value(sim->env.auth, &sim->env, value, sizeof value)
-                          : sendauth_received_spf(sim->env.auth, &sim->env, value, sizeof value);
-            name = ar ? "Authentication-Results" : "Received-SPF";
-            v = rc == 0 ? value : "(not available: tempfail)";
-        }
+        if (e->action == ACTION_AUTH_RESULTS || e->action == ACTION_RECEIVED_SPF)
+            v = auth_header(sim->env.auth, &sim->env, e->action, &name, value, sizeof value) == 0
+                    ? value : "(not available: tempfail)";
         fprintf(sim->out, "# eom: %s%s%s%s%s (rule %s)\n", action_name(e->action), name ? " " : "",
                 name ? name : "", v[0] ? (name ? ": " : " ") : "", v, rule_where(e->rule));
     }

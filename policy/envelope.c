@@ -133,6 +133,13 @@ int envelope_set_header(struct envelope *env, const char *name, const char *valu
     return str_set(&env->header_value, value, ENVELOPE_HEADER_VALUE_MAX);
 }
 
+const char *envelope_path_text(const struct envelope_path *p)
+{
+    if (!p->present || (p->ok && p->addr.is_null))
+        return "";
+    return p->ok ? p->addr.full : (p->raw.s ? p->raw.s : "");
+}
+
 void envelope_reset_message(struct envelope *env)
 {
     env->msg_seq++;

@@ -89,6 +89,12 @@ void envelope_rcpt_done(struct envelope *env, bool accepted);
 /* Record the header the MTA passed; the previous one is forgotten. */
 int envelope_set_header(struct envelope *env, const char *name, const char *value);
 
+/*
+ * A path as checks key it: local@domain (canonical), "" for the null
+ * path or none, the text as sent when it could not be parsed.
+ */
+const char *envelope_path_text(const struct envelope_path *p);
+
 /* A new MAIL FROM starts a new message on the same connection. */
 void envelope_reset_message(struct envelope *env);
 

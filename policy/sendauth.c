@@ -94,9 +94,7 @@ static void temperror(struct spf_outcome *o, const struct envelope *env, enum sp
 /* The sender as SPF wants it: local@domain, "" for the null sender. */
 static const char *spf_sender(const struct envelope *env)
 {
-    if (!env->sender.present || (env->sender.ok && env->sender.addr.is_null))
-        return "";
-    return env->sender.ok ? env->sender.addr.full : (env->sender.raw.s ? env->sender.raw.s : "");
+    return envelope_path_text(&env->sender);
 }
 
 const struct spf_outcome *sendauth_spf(struct sendauth *a, const struct envelope *env,

@@ -48,18 +48,11 @@ static time_t now(const struct statecheck *s)
     return s->cfg->clock != NULL ? s->cfg->clock() : time(NULL);
 }
 
-/* The sender as greylisting keys it: local@domain, "" for the null sender. */
-static const char *path_text(const struct envelope_path *p)
-{
-    if (!p->present || (p->ok && p->addr.is_null))
-        return "";
-    return p->ok ? p->addr.full : (p->raw.s ? p->raw.s : "");
-}
-
 enum greylist_verdict statecheck_greylist(struct statecheck *s, const struct envelope *env,
                                           const struct greylist_params *p, struct greylist_outcome *out)
 {
-    struct greylist_triplet t = { .sender = path_text(&env->sender), .rcpt = path_text(&env->rcpt) };
+    struct greylist_triplet t = { .sender = envelope_path_text(&env->sender),
+                                   .rcpt = envelope_path_text(&env->rcpt) };
 
     memset(&t.client, 0, sizeof t.client);
     if (env->have_client_ip)

@@ -368,11 +368,10 @@ SPF_FACT(get_spf_explanation, SPF_ID_MAILFROM, explanation)
 
 /* DKIM: the signature that speaks for the message is the first that
    passed, else the first evaluated. NULL without one. */
-static const struct dkim_sig_outcome *dkim_sig(const struct envelope *env, const struct dkim_outcome **all)
+static const struct dkim_sig_outcome *dkim_sig(const struct envelope *env)
 {
     const struct dkim_outcome *d = sendauth_dkim(env->auth);
 
-    *all = d;
     for (unsigned i = 0; i < d->nevaluated && i < DKIM_SIGS_MAX; i++)
         if (d->sig[i].result == AUTH_PASS)
             return &d->sig[i];
@@ -388,8 +387,7 @@ static enum fact_result get_dkim_result(const struct envelope *env, struct fact_
 #define DKIM_TEXT(fn, field)                                                       \
     static enum fact_result fn(const struct envelope *env, struct fact_value *out) \
     {                                                                              \
-        const struct dkim_outcome *all;                                            \
-        const struct dkim_sig_outcome *s = dkim_sig(env, &all);                    \
+        const struct dkim_sig_outcome *s = dkim_sig(env);                          \
         text_value(out, s != NULL ? s->field : "");                                  \
         return FACT_OK;                                                            \
     }
@@ -400,8 +398,7 @@ DKIM_TEXT(get_dkim_algorithm, algorithm)
 
 static enum fact_result get_dkim_key_bits(const struct envelope *env, struct fact_value *out)
 {
-    const struct dkim_outcome *all;
-    const struct dkim_sig_outcome *s = dkim_sig(env, &all);
+    const struct dkim_sig_outcome *s = dkim_sig(env);
 
     out->present = s != NULL && s->key_bits > 0;
     out->n = s != NULL ? (long)s->key_bits : 0;

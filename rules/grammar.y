@@ -46,7 +46,7 @@ static void list_begin(struct parser *p, char *name, char *kind, const struct ru
                        const struct rules_loc *kind_loc);
 static void list_end(struct parser *p);
 static void dnslist_begin(struct parser *p, char *name, const struct rules_loc *loc);
-static void dnslist_set(struct parser *p, char *key, char *value, const struct rules_loc *loc);
+static void block_set(struct parser *p, char *key, char *value, const struct rules_loc *loc);
 static void dnslist_codes(struct parser *p, char *key, const struct rules_loc *loc);
 static void dnslist_end(struct parser *p);
 static void ratelimit_begin(struct parser *p, char *name, const struct rules_loc *loc);
@@ -177,23 +177,23 @@ entry
 /* A DNS block or allow list: dnslist NAME { zone "..."; codes {...}; ... } */
 dnslist_decl
     : DNSLIST WORD '{'  { dnslist_begin(p, $2, &@2); $2 = NULL; }
-      dnslist_settings '}'  { dnslist_end(p); }
+      block_settings '}'  { dnslist_end(p); }
     ;
 
-dnslist_settings
+block_settings
     : %empty
-    | dnslist_settings dnslist_setting
+    | block_settings block_setting
     ;
 
-dnslist_setting
-    : WORD string ';'             { dnslist_set(p, $1, $2, &@1); }
-    | WORD WORD ';'               { dnslist_set(p, $1, $2, &@1); }
-    | WORD TEMPFAIL ';'           { dnslist_set(p, $1, strdup("tempfail"), &@1); }
+block_setting
+    : WORD string ';'             { block_set(p, $1, $2, &@1); }
+    | WORD WORD ';'               { block_set(p, $1, $2, &@1); }
+    | WORD TEMPFAIL ';'           { block_set(p, $1, strdup("tempfail"), &@1); }
     | WORD NUMBER ';'
         {
             char buf[32];
             snprintf(buf, sizeof buf, "%ld", $2);
-            dnslist_set(p, $1, strdup(buf), &@1);
+            block_set(p, $1, strdup(buf), &@1);
         }
     | WORD '{' entries '}' ';'    { dnslist_codes(p, $1, &@1); }
     | error ';'                   { yyerrok; }
@@ -202,13 +202,13 @@ dnslist_setting
 /* A rate limit: ratelimit NAME { key FACT; window 60; limit 30; count messages; } */
 ratelimit_decl
     : RATELIMIT WORD '{'  { ratelimit_begin(p, $2, &@2); $2 = NULL; }
-      dnslist_settings '}'  { ratelimit_end(p); }
+      block_settings '}'  { ratelimit_end(p); }
     ;
 
 /* Greylisting's settings, once per rule set: greylist { delay 300; ... } */
 greylist_decl
     : GREYLIST '{'  { greylist_begin(p, &@1); }
-      dnslist_settings '}'  { p->greylist_block = false; }
+      block_settings '}'  { p->greylist_block = false; }
     ;
 
 stage_block
@@ -885,7 +885,8 @@ static void greylist_begin(struct parser *p, const struct rules_loc *loc)
     p->greylist_block = true;
 }
 
-static void dnslist_set(struct parser *p, char *key, char *value, const struct rules_loc *loc)
+/* One setting of a dnslist, ratelimit or greylist block, to the block being read. */
+static void block_set(struct parser *p, char *key, char *value, const struct rules_loc *loc)
 {
     struct list *l = p->list;
     char *end;
