@@ -43,6 +43,19 @@ check "broken reload names file:line:col of the unknown list" \
     contains "$MXG_LOG" "active.rules:2:17: unknown list <nowhere>"
 check "broken reload names file:line:col of the bad reply code" \
     contains "$MXG_LOG" "active.rules:3:12: expected a 5xx reply code"
+# A reload that brings the first greylist rule: the filter opened no state
+# store at its start (its rules needed none), so greylisting is skipped
+# and the log says so once, not once per session.
+printf 'on rcpt { [grey] greylist; }\n' >"$T/grey.rules"
+cp "$T/grey.rules" "$T/active.rules"
+kill -USR1 "$MXG_PID"
+check "reload to greylist rules" wait_for 10 grep -q "loaded $T/active.rules: 1 rules" "$MXG_LOG"
+miltertest -D sock="unix:$MXG_SOCK" -D srcdir="$SRCDIR" -s "$SRCDIR/tests/daemon/nostore.lua" >"$T/nostore.out" 2>&1
+rc=$?
+sed 's/^/#   /' "$T/nostore.out"
+check "without a store, greylist rules let sessions through" test $rc -eq 0
+check "... and the log says so once" \
+    test "$(grep -c 'greylist or test rate limits, but no state store is open' "$MXG_LOG")" -eq 1
 check "the same filter process served throughout" test "$(filter_pid)" = "$first_filter"
 check "no filter restart happened" not_contains "$MXG_LOG" "died|exited with status"
 
