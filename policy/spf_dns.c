@@ -362,6 +362,8 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *s, const char *name, ns_type
         e->limit = "more than 10 MX records"; /* RFC 7208 4.6.4 */
         rr->herrno = TRY_AGAIN;
     }
+    if (type == ns_t_ptr && rr->num_rr > SPF_SUB_MAX)
+        rr->num_rr = SPF_SUB_MAX; /* 4.6.4: names past the 10th are ignored, never an error */
     if (rr->herrno == NETDB_SUCCESS && (type == ns_t_mx || type == ns_t_ptr))
         remember_names(e, rr);
     return rr;
