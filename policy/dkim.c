@@ -237,11 +237,28 @@ static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
     return DKIM_CBSTAT_CONTINUE;
 }
 
+/*
+ * libopendkim 2.11 (dkim_canon_selecthdrs) sizes its array of selected
+ * fields by the fields of the message, then clears one slot per h= name
+ * while it has found fewer: a signature whose h= names every field of the
+ * message and then more writes a pointer past the array, and the heap
+ * breaks. A field no h= can name keeps the count above any selection:
+ * its name holds a space, and libopendkim deletes every space from a tag
+ * value before it splits h=. No signature ever covers it.
+ */
+static const char guard_field[] = "X-Mxguard Unsignable:x";
+
 int dkim_check_eoh(struct dkim_check *m)
 {
     if (m->header_limit || m->broken || m->eoh_done)
         return m->broken ? -1 : 0;
     m->eoh_done = true;
+    unsigned char guard[sizeof guard_field];
+    memcpy(guard, guard_field, sizeof guard);
+    if (internal_error(dkim_header(m->dkim, guard, sizeof guard - 1))) {
+        m->broken = true;
+        return -1;
+    }
     dkim_keys_serve(&m->keys);
     m->lib_status = dkim_eoh(m->dkim);
     dkim_keys_serve(NULL);
