@@ -23,13 +23,17 @@
 #include <unbound.h>
 #include <unistd.h>
 
+#include "policy/dns_memo.h"
+
 #define BATCH_MAX 128 /* questions in one round: two per block-list name, and the PTR */
 
 struct dns_resolver {
     struct ub_ctx *ctx;
+    struct dns_memo *memo; /* answers served without a trip through libunbound's threads */
     pthread_t dispatcher;
     atomic_bool stop;
     int timeout_ms;
+    atomic_ulong asked, from_memo; /* questions, and those the memo answered */
 };
 
 struct callback_arg;
@@ -133,12 +137,22 @@ static int configure(struct ub_ctx *ctx, const struct dns_config *cfg, const cha
     return rc == 0 ? 0 : -1;
 }
 
+static void resolver_delete(struct dns_resolver *r)
+{
+    ub_ctx_delete(r->ctx);
+    dns_memo_free(r->memo);
+    free(r);
+}
+
 struct dns_resolver *dns_resolver_new(const struct dns_config *cfg, const char **error_r)
 {
     struct dns_resolver *r = calloc(1, sizeof *r);
 
-    if (r == NULL || (r->ctx = ub_ctx_create()) == NULL) {
+    if (r == NULL || (r->memo = dns_memo_new(DNS_MEMO_ENTRIES_MAX, DNS_MEMO_BYTES_MAX)) == NULL ||
+        (r->ctx = ub_ctx_create()) == NULL) {
         *error_r = "out of memory";
+        if (r != NULL)
+            dns_memo_free(r->memo);
         free(r);
         return NULL;
     }
@@ -146,14 +160,12 @@ struct dns_resolver *dns_resolver_new(const struct dns_config *cfg, const char *
     /* Configuration is not thread-safe in libunbound: all of it happens
        here, once, before any question is asked. */
     if (configure(r->ctx, cfg, error_r) < 0) {
-        ub_ctx_delete(r->ctx);
-        free(r);
+        resolver_delete(r);
         return NULL;
     }
     if (pthread_create(&r->dispatcher, NULL, dispatch, r) != 0) {
         *error_r = "cannot start the resolver thread";
-        ub_ctx_delete(r->ctx);
-        free(r);
+        resolver_delete(r);
         return NULL;
     }
     return r;
@@ -165,13 +177,18 @@ void dns_resolver_free(struct dns_resolver *r)
         return;
     atomic_store(&r->stop, true);
     pthread_join(r->dispatcher, NULL);
-    ub_ctx_delete(r->ctx);
-    free(r);
+    resolver_delete(r);
 }
 
 int dns_resolver_timeout_ms(const struct dns_resolver *r)
 {
     return r->timeout_ms;
+}
+
+void dns_resolver_counts(struct dns_resolver *r, unsigned long *asked, unsigned long *from_memo)
+{
+    *asked = atomic_load(&r->asked);
+    *from_memo = atomic_load(&r->from_memo);
 }
 
 /* ---- answers ------------------------------------------------------------- */
@@ -281,9 +298,9 @@ static void fill_answer(struct dns_answer *a, int rrtype, bool raw, int err, con
     }
 }
 
-static void answer_free(struct dns_answer *a)
+void dns_answer_clear(struct dns_answer *a)
 {
-    for (unsigned i = 0; i < a->n; i++)
+    for (unsigned i = 0; i < a->n && i < DNS_RR_MAX; i++)
         free(a->text[i]);
     free(a->packet);
     memset(a, 0, sizeof *a);
@@ -312,7 +329,7 @@ struct dns_batch *dns_batch_new(struct dns_resolver *r)
 static void batch_destroy(struct dns_batch *b)
 {
     for (unsigned i = 0; i < b->n; i++)
-        answer_free(&b->q[i].answer);
+        dns_answer_clear(&b->q[i].answer);
     pthread_mutex_destroy(&b->lock);
     pthread_cond_destroy(&b->cond);
     free(b);
@@ -333,7 +350,17 @@ struct callback_arg {
     unsigned i;
     int rrtype;
     bool raw;
+    char name[]; /* the question, for the memo */
 };
+
+/* Seconds on a clock no one sets: TTLs run out in real time. */
+static time_t now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
 
 static void on_answer(void *arg, int err, struct ub_result *res)
 {
@@ -344,6 +371,8 @@ static void on_answer(void *arg, int err, struct ub_result *res)
     pthread_mutex_lock(&b->lock);
     if (!q->abandoned) {
         fill_answer(&q->answer, ca->rrtype, ca->raw, err, res);
+        if (err == 0 && res != NULL && !res->bogus && res->ttl > 0)
+            dns_memo_put(b->r->memo, ca->name, ca->rrtype, ca->raw, &q->answer, (unsigned)res->ttl, now_s());
         q->done = true;
         b->pending--;
         pthread_cond_broadcast(&b->cond);
@@ -368,8 +397,16 @@ static int batch_add(struct dns_batch *b, const char *name, int rrtype, bool raw
     q->answer.status = DNS_TEMPFAIL;
     q->answer.why = "could not ask";
     q->answer.rcode = -1;
-    if ((ca = malloc(sizeof *ca)) == NULL)
+    atomic_fetch_add(&b->r->asked, 1);
+    if (dns_memo_get(b->r->memo, name, rrtype, raw, now_s(), &q->answer)) {
+        atomic_fetch_add(&b->r->from_memo, 1);
+        q->asked = q->done = true; /* nothing pending: no wait, no callback */
         return i;
+    }
+    size_t nlen = strlen(name) + 1;
+    if ((ca = malloc(sizeof *ca + nlen)) == NULL)
+        return i;
+    memcpy(ca->name, name, nlen);
     ca->b = b;
     ca->i = (unsigned)i;
     ca->rrtype = rrtype;

@@ -59,6 +59,10 @@ struct dns_resolver *dns_resolver_new(const struct dns_config *cfg, const char *
 void dns_resolver_free(struct dns_resolver *r);
 int dns_resolver_timeout_ms(const struct dns_resolver *r);
 
+/* Questions asked so far, and how many of them the answer memo served
+   (policy/dns_memo.h) without asking libunbound. */
+void dns_resolver_counts(struct dns_resolver *r, unsigned long *asked, unsigned long *from_memo);
+
 /* A set of questions asked together. NULL when out of memory. */
 struct dns_batch *dns_batch_new(struct dns_resolver *r);
 
@@ -81,6 +85,10 @@ void dns_batch_wait(struct dns_batch *b, int deadline_ms);
 const struct dns_answer *dns_batch_answer(const struct dns_batch *b, int i);
 
 void dns_batch_free(struct dns_batch *b);
+
+/* Free what an answer owns (its text and packet) and clear it: for copies
+   of answers (policy/dns_memo.h); a batch's own answers go with it. */
+void dns_answer_clear(struct dns_answer *a);
 
 /* Names for lookups: the reversed address under zone (in-addr.arpa, ip6.arpa or a DNSBL). */
 int dns_reverse_name(const struct ipaddr *ip, const char *zone, char *out, size_t outsz);

@@ -343,6 +343,8 @@ check "10 MB signed message: pass" has '^sig1 result=pass '
 first=$(sed -n 's/^rss-growth-kb=\([0-9-]*\) .*/\1/p' "$T/out")
 verify "$T/big-signed.eml" --warmup "$T/good.eml"
 check "... and after a small message first" has '^sig1 result=pass '
+check "... whose key, asked again, came from the process's answer memo, not libunbound" \
+    has '^dns asked=2 from_memo=1$'
 growth=$(sed -n 's/^rss-growth-kb=\([0-9-]*\) .*/\1/p' "$T/out")
 echo "# peak RSS growth while verifying 10 MB: ${first} KiB as the process's first message" \
     "(libopendkim's and OpenSSL's set-up included), ${growth} KiB after a small one"

@@ -7,6 +7,7 @@
  *   dkim=RESULT nsigs=N evaluated=N problem="..."
  *   sig1 result=RESULT d=D s=S a=ALG bits=N b=B problem="..."
  *   rss-growth-kb=N sanitizers=yes|no
+ *   dns asked=N from_memo=N        (questions; answered by the process's memo)
  *
  *   dkim_verify --dns 127.0.0.1@PORT [--deadline MS] [--max-sigs N]
  *               [--min-bits N] [--max-headers N] [--max-header-bytes N]
@@ -270,6 +271,9 @@ int main(int argc, char **argv)
         rc = 0;
     } else {
         rc = threads > 0 ? verify_threads(c, argv[optind], threads) : verify(c, argv[optind], warmup);
+        unsigned long asked, from_memo;
+        dns_resolver_counts(r, &asked, &from_memo);
+        printf("dns asked=%lu from_memo=%lu\n", asked, from_memo);
     }
     dkim_checker_free(c);
     dns_resolver_free(r);
