@@ -7,6 +7,12 @@
  * comment with its specials escaped, so no CR, LF or control character
  * and no unbalanced quote or parenthesis can reach the header. It never
  * writes past the caller's buffer and never truncates silently.
+ *
+ * Folded as Authentication-Results is ("\n\t", which the MTA writes as
+ * CRLF and a tab): a key=value pair that would take its line past 78
+ * octets starts a line of its own, so no line is ever longer than the
+ * longest pair (under 600 octets), far from RFC 5322's 998 however long
+ * the client made its HELO and MAIL FROM.
  */
 #include "policy/spf.h"
 
@@ -15,10 +21,13 @@
 #include <string.h>
 
 #define VALUE_MAX 256 /* octets of one client value kept in the header */
+#define LINE_SOFT 78  /* RFC 5322 2.1.1: lines SHOULD stay within 78 octets */
+#define FIELD_NAME_LEN (sizeof "Received-SPF: " - 1)
 
 struct hbuf {
     char *p;
     size_t size, len;
+    size_t line; /* octets on the current line */
     bool full;
 };
 
@@ -30,6 +39,7 @@ static void put_char(struct hbuf *b, char c)
     }
     b->p[b->len++] = c;
     b->p[b->len] = '\0';
+    b->line = c == '\n' ? 0 : b->line + 1;
 }
 
 static void put_str(struct hbuf *b, const char *s)
@@ -74,17 +84,22 @@ static void put_escaped(struct hbuf *b, const char *s, const char *specials)
 /* key=value; the value as a dot-atom where it is one, else a quoted-string. */
 static void put_pair(struct hbuf *b, const char *key, const char *value)
 {
-    put_str(b, " ");
-    put_str(b, key);
-    put_char(b, '=');
+    char text[2 * VALUE_MAX + 64];
+    struct hbuf pair = { text, sizeof text, 0, 0, false };
+
+    put_str(&pair, key);
+    put_char(&pair, '=');
     if (is_dot_atom(value))
-        put_str(b, value);
+        put_str(&pair, value);
     else {
-        put_char(b, '"');
-        put_escaped(b, value, "\"\\");
-        put_char(b, '"');
+        put_char(&pair, '"');
+        put_escaped(&pair, value, "\"\\");
+        put_char(&pair, '"');
     }
-    put_char(b, ';');
+    put_char(&pair, ';');
+    b->full |= pair.full;
+    put_str(b, b->line + 1 + pair.len > LINE_SOFT ? "\n\t" : " ");
+    put_str(b, text);
 }
 
 /* The identity as the comment names it. */
@@ -132,7 +147,7 @@ static void put_comment(struct hbuf *b, const struct spf_outcome *o, const char 
 int spf_received_value(const struct spf_outcome *o, const struct ipaddr *client, const char *helo,
                        const char *sender, const char *receiver, char *buf, size_t bufsz)
 {
-    struct hbuf b = { buf, bufsz, 0, false };
+    struct hbuf b = { buf, bufsz, 0, FIELD_NAME_LEN, false };
     char ip[IPADDR_TEXT_MAX], who[VALUE_MAX + 16];
 
     if (bufsz == 0)

@@ -151,6 +151,12 @@ static void run_case(struct spf_checker *c, const struct options *o, char *line)
     if (o->header) {
         if (spf_received_value(&j.out, &j.ip, f[1], f[2], o->receiver, header, sizeof header) < 0)
             snprintf(header, sizeof header, "(too long)");
+        /* One line of output a case: the header unfolded, as a reader
+           sees it (the folds are test_spf's business). */
+        for (char *fold; (fold = strstr(header, "\n\t")) != NULL;) {
+            *fold = ' ';
+            memmove(fold + 1, fold + 2, strlen(fold + 2) + 1);
+        }
         printf("\t%s", header);
     }
     if (o->timing)

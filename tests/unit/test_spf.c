@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "policy/authres.h"
 #include "policy/spf.h"
 #include "policy/spf_record.h"
 
@@ -266,6 +267,36 @@ static const struct header_case header_cases[] = {
       " identity=mailfrom;" },
 };
 
+/* The header as one line: every fold ("\n\t") back to a space. */
+static void unfold(const char *in, char *out, size_t outsz)
+{
+    size_t o = 0;
+
+    for (; *in != '\0' && o + 1 < outsz; in++) {
+        if (in[0] == '\n' && in[1] == '\t') {
+            out[o++] = ' ';
+            in++;
+        } else
+            out[o++] = *in;
+    }
+    out[o] = '\0';
+}
+
+/* Octets of the longest line of a header value, its field name counted. */
+static size_t longest_line(const char *value)
+{
+    size_t longest = 0, line = strlen("Received-SPF: ");
+
+    for (; *value != '\0'; value++) {
+        if (*value == '\n') {
+            longest = line > longest ? line : longest;
+            line = 0;
+        } else
+            line++;
+    }
+    return line > longest ? line : longest;
+}
+
 static void test_received(void **state)
 {
     (void)state;
@@ -273,7 +304,7 @@ static void test_received(void **state)
         const struct header_case *c = &header_cases[i];
         struct spf_outcome o;
         struct ipaddr ip;
-        char buf[1024];
+        char buf[1024], flat[1024];
         memset(&o, 0, sizeof o);
         o.result = c->result;
         o.identity = c->id;
@@ -281,11 +312,43 @@ static void test_received(void **state)
         snprintf(o.problem, sizeof o.problem, "%s", c->problem);
         assert_int_equal(ipaddr_parse(c->client, &ip), 0);
         assert_int_equal(spf_received_value(&o, &ip, c->helo, c->sender, "mx.test", buf, sizeof buf), 0);
-        if (strcmp(buf, c->want) != 0)
-            fail_msg("case %zu:\n got  %s\n want %s", i, buf, c->want);
+        unfold(buf, flat, sizeof flat);
+        if (strcmp(flat, c->want) != 0)
+            fail_msg("case %zu:\n got  %s\n want %s", i, flat, c->want);
+        /* Printable ASCII; a line break only as a fold, before a tab. */
         for (const char *p = buf; *p != '\0'; p++)
-            assert_true((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
+            assert_true(((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f) || (p[0] == '\n' && p[1] == '\t') ||
+                        (*p == '\t' && p > buf && p[-1] == '\n'));
     }
+}
+
+/* Folded before a pair that would pass 78 octets, never inside one. */
+static void test_received_folding(void **state)
+{
+    struct spf_outcome o;
+    struct ipaddr ip;
+    char buf[AUTHRES_VALUE_MAX], huge[600]; /* the daemon's buffer */
+
+    (void)state;
+    memset(&o, 0, sizeof o);
+    o.result = AUTH_PASS;
+    o.identity = SPF_ID_MAILFROM;
+    assert_int_equal(ipaddr_parse("192.0.2.1", &ip), 0);
+    assert_int_equal(spf_received_value(&o, &ip, "mail.example.org", "user@example.org", "mx.test", buf, sizeof buf),
+                     0);
+    assert_string_equal(buf, "pass (mx.test: domain of user@example.org designates 192.0.2.1 as permitted sender)\n"
+                             "\tclient-ip=192.0.2.1; envelope-from=\"user@example.org\"; helo=mail.example.org;\n"
+                             "\treceiver=mx.test; identity=mailfrom;");
+    /* A client's longest HELO and MAIL FROM, all quotes: every line stays
+       far below RFC 5322's 998 octets. */
+    memset(huge, '"', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    o.result = AUTH_PERMERROR;
+    memset(o.problem, '"', sizeof o.problem - 1);
+    o.problem[sizeof o.problem - 1] = '\0';
+    assert_int_equal(spf_received_value(&o, &ip, huge, huge, huge, buf, sizeof buf), 0);
+    if (longest_line(buf) >= 600)
+        fail_msg("a line of %zu octets:\n%s", longest_line(buf), buf);
 }
 
 /* Too small a buffer: -1 and an empty string, never a cut header. */
@@ -332,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_identity),     cmocka_unit_test(test_identity_length),
         cmocka_unit_test(test_record),       cmocka_unit_test(test_record_terms),
         cmocka_unit_test(test_exp_text),     cmocka_unit_test(test_received),
+        cmocka_unit_test(test_received_folding),
         cmocka_unit_test(test_received_small), cmocka_unit_test(test_received_without_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
