@@ -85,8 +85,16 @@ sed 's/^/#   /' "$T/outage"
 check "Redis stopped: calls failed" grep -Eq '^loop: calls [0-9]+ errors [1-9]' "$T/outage"
 check "... and worked again once it was back, by themselves" grep -Eq '^loop: .* recovered [1-9]' "$T/outage"
 check "... no call took longer than a timeout (300 ms, +slack)" awk '/^loop:/ { exit !($9 < 700) }' "$T/outage"
-check "the outage was logged once" test "$(grep -c '^log: warning: .*unreachable' "$T/outage")" -eq 1
-check "... and its end once" test "$(grep -c '^log: info: store: redis at .* answers again' "$T/outage")" -eq 1
+# Logged when it starts and when it ends, not per failed call. A redis
+# stopping with SIGTERM may take a connection once more before it closes
+# its socket (Redis 7 serves clients while its shutdown waits), which is a
+# second, short outage: each is logged once, and the failed calls, in the
+# hundreds, are not.
+outages=$(grep -c '^log: warning: .*unreachable' "$T/outage")
+ends=$(grep -c '^log: info: store: redis at .* answers again' "$T/outage")
+check "the outage was logged, once per outage ($outages), not per failed call" \
+    test "$outages" -ge 1 -a "$outages" -le 3
+check "... and its end once per outage ($ends)" test "$ends" -eq "$outages"
 
 # Redis hung (SIGSTOP): calls wait at most the command timeout, then fail fast,
 # and reconnect attempts follow the backoff (no storm: the server counts them).
