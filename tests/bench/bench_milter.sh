@@ -3,8 +3,8 @@
 # postfix against (a) accept_milter, a libmilter milter that takes every
 # step and does nothing (the floor), and (b) mxguard on the shipped
 # gateway rules plus a DNS block list and reverse DNS at connect, answered
-# by nsd on loopback (libunbound's cache answers after the first session
-# of each client). At concurrency 1, 16 and 128, over unix sockets, and at
+# by nsd on loopback (the filter's answer memo answers after the first
+# session of each client: the zones live 300 s). At concurrency 1, 16 and 128, over unix sockets, and at
 # concurrency 1 over inet sockets too (postfix does not set TCP_NODELAY:
 # see TESTING.md). Runs alternate A B A B ...; ratios are medians of the
 # per-run ratios.
@@ -30,7 +30,7 @@ PA=$(free_port) && PB=$(free_port) || exit 1
 
 declare -A SOCK=([accept-unix]="unix:$T/accept.sock" [mxguard-unix]="unix:$T/mxguard.sock"
                  [accept-inet]="inet:$PA@127.0.0.1" [mxguard-inet]="inet:$PB@127.0.0.1")
-# Warm up: libunbound's cache, the filters' thread pools, the page cache.
+# Warm up: the DNS answers, the filters' thread pools, the page cache.
 for k in "${!SOCK[@]}"; do
     bench_load "${SOCK[$k]}" 16 1000 -a 250 >/dev/null || { echo "bench: milter: warm-up on $k failed"; exit 1; }
 done
