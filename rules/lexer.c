@@ -131,6 +131,16 @@ static int lex_string(struct parser *p, RULES_STYPE *val, struct rules_loc *loc)
     return STRING;
 }
 
+/*
+ * A label is a name like any other, and may be a keyword too: "[greylist]
+ * greylist;" reads naturally, and a test names the rule "by greylist".
+ * Only a label comes after '[' or "by", so there no keyword is looked up.
+ */
+static bool label_expected(const struct parser *p)
+{
+    return p->prev_tok == '[' || p->prev_tok == BY;
+}
+
 static int lex_word(struct parser *p, RULES_STYPE *val)
 {
     size_t start = p->pos, n;
@@ -151,7 +161,9 @@ static int lex_word(struct parser *p, RULES_STYPE *val)
         free(w);
         return NUMBER;
     }
-    kw = bsearch(w, keywords, sizeof keywords / sizeof keywords[0], sizeof keywords[0], keyword_cmp);
+    kw = label_expected(p) ? NULL
+                           : bsearch(w, keywords, sizeof keywords / sizeof keywords[0], sizeof keywords[0],
+                                     keyword_cmp);
     if (kw != NULL) {
         free(w);
         return kw->token;
@@ -223,5 +235,6 @@ int rules_lex(RULES_STYPE *val, struct rules_loc *loc, struct parser *p)
     }
     loc->last_line = p->line;
     loc->last_column = p->col > 1 ? p->col - 1 : 1;
+    p->prev_tok = tok;
     return tok;
 }

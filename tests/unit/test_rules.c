@@ -1385,6 +1385,17 @@ static void test_include_depth(void **state)
     assert_string_equal(cur.diag.lines[0], want);
 }
 
+/* Load rule text whose own tests must all pass: it loads, warns of nothing, has ntests. */
+static void load_selftested(const char *name, const char *text, unsigned ntests)
+{
+    char path[512];
+
+    write_tmp(path, sizeof path, name, text);
+    load_ok(path);
+    assert_int_equal(cur.diag.count, 0);
+    assert_int_equal(ruleset_test_count(cur.rs), ntests);
+}
+
 /* A rule file's own tests run when it loads; all passed if it loaded. */
 static void test_selftests_pass(void **state)
 {
@@ -1414,17 +1425,38 @@ static void test_selftests_pass(void **state)
         "    client 198.51.100.7 auth \"alice\";\n"
         "    rcpt \"<b@example.net>\" expect reject by relay;\n"
         "}\n";
-    char path[512];
     struct verdict v;
 
     (void)state;
-    write_tmp(path, sizeof path, "selftests.rules", text);
-    load_ok(path);
-    assert_int_equal(cur.diag.count, 0);
-    assert_int_equal(ruleset_test_count(cur.rs), 3);
+    load_selftested("selftests.rules", text, 3);
     set_client(&cur.env, "192.0.2.7");
     assert_int_equal(ruleset_eval(cur.rs, STAGE_CONNECT, &cur.env, &v), 0);
     assert_string_equal(rule_label(v.rule), "lan");
+}
+
+/* A label may be a keyword: only a label follows '[' and "by". */
+static void test_keyword_labels(void **state)
+{
+    static const char text[] =
+        "list ours domains { example.org };\n"
+        "on rcpt {\n"
+        "    [continue] continue if recipient.domain in <ours>;\n"
+        "    [reject] reject 554 5.7.1 \"relay denied\";\n"
+        "}\n"
+        "test \"by keyword labels\" {\n"
+        "    client 198.51.100.7;\n"
+        "    rcpt \"<b@example.org>\" expect continue by continue;\n"
+        "    rcpt \"<b@example.net>\" expect reject 554 by reject;\n"
+        "}\n";
+    struct verdict v;
+
+    (void)state;
+    load_selftested("keyword-labels.rules", text, 1);
+    assert_int_equal(envelope_set_rcpt(&cur.env, "<b@example.net>"), 0);
+    assert_int_equal(ruleset_eval(cur.rs, STAGE_RCPT, &cur.env, &v), 0);
+    assert_int_equal(v.action, ACTION_REJECT);
+    assert_string_equal(rule_label(v.rule), "reject");
+    assert_string_equal(rule_text(v.rule), "[reject] reject 554 5.7.1 \"relay denied\";");
 }
 
 /* ---- fixtures and main ------------------------------------------------------------------------ */
@@ -1452,7 +1484,7 @@ static int group_teardown(void **state)
     return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-#define EXTRA_TESTS 19
+#define EXTRA_TESTS 20
 
 int main(void)
 {
@@ -1472,6 +1504,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_include, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_include_depth, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_selftests_pass, case_setup, case_teardown),
+        cmocka_unit_test_setup_teardown(test_keyword_labels, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_too_many_tags, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_BUG_empty_networks_list, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_BUG_list_long_line_column, case_setup, case_teardown),
