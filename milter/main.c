@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "milter/callbacks.h"
@@ -66,10 +67,34 @@ static int run_check(const struct options *o)
     return 0;
 }
 
+/* The session simulator's clock: now, or --later seconds from now. */
+static long test_later;
+
+static time_t test_clock(void)
+{
+    return time(NULL) + (time_t)test_later;
+}
+
+/* A store for the simulator only when --store names one: never the daemon's by default. */
+static int test_state(const struct options *o, struct statecheck_config *cfg, const char **error_r)
+{
+    struct store_config sc;
+
+    memset(cfg, 0, sizeof *cfg);
+    test_later = o->test_later;
+    cfg->clock = test_clock;
+    if (o->nstore_settings == 0)
+        return 0;
+    if (state_config(o, &sc, error_r) < 0 || (cfg->store = store_open(&sc, error_r)) == NULL)
+        return -1;
+    return 0;
+}
+
 static int run_test_session(const struct options *o)
 {
     struct test_session_opts t = { o->test_session, o->test_client_name, o->test_auth_user,
-                                   o->test_macros, o->ntest_macros, NULL, o->dns_budget_ms, NULL };
+                                   o->test_macros, o->ntest_macros, NULL, o->dns_budget_ms, NULL, NULL };
+    struct statecheck_config state;
     struct sendauth_config auth;
     struct ruleset *rs = load_rules(o->config, true);
     const char *error;
@@ -90,7 +115,16 @@ static int run_test_session(const struct options *o)
         return 1;
     }
     t.auth = &auth;
+    if (test_state(o, &state, &error) < 0) {
+        fprintf(stderr, "mxguard: state store: %s\n", error);
+        auth_teardown(&auth);
+        dns_resolver_free(t.resolver);
+        ruleset_unref(rs);
+        return 1;
+    }
+    t.state = &state;
     rc = test_session_run(rs, &t, stdin, stdout);
+    store_close(state.store);
     auth_teardown(&auth);
     dns_resolver_free(t.resolver);
     ruleset_unref(rs);

@@ -24,6 +24,7 @@ enum {
     OPT_CLIENT_NAME,
     OPT_AUTH_USER,
     OPT_MACRO,
+    OPT_LATER,
     OPT_DNS,
     OPT_DNS_MODE,
     OPT_DNS_TA,
@@ -57,6 +58,7 @@ static const struct option_desc {
     { "client-name", 1, OPT_CLIENT_NAME, "NAME", "with --test-session: the client host name" },
     { "auth-user", 1, OPT_AUTH_USER, "USER", "with --test-session: the SMTP AUTH user" },
     { "macro", 1, OPT_MACRO, "NAME=VALUE", "with --test-session: an MTA macro, e.g. {tls_version}=TLSv1.3 (repeatable)" },
+    { "later", 1, OPT_LATER, "SECONDS", "with --test-session: as if SECONDS had passed (greylisting, rate limits)" },
     { "dns", 1, OPT_DNS, "ADDR[@PORT]", "ask this DNS server (a forwarder); repeatable; means --dns-mode forward" },
     { "dns-mode", 1, OPT_DNS_MODE, "MODE", "system (resolv.conf, the default), forward (with --dns) or recursive" },
     { "dns-trust-anchor", 1, OPT_DNS_TA, "FILE", "validate DNSSEC with this trust anchor file (bogus answers fail temporarily)" },
@@ -237,6 +239,13 @@ static int apply(struct options *o, int c, const char *arg)
             return -1;
         }
         o->test_macros[o->ntest_macros++] = arg;
+        return 0;
+    case OPT_LATER:
+        if (parse_int(arg, 0, 10L * 366 * 86400, &v) < 0) {
+            fprintf(stderr, "mxguard: --later: expected seconds (0 to 10 years), found \"%s\"\n", arg);
+            return -1;
+        }
+        o->test_later = v;
         return 0;
     case OPT_UMASK:
         if (parse_base(arg, 8, 0, 0777, &v) < 0) { /* always octal, like umask(1) */

@@ -32,6 +32,7 @@ struct options {
     const char *test_auth_user;
     const char *test_macros[32]; /* NAME=VALUE, with --test-session */
     int ntest_macros;
+    long test_later;             /* --later: seconds added to the session's clock */
     struct dns_config dns;        /* the resolver */
     int dns_budget_ms;            /* DNS time a stage may spend */
     bool dns_given;               /* --dns or --dns-mode given */

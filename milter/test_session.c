@@ -292,6 +292,19 @@ static void mail_params(struct envelope *env, const char *rest)
     envelope_set_mail_params(env, params);
 }
 
+/* What the greylist check of this recipient found, after its reply. */
+static void print_greylist(FILE *out, const struct greylist_outcome *g)
+{
+    fprintf(out, "#   greylist: %s, %s, network %s", g->verdict == GREYLIST_PASS ? "pass" :
+                 g->verdict == GREYLIST_TEMPFAIL ? "tempfail" : "error",
+            greylist_reason_text(g->reason), g->network);
+    if (g->verdict == GREYLIST_TEMPFAIL)
+        fprintf(out, ", %ld s to wait", g->seconds_left);
+    else if (g->verdict == GREYLIST_ERROR)
+        fprintf(out, " (%s)", g->why != NULL ? g->why : "store error");
+    fprintf(out, "\n");
+}
+
 static int command(struct sim *sim, const char *line, FILE *in)
 {
     char path[1024];
@@ -319,7 +332,10 @@ static int command(struct sim *sim, const char *line, FILE *in)
         }
         path_arg(arg, path, sizeof path);
         envelope_set_rcpt(&sim->env, path);
+        unsigned greylisted = statecheck_greylist_checks(sim->env.state);
         refused = decide(sim, STAGE_RCPT, "250 2.1.5 Ok");
+        if (statecheck_greylist_checks(sim->env.state) != greylisted)
+            print_greylist(sim->out, statecheck_last_greylist(sim->env.state));
         /* A discard at RCPT drops the message: not a recipient that counts. */
         envelope_rcpt_done(&sim->env, !refused && !sim->discarding);
     } else if (strcasecmp(line, "DATA") == 0) {
@@ -370,6 +386,14 @@ int test_session_run(const struct ruleset *rs, const struct test_session_opts *o
         dns_cache_free(sim.env.dns);
         return 1;
     }
+    if (ruleset_uses_state(rs) && (o->state == NULL || o->state->store == NULL))
+        fprintf(out, "# the rules greylist or test rate limits, but no --store was given: those checks are "
+                     "skipped\n");
+    else if (ruleset_uses_state(rs) && (sim.env.state = statecheck_new(o->state)) == NULL) {
+        dns_cache_free(sim.env.dns);
+        sendauth_free(sim.env.auth);
+        return 1;
+    }
     sim.env.macro = sim_macro;
     sim.env.macro_ctx = (void *)o;
     flow_init(&sim.flow);
@@ -378,6 +402,7 @@ int test_session_run(const struct ruleset *rs, const struct test_session_opts *o
         envelope_set_auth_user(&sim.env, o->auth_user) < 0) {
         dns_cache_free(sim.env.dns);
         sendauth_free(sim.env.auth);
+        statecheck_free(sim.env.state);
         envelope_free(&sim.env);
         return 1;
     }
@@ -394,6 +419,7 @@ int test_session_run(const struct ruleset *rs, const struct test_session_opts *o
     }
     dns_cache_free(sim.env.dns);
     sendauth_free(sim.env.auth);
+    statecheck_free(sim.env.state);
     envelope_free(&sim.env);
     flow_free(&sim.flow);
     return rc;

@@ -8,6 +8,7 @@
 
 #include "policy/dns.h"
 #include "policy/sendauth.h"
+#include "policy/statecheck.h"
 #include "rules/ruleset.h"
 
 struct test_session_opts {
@@ -19,6 +20,7 @@ struct test_session_opts {
     struct dns_resolver *resolver; /* NULL: no DNS (DNS facts read as failures) */
     int dns_budget_ms;
     const struct sendauth_config *auth; /* SPF and DKIM; checkers NULL without a resolver */
+    const struct statecheck_config *state; /* greylisting and rate limits; store NULL: skipped */
 };
 
 /* Reads a dialogue from in, writes replies to out. Returns an exit status. */

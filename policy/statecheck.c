@@ -20,8 +20,8 @@ struct counted {
 struct statecheck {
     const struct statecheck_config *cfg;
     struct counted counted[STATECHECK_LIMITS_MAX];
-    bool have_greylist;
-    struct greylist_outcome greylist;
+    unsigned greylist_checks;         /* so far in the session */
+    struct greylist_outcome greylist; /* the last one's */
 };
 
 struct statecheck *statecheck_new(const struct statecheck_config *cfg)
@@ -59,13 +59,18 @@ enum greylist_verdict statecheck_greylist(struct statecheck *s, const struct env
         t.client = env->client_ip;
     greylist_check(s->cfg->store, now(s), &t, p, out);
     s->greylist = *out;
-    s->have_greylist = true;
+    s->greylist_checks++;
     return out->verdict;
 }
 
 const struct greylist_outcome *statecheck_last_greylist(const struct statecheck *s)
 {
-    return s != NULL && s->have_greylist ? &s->greylist : NULL;
+    return s != NULL && s->greylist_checks > 0 ? &s->greylist : NULL;
+}
+
+unsigned statecheck_greylist_checks(const struct statecheck *s)
+{
+    return s != NULL ? s->greylist_checks : 0;
 }
 
 /* 1 when this hit is new for the limit (and now remembered), 0 when counted already. */

@@ -45,6 +45,8 @@ enum greylist_verdict statecheck_greylist(struct statecheck *s, const struct env
                                           const struct greylist_params *p, struct greylist_outcome *out);
 /* The last greylist outcome of the session, or NULL. */
 const struct greylist_outcome *statecheck_last_greylist(const struct statecheck *s);
+/* Greylist checks so far (the session simulator tells which command made one). */
+unsigned statecheck_greylist_checks(const struct statecheck *s);
 
 /*
  * Count this connection, message or recipient against limit number idx
