@@ -304,8 +304,16 @@ static int filter_main(void *arg)
     const char *error;
     sigset_t set;
 
+    /* Blocked before any thread starts, so every thread inherits the mask:
+       SIGUSR1 is our reload thread's; SIGHUP, SIGTERM and SIGINT are for
+       libmilter's signal thread (sigwait), which stops the filter cleanly.
+       Left open in the resolver's or the sweep's thread, a SIGTERM would
+       end the process there, with sessions in flight. */
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* libunbound's threads do not survive a fork: one resolver per filter
@@ -345,6 +353,11 @@ static int filter_main(void *arg)
     if (smfi_main() != MI_SUCCESS) {
         log_warnx("milter main loop failed");
         return 1;
+    }
+    if (resolver != NULL) {
+        unsigned long asked, from_memo;
+        dns_resolver_counts(resolver, &asked, &from_memo);
+        log_info("dns: %lu questions, %lu answered from the filter's memory", asked, from_memo);
     }
     return 0;
 }

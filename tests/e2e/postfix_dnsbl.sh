@@ -55,4 +55,12 @@ f=$(sink_files_with "$id2" | head -n 1)
 check "the delivered message carries the header the rules added" \
     grep -q "^X-Mxguard-Checked: client 203.0.113.8, not listed" "${f:-/dev/null}"
 check "the header the rules delete is gone" not_contains "${f:-/dev/null}" "^X-Internal-Secret:"
+
+# At its end the filter says how many questions it asked, and how many its
+# answer memo served without libunbound (both sessions asked for the same
+# client names; the zone's 5 s TTL may have run out between them).
+stop_mxguard
+sed -n 's/^/#   /; /dns: /p' "$MXG_LOG"
+check "the filter logs its DNS questions at exit" \
+    grep -Eq "dns: [1-9][0-9]* questions, [0-9]+ answered from the filter's memory" "$MXG_LOG"
 finish
