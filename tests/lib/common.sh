@@ -86,7 +86,10 @@ not_contains() { ! grep -Eq -- "$2" "$1"; }
 
 finish() {
     # A sanitizer build reports into the daemon's log: any report fails.
+    # The daemon is stopped first, so that the filter process's exit
+    # (LeakSanitizer's check) is in the log too.
     if [ "$MXG_STARTS" -gt 0 ]; then
+        stop_mxguard
         cat "$T"/mxguard-*.log >"$T/all-daemon-logs"
         check "no sanitizer report in the daemon logs" not_contains "$T/all-daemon-logs" "Sanitizer|runtime error:"
     fi
@@ -149,6 +152,7 @@ filter_pid() { pgrep -P "$MXG_PID" -x mxguard | head -n 1; }
 filter_pid_exists() { [ -n "$(filter_pid)" ]; }
 
 stop_mxguard() {
+    [ -n "${MXG_PID:-}" ] || return 0
     kill -TERM "$MXG_PID" 2>/dev/null || return 0
     wait_for 20 pid_gone "$MXG_PID" && untrack_pid "$MXG_PID"
 }
