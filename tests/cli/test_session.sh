@@ -45,7 +45,9 @@ grey first "${store[@]}"
 check "first attempt: 451 by [greylist]" has first '^451 4\.7\.1 Greylisted, please try again in 300 seconds$'
 check "... first seen, with the network" has first '^#   greylist: tempfail, first seen, network 203\.0\.113\.0/24, 300 s to wait$'
 grey early "${store[@]}" --later 60
-check "a minute later: too early, 240 s left" has early '^#   greylist: tempfail, too early, network 203\.0\.113\.0/24, 240 s to wait$'
+# The real clock moves between the runs too: 240 s left, or a few fewer.
+check "a minute later: too early, about 240 s left" \
+    has early '^#   greylist: tempfail, too early, network 203\.0\.113\.0/24, (23[0-9]|240) s to wait$'
 grey retry "${store[@]}" --later 400
 check "after the delay: the retry passes" has retry '^250 2\.1\.5 Ok$'
 check "... as retried" has retry '^#   greylist: pass, retried, network 203\.0\.113\.0/24$'
