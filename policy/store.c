@@ -21,6 +21,10 @@ const struct store_setting store_settings[] = {
     {"lmdb-path", STORE_SET_STRING, "/var/lib/mxguard/state.lmdb", "the LMDB state file", FIELD(path), 0, 0},
     {"lmdb-map-size", STORE_SET_SIZE, "256m", "the most the LMDB file may hold (k, m, g suffixes)",
      FIELD(map_size), 1 << 20, 0},
+    {"lmdb-sync", STORE_SET_SYNC, "full",
+     "full (each commit on disk, data and metadata) or data (one flush a commit: a machine crash may undo "
+     "the last commits)",
+     FIELD(sync_data_only), 0, 0},
     {"redis-host", STORE_SET_STRING, "127.0.0.1", "the Redis server's name or address", FIELD(host), 0, 0},
     {"redis-port", STORE_SET_INT, "6379", "the Redis server's TCP port", FIELD(port), 1, 65535},
     {"redis-socket", STORE_SET_STRING, NULL, "a unix socket to Redis, instead of host and port",
@@ -109,6 +113,11 @@ static int setting_apply(struct store_config *cfg, const struct store_setting *s
         if (parse_long(value, st->min, st->max, &n, true) < 0)
             return *error_r = "store setting: size too small or malformed", -1;
         *(size_t *)(void *)field = (size_t)n;
+        return 0;
+    case STORE_SET_SYNC:
+        if (strcmp(value, "full") != 0 && strcmp(value, "data") != 0)
+            return *error_r = "lmdb-sync must be full or data", -1;
+        *(bool *)(void *)field = strcmp(value, "data") == 0;
         return 0;
     }
     return *error_r = "store setting of unknown type", -1;

@@ -48,6 +48,7 @@ struct store_config {
     /* LMDB */
     char path[STORE_PATH_MAX]; /* the state file (its lock file is PATH-lock) */
     size_t map_size;           /* bytes: the file never grows past this */
+    bool sync_data_only;       /* lmdb-sync=data: MDB_NOMETASYNC, one flush a commit */
     /* Redis */
     char host[256]; /* name or address; unused when socket is set */
     int port;
@@ -65,7 +66,7 @@ struct store_config {
     void *log_ctx;
 };
 
-enum store_setting_type { STORE_SET_BACKEND, STORE_SET_STRING, STORE_SET_INT, STORE_SET_SIZE };
+enum store_setting_type { STORE_SET_BACKEND, STORE_SET_STRING, STORE_SET_INT, STORE_SET_SIZE, STORE_SET_SYNC };
 
 struct store_setting {
     const char *name; /* "lmdb-path", "redis-host", ... */

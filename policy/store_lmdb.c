@@ -305,7 +305,8 @@ static int lmdb_env_open(struct store_lmdb *l, const struct store_config *cfg, c
 
     if ((rc = mdb_env_create(&l->env)) != 0 || (rc = mdb_env_set_mapsize(l->env, cfg->map_size)) != 0 ||
         (rc = mdb_env_set_maxreaders(l->env, 512)) != 0 ||
-        (rc = mdb_env_open(l->env, cfg->path, MDB_NOSUBDIR | MDB_NOTLS, 0600)) != 0) {
+        (rc = mdb_env_open(l->env, cfg->path, MDB_NOSUBDIR | MDB_NOTLS | (cfg->sync_data_only ? MDB_NOMETASYNC : 0),
+                           0600)) != 0) {
         *error_r = mdb_strerror(rc);
         return -1;
     }

@@ -216,6 +216,10 @@ int main(void)
     store_config_init(&cfg);
     snprintf(cfg.path, sizeof cfg.path, "%s/state.lmdb", dir);
     bench_backend(&cfg, "lmdb");
+    /* lmdb-sync=data: one flush a commit instead of two, in a file of its own. */
+    snprintf(cfg.path, sizeof cfg.path, "%s/state-data.lmdb", dir);
+    cfg.sync_data_only = true;
+    bench_backend(&cfg, "lmdb-sync-data");
 
     store_config_init(&cfg);
     cfg.backend = STORE_REDIS;

@@ -57,6 +57,8 @@ static int open_store(void **state)
     } else {
         snprintf(cfg.path, sizeof cfg.path, "%s/state-%u.lmdb", tmpdir, case_no);
         assert_int_equal(store_config_set(&cfg, "lmdb-map-size", "8m", &error), 0);
+        /* Every other case with one flush a commit: the same contract in both modes. */
+        assert_int_equal(store_config_set(&cfg, "lmdb-sync", case_no % 2 ? "full" : "data", &error), 0);
     }
     *state = store_open(&cfg, &error);
     if (*state == NULL)
@@ -234,6 +236,13 @@ static void test_config(void **state)
     assert_int_equal(store_config_set(&cfg, "lmdb-map-size", "1k", &error), -1);
     assert_int_equal(store_config_set(&cfg, "backend", "memcached", &error), -1);
     assert_string_equal(error, "store backend must be lmdb or redis");
+    assert_false(cfg.sync_data_only);
+    assert_int_equal(store_config_set(&cfg, "lmdb-sync", "data", &error), 0);
+    assert_true(cfg.sync_data_only);
+    assert_int_equal(store_config_set(&cfg, "lmdb-sync", "full", &error), 0);
+    assert_false(cfg.sync_data_only);
+    assert_int_equal(store_config_set(&cfg, "lmdb-sync", "none", &error), -1);
+    assert_string_equal(error, "lmdb-sync must be full or data");
     assert_int_equal(store_config_set(&cfg, "no-such", "1", &error), -1);
     assert_string_equal(error, "no such store setting");
     /* Every setting is documented. */
