@@ -78,16 +78,10 @@ static time_t test_clock(void)
 /* A store for the simulator only when --store names one: never the daemon's by default. */
 static int test_state(const struct options *o, struct statecheck_config *cfg, const char **error_r)
 {
-    struct store_config sc;
-
     memset(cfg, 0, sizeof *cfg);
     test_later = o->test_later;
     cfg->clock = test_clock;
-    if (o->nstore_settings == 0)
-        return 0;
-    if (state_config(o, &sc, error_r) < 0 || (cfg->store = store_open(&sc, error_r)) == NULL)
-        return -1;
-    return 0;
+    return o->nstore_settings == 0 ? 0 : state_open(o, &cfg->store, error_r);
 }
 
 static int run_test_session(const struct options *o)

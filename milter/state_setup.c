@@ -50,15 +50,23 @@ static void *sweep(void *arg)
     return NULL;
 }
 
-int state_setup(const struct options *o, bool needed, struct statecheck_config *cfg, const char **error_r)
+int state_open(const struct options *o, struct store **store_r, const char **error_r)
 {
     struct store_config sc;
+
+    if (state_config(o, &sc, error_r) < 0 || (*store_r = store_open(&sc, error_r)) == NULL)
+        return -1;
+    return 0;
+}
+
+int state_setup(const struct options *o, bool needed, struct statecheck_config *cfg, const char **error_r)
+{
     pthread_t t;
 
     memset(cfg, 0, sizeof *cfg);
     if (!needed && o->nstore_settings == 0)
         return 0;
-    if (state_config(o, &sc, error_r) < 0 || (cfg->store = store_open(&sc, error_r)) == NULL)
+    if (state_open(o, &cfg->store, error_r) < 0)
         return -1;
     if (pthread_create(&t, NULL, sweep, cfg->store) == 0)
         pthread_detach(t);

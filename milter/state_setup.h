@@ -19,4 +19,8 @@ int state_setup(const struct options *o, bool needed, struct statecheck_config *
 /* The store configuration the options describe (for -n and the tests). 0 or -1 with *error_r. */
 int state_config(const struct options *o, struct store_config *sc, const char **error_r);
 
+/* Open the store the options describe, without a sweep (the session
+   simulator's). 0, or -1 with *error_r. */
+int state_open(const struct options *o, struct store **store_r, const char **error_r);
+
 #endif
