@@ -16,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "policy/monotime.h"
+
 static _Thread_local struct dkim_keys *serving;
 
 void dkim_keys_init(struct dkim_keys *k, struct dns_resolver *r, int deadline_ms)
@@ -94,7 +96,7 @@ int dkim_keys_ask(struct dkim_keys *k, const char *name)
     if (k->batch == NULL) {
         if ((k->batch = dns_batch_new(k->r)) == NULL)
             return -1;
-        clock_gettime(CLOCK_MONOTONIC, &k->asked);
+        k->asked_ms = monotime_ms();
     }
     q = &k->q[k->n];
     strcpy(q->name, name);
@@ -115,11 +117,8 @@ const char *dkim_keys_why(const struct dkim_keys *k, const char *name, bool *per
 /* What is left of the message's deadline, counted from the first question. */
 static int keys_remaining_ms(const struct dkim_keys *k)
 {
-    struct timespec now;
-    long spent;
+    long long spent = monotime_ms() - k->asked_ms;
 
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    spent = (now.tv_sec - k->asked.tv_sec) * 1000L + (now.tv_nsec - k->asked.tv_nsec) / 1000000L;
     return spent >= k->deadline_ms ? 0 : k->deadline_ms - (int)spent;
 }
 

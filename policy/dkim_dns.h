@@ -11,7 +11,6 @@
 #define MXG_POLICY_DKIM_DNS_H
 
 #include <stdbool.h>
-#include <time.h>
 
 #include <opendkim/dkim.h>
 
@@ -39,7 +38,7 @@ struct dkim_keywait {
 struct dkim_keys {
     struct dns_resolver *r;
     struct dns_batch *batch;  /* NULL until the first question */
-    struct timespec asked;    /* when the first question went out */
+    long long asked_ms;       /* when the first question went out (monotime_ms) */
     int deadline_ms;
     unsigned n;
     struct dkim_keyq q[DKIM_KEYS_MAX];

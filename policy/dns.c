@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "policy/dns_memo.h"
-
+#include "policy/monotime.h"
 #define BATCH_MAX 128 /* questions in one round: two per block-list name, and the PTR */
 
 struct dns_resolver {
@@ -356,10 +356,7 @@ struct callback_arg {
 /* Seconds on a clock no one sets: TTLs run out in real time. */
 static time_t now_s(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
+    return (time_t)(monotime_ms() / 1000);
 }
 
 static void on_answer(void *arg, int err, struct ub_result *res)

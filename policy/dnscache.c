@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "policy/monotime.h"
 
 struct dns_cache {
     struct dns_resolver *r;
@@ -40,17 +41,9 @@ void dns_cache_free(struct dns_cache *c)
     free(c);
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 static int remaining(long start, int budget)
 {
-    long left = budget - (now_ms() - start);
+    long left = budget - (monotime_ms() - start);
     return left > 0 ? (int)left : 0;
 }
 
@@ -116,7 +109,7 @@ static void confirm(struct dns_cache *c, const struct dns_answer *ptr, const str
 
 void dns_cache_begin_stage(struct dns_cache *c)
 {
-    c->stage_start = now_ms();
+    c->stage_start = monotime_ms();
 }
 
 void dns_cache_new_message(struct dns_cache *c)
@@ -128,7 +121,7 @@ void dns_cache_new_message(struct dns_cache *c)
 void dns_cache_prefetch(struct dns_cache *c, const struct ipaddr *client, bool want_rdns,
                         const char *const *bl_names, int n)
 {
-    long start = c->stage_start != 0 ? c->stage_start : now_ms();
+    long start = c->stage_start != 0 ? c->stage_start : monotime_ms();
     struct dns_batch *b;
     int ptr_idx = -1, a_idx[DNSCACHE_NAMES_MAX], txt_idx[DNSCACHE_NAMES_MAX];
     unsigned first_new = c->nbl;
@@ -175,7 +168,7 @@ void dns_cache_prefetch(struct dns_cache *c, const struct ipaddr *client, bool w
         }
     }
     dns_batch_free(b);
-    c->last_wait_ms = now_ms() - start;
+    c->last_wait_ms = monotime_ms() - start;
 }
 
 const struct rdns_result *dns_cache_rdns(const struct dns_cache *c)

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/monotime.h"
 #include "policy/spf_dns.h"
-
 /*
  * One SPF_server_t for the process, shared by every thread: libspf2
  * keeps no per-request state in it (the DNS layer, the default
@@ -225,13 +225,7 @@ static void eval_setup(struct spf_eval *e, struct spf_checker *c)
     memset(e, 0, sizeof *e);
     e->resolver = c->resolver;
     e->lim = &c->lim;
-    clock_gettime(CLOCK_MONOTONIC, &e->deadline);
-    e->deadline.tv_sec += c->lim.deadline_ms / 1000;
-    e->deadline.tv_nsec += (long)(c->lim.deadline_ms % 1000) * 1000000L;
-    if (e->deadline.tv_nsec >= 1000000000L) {
-        e->deadline.tv_sec++;
-        e->deadline.tv_nsec -= 1000000000L;
-    }
+    e->deadline_ms = monotime_ms() + c->lim.deadline_ms;
 }
 
 static int request_fill(SPF_request_t *req, const struct ipaddr *client, const char *helo,

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/monotime.h"
 #include "policy/spf_record.h"
 
 /* Scoped to one spf_check() on this thread: set by spf_eval_begin, cleared by spf_eval_end. */
@@ -39,10 +40,7 @@ void spf_eval_end(void)
 
 static long remaining_ms(const struct spf_eval *e)
 {
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)(e->deadline.tv_sec - now.tv_sec) * 1000 + (e->deadline.tv_nsec - now.tv_nsec) / 1000000;
+    return (long)(e->deadline_ms - monotime_ms());
 }
 
 static void note_temp(struct spf_eval *e, const char *what, const char *name)

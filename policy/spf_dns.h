@@ -7,7 +7,6 @@
 #define MXG_POLICY_SPF_DNS_H
 
 #include <stdbool.h>
-#include <time.h>
 
 #include <netinet/in.h>
 #include <spf2/spf.h>
@@ -29,7 +28,7 @@ struct spf_eval {
     SPF_request_t *req;            /* for the explanation's macros */
     bool in_exp;                   /* expanding an explanation: nothing counts */
     const struct spf_limits *lim;
-    struct timespec deadline;      /* CLOCK_MONOTONIC */
+    long long deadline_ms;         /* monotime_ms() */
     unsigned records;              /* SPF records fetched (the first is check_host's own) */
     unsigned terms;                /* DNS-querying terms, include and redirect among them */
     unsigned voids;                /* void lookups of those terms */

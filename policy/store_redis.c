@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "policy/monotime.h"
+
 struct redis_conn {
     redisContext *c;
     unsigned gen; /* the outage count when it connected */
@@ -47,14 +49,6 @@ struct store_redis {
 static struct store_redis *redis_of(struct store *s)
 {
     return (struct store_redis *)s;
-}
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 static struct timeval tv_of(int ms)
@@ -95,7 +89,7 @@ static void note_failure(struct store_redis *r, bool probe, const char *why)
     } else if (probe) {
         r->backoff_ms = r->backoff_ms > r->cfg.retry_max_ms / 2 ? r->cfg.retry_max_ms : r->backoff_ms * 2;
     }
-    r->next_try_ms = mono_ms() + r->backoff_ms;
+    r->next_try_ms = monotime_ms() + r->backoff_ms;
     pthread_mutex_unlock(&r->lock);
     if (msg[0] != '\0')
         say(r, STORE_LOG_WARNING, msg);
@@ -210,7 +204,7 @@ static struct redis_conn *acquire(struct store_redis *r, bool *probe_r, const ch
     *probe_r = false;
     pthread_mutex_lock(&r->lock);
     if (r->down) {
-        long long now = mono_ms();
+        long long now = monotime_ms();
         if (now < r->next_try_ms) {
             r->failed++;
             pthread_mutex_unlock(&r->lock);
