@@ -285,8 +285,10 @@ static void fill_answer(struct dns_answer *a, int rrtype, bool raw, int err, con
         a->why = "DNSSEC bogus";
     } else if (res->rcode == 0 && res->havedata) {
         a->status = DNS_FOUND;
+        if (raw)
+            return; /* its callers read the packet: nothing is parsed twice */
         keep_records(a, rrtype, res);
-        if (a->n == 0 && !raw) {
+        if (a->n == 0) {
             a->status = DNS_TEMPFAIL; /* data we could not read is no "not found" */
             a->why = "malformed answer";
         }

@@ -73,8 +73,10 @@ struct dns_batch *dns_batch_new(struct dns_resolver *r);
 int dns_batch_add(struct dns_batch *b, const char *name, int rrtype);
 
 /*
- * The same, and keep the answer packet as well (dns_answer.packet): for
- * any record type. A found answer needs no record we parse ourselves.
+ * The same, but the answer is kept as its packet (dns_answer.packet) for
+ * any record type, and not parsed into addr and text (n stays 0): its
+ * callers parse the packet themselves. A found answer needs no record we
+ * can read.
  */
 int dns_batch_add_raw(struct dns_batch *b, const char *name, int rrtype);
 
