@@ -6,7 +6,7 @@
 #define MXG_MILTER_AUTH_SETUP_H
 
 #include "milter/options.h"
-#include "policy/sendauth.h"
+#include "policy/auth/sendauth.h"
 #include "rules/ruleset.h"
 
 /*

@@ -19,9 +19,9 @@
 #include "milter/rules_holder.h"
 #include "milter/session.h"
 #include "milter/verdict_map.h"
-#include "policy/authres.h"
-#include "policy/dnscache.h"
-#include "policy/sendauth.h"
+#include "policy/auth/authres.h"
+#include "policy/dns/dnscache.h"
+#include "policy/auth/sendauth.h"
 
 /* Steps whose callbacks can carry no reply (negotiated SMFIP_NR_*). */
 #define NOREPLY_BIT(stage) STAGE_BIT(stage)

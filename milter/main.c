@@ -24,7 +24,7 @@
 
 #include "milter/callbacks.h"
 #include "milter/session.h"
-#include "policy/dns.h"
+#include "policy/dns/dns.h"
 #include "milter/log.h"
 #include "milter/mta_notes.h"
 #include "milter/options.h"

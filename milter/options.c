@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/store.h"
+#include "policy/state/store.h"
 
 
 

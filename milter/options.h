@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "policy/dns.h"
+#include "policy/dns/dns.h"
 
 #define OPTIONS_DEFAULT_SOCKET "unix:/run/mxguard/mxguard.sock"
 #define OPTIONS_DEFAULT_CONFIG SYSCONFDIR "/mxguard/mxguard.rules"

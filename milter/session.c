@@ -4,9 +4,9 @@
 #include "milter/session.h"
 
 #include "milter/log.h"
-#include "policy/dnscache.h"
-#include "policy/sendauth.h"
-#include "policy/statecheck.h"
+#include "policy/dns/dnscache.h"
+#include "policy/auth/sendauth.h"
+#include "policy/state/statecheck.h"
 
 #include <stdatomic.h>
 #include <stdio.h>

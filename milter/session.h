@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "policy/envelope.h"
+#include "policy/smtp/envelope.h"
 #include "rules/flow.h"
 #include "rules/ruleset.h"
 

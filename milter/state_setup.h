@@ -8,7 +8,7 @@
 #include <stdbool.h>
 
 #include "milter/options.h"
-#include "policy/statecheck.h"
+#include "policy/state/statecheck.h"
 
 /*
  * Open the store when the rules need it (or --store was given) and fill

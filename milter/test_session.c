@@ -13,9 +13,9 @@
 #include <strings.h>
 
 #include "milter/auth_setup.h"
-#include "policy/authres.h"
-#include "policy/dnscache.h"
-#include "policy/sendauth.h"
+#include "policy/auth/authres.h"
+#include "policy/dns/dnscache.h"
+#include "policy/auth/sendauth.h"
 #include "rules/flow.h"
 
 #define LINE_MAX_SMTP 4096

@@ -6,9 +6,9 @@
 
 #include <stdio.h>
 
-#include "policy/dns.h"
-#include "policy/sendauth.h"
-#include "policy/statecheck.h"
+#include "policy/dns/dns.h"
+#include "policy/auth/sendauth.h"
+#include "policy/state/statecheck.h"
 #include "rules/ruleset.h"
 
 struct test_session_opts {

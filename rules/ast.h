@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "policy/statecheck.h"
+#include "policy/state/statecheck.h"
 #include "rules/cidr_set.h"
 #include "rules/diag.h"
 #include "rules/facts.h"

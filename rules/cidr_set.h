@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "policy/ipaddr.h"
+#include "policy/smtp/ipaddr.h"
 
 struct cidr_set;
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "policy/authresult.h"
+#include "policy/auth/authresult.h"
 #include "rules/ast.h"
 
 static struct list *find_list(const struct ruleset *rs, const char *name)

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "policy/dnscache.h"
+#include "policy/dns/dnscache.h"
 #include "rules/ast.h"
 
 /* The name to ask: the reversed address, or the domain, under the zone. */

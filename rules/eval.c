@@ -11,7 +11,7 @@
 
 #include <stdio.h>
 
-#include "policy/statecheck.h"
+#include "policy/state/statecheck.h"
 #include "rules/ast.h"
 
 /*

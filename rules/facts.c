@@ -6,9 +6,9 @@
  */
 #include "rules/facts.h"
 
-#include "policy/dnscache.h"
-#include "policy/sendauth.h"
-#include "policy/statecheck.h"
+#include "policy/dns/dnscache.h"
+#include "policy/auth/sendauth.h"
+#include "policy/state/statecheck.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,7 +337,7 @@ static void text_value(struct fact_value *out, const char *s)
     out->len = strlen(s);
 }
 
-/* SPF, evaluated on first use (policy/sendauth.c): a trusted client that a
+/* SPF, evaluated on first use (policy/auth/sendauth.c): a trusted client that a
    rule exempts before any SPF condition costs no DNS. */
 #define SPF_FACT(fn, id, field)                                                    \
     static enum fact_result fn(const struct envelope *env, struct fact_value *out) \

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "policy/envelope.h"
+#include "policy/smtp/envelope.h"
 #include "rules/stage.h"
 
 enum fact_type {

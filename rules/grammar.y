@@ -31,7 +31,7 @@ struct parser;
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/address.h"
+#include "policy/smtp/address.h"
 #include "rules/parser.h"
 
 static void rules_error(struct rules_loc *loc, struct parser *p, const char *msg);

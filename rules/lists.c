@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/address.h"
+#include "policy/smtp/address.h"
 #include "rules/ast.h"
 
 #define LIST_LINE_MAX 1024

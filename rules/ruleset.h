@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "policy/envelope.h"
+#include "policy/smtp/envelope.h"
 #include "rules/diag.h"
 #include "rules/stage.h"
 

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/envelope.h"
+#include "policy/smtp/envelope.h"
 #include "rules/ruleset.h"
 
 #define QUERIES 65536          /* distinct lookup keys */

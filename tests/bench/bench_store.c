@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/greylist.h"
-#include "policy/store.h"
+#include "policy/state/greylist.h"
+#include "policy/state/store.h"
 
 #define THREADS 4
 #define SECONDS 2.0

@@ -1,5 +1,5 @@
 #!/bin/bash
-# dkim_checks.sh: DKIM verification (policy/dkim.c, libopendkim) against
+# dkim_checks.sh: DKIM verification (policy/auth/dkim.c, libopendkim) against
 # real DNS servers on loopback: nsd serves the public keys, dnsfake a key
 # server that never answers, one that fails and one that is slow. Messages
 # are signed here with libopendkim's signing API (tests/dkim/dkim_sign)

@@ -1,5 +1,5 @@
 /*
- * dkim_verify.c: test driver for policy/dkim.c. Reads a message file and
+ * dkim_verify.c: test driver for policy/auth/dkim.c. Reads a message file and
  * feeds it to dkim_check_* as libmilter would (header name and value, end
  * of headers, body chunks of at most 64 KiB with CRLF line ends), with the
  * shared resolver forwarding to a test DNS server, and prints the outcome:
@@ -28,7 +28,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "policy/dkim.h"
+#include "policy/auth/dkim.h"
 #include "tests/dkim/crlf.h"
 
 #define CHUNK 65535 /* libmilter's MILTER_CHUNK_SIZE */

@@ -1,5 +1,5 @@
 /*
- * fuzz_dkim.c: libFuzzer harness for DKIM verification (policy/dkim.c and
+ * fuzz_dkim.c: libFuzzer harness for DKIM verification (policy/auth/dkim.c and
  * libopendkim behind it).
  *
  * The input is a message: header lines up to an empty line, the body
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy/dkim.h"
+#include "policy/auth/dkim.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

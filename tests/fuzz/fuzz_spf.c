@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "policy/spf.h"
-#include "policy/spf_dns.h"
-#include "policy/spf_record.h"
+#include "policy/auth/spf.h"
+#include "policy/auth/spf_dns.h"
+#include "policy/auth/spf_record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

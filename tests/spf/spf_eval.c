@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "policy/spf.h"
+#include "policy/auth/spf.h"
 
 struct options {
     struct dns_config dns;

@@ -25,9 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/greylist.h"
-#include "policy/ratelimit.h"
-#include "policy/store.h"
+#include "policy/state/greylist.h"
+#include "policy/state/ratelimit.h"
+#include "policy/state/store.h"
 
 static struct store *store;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -1,5 +1,5 @@
 /*
- * test_address.c: RFC 5321 path parsing (policy/address.c).
+ * test_address.c: RFC 5321 path parsing (policy/smtp/address.c).
  *
  * Table-driven: paths that must parse (with every field of the result
  * checked), paths that must be refused (with the exact error), the length
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "policy/address.h"
+#include "policy/smtp/address.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -343,7 +343,7 @@ static void test_long_source_route(void **state)
 }
 
 /*
- * BUG (policy/address.c, skip_source_route): a source route ending in an
+ * BUG (policy/smtp/address.c, skip_source_route): a source route ending in an
  * empty hop, "@a.example,:", is accepted; RFC 5321 A-d-l has no empty
  * At-domain after a comma, and "the parse never guesses".
  */
@@ -361,7 +361,7 @@ static void test_BUG_source_route_trailing_comma(void **state)
 }
 
 /*
- * BUG (policy/address.c, needs_quotes/make_full): an empty quoted local
+ * BUG (policy/smtp/address.c, needs_quotes/make_full): an empty quoted local
  * part, <""@example.org>, is valid RFC 5321 (Quoted-string may be empty)
  * and parses, but its canonical form comes out as "@example.org":
  * needs_quotes() returns false for length 0 (meant for the null path).

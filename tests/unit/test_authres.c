@@ -1,5 +1,5 @@
 /*
- * test_authres.c: Authentication-Results headers (policy/authres.c).
+ * test_authres.c: Authentication-Results headers (policy/auth/authres.c).
  *
  * Table-driven: every way a forger may dress our authserv-id must still
  * be recognised (folding, comments, quotes, case, a trailing dot), and
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "policy/authres.h"
+#include "policy/auth/authres.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define OURS "mx.example.org"

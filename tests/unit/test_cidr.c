@@ -18,7 +18,7 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 
-#include "policy/ipaddr.h"
+#include "policy/smtp/ipaddr.h"
 #include "rules/cidr_set.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

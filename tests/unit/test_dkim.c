@@ -1,5 +1,5 @@
 /*
- * test_dkim.c: what policy/dkim.c decides before any key is asked for:
+ * test_dkim.c: what policy/auth/dkim.c decides before any key is asked for:
  * key names that are no DNS names, messages without signatures, the header
  * limits, the signature count past the cap, malformed signatures, and
  * calls out of order. No resolver: none of these may need one (a lookup
@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "policy/dkim.h"
-#include "policy/dkim_dns.h"
+#include "policy/auth/dkim.h"
+#include "policy/auth/dkim_dns.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

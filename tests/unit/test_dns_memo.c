@@ -1,5 +1,5 @@
 /*
- * test_dns_memo.c: the process-wide answer memo (policy/dns_memo.c).
+ * test_dns_memo.c: the process-wide answer memo (policy/dns/dns_memo.c).
  *
  * What is kept (found and not-found answers; never a failure, never a
  * raw answer without its packet or with one over the cap), for how long
@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "policy/dns_memo.h"
+#include "policy/dns/dns_memo.h"
 
 static struct dns_answer found_a(unsigned char last)
 {

@@ -32,8 +32,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "policy/envelope.h"
-#include "policy/ipaddr.h"
+#include "policy/smtp/envelope.h"
+#include "policy/smtp/ipaddr.h"
 #include "rules/diag.h"
 #include "rules/ruleset.h"
 

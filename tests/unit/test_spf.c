@@ -1,6 +1,6 @@
 /*
  * test_spf.c: the checks made before libspf2 sees anything, and the
- * Received-SPF value (policy/spf.c, policy/spf_record.c, policy/spf_header.c).
+ * Received-SPF value (policy/auth/spf.c, policy/auth/spf_record.c, policy/auth/spf_header.c).
  *
  * Table-driven: identities that name a domain (with the domain) and those
  * that are "none" (with the reason); SPF records that pass the RFC 7208
@@ -18,9 +18,9 @@
 
 #include <cmocka.h>
 
-#include "policy/authres.h"
-#include "policy/spf.h"
-#include "policy/spf_record.h"
+#include "policy/auth/authres.h"
+#include "policy/auth/spf.h"
+#include "policy/auth/spf_record.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,6 +1,6 @@
 /*
  * test_state_rules.c: greylisting and rate limits through the rule
- * engine (rules/eval.c, policy/statecheck.c) on a real LMDB file, with a
+ * engine (rules/eval.c, policy/state/statecheck.c) on a real LMDB file, with a
  * clock the test moves instead of sleeping.
  *
  * What the daemon relies on: a greylist rule decides only when it
@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "policy/statecheck.h"
+#include "policy/state/statecheck.h"
 #include "rules/ruleset.h"
 
 static time_t clock_now = 1800000000;

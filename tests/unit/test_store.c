@@ -20,9 +20,9 @@
 
 #include <cmocka.h>
 
-#include "policy/greylist.h"
-#include "policy/ratelimit.h"
-#include "policy/store.h"
+#include "policy/state/greylist.h"
+#include "policy/state/ratelimit.h"
+#include "policy/state/store.h"
 
 #define T0 ((time_t)1800000000)
 

@@ -1,0 +1,72 @@
+/*
+ * sendauth.h: the sender-authentication state of one session: SPF
+ * outcomes (asked once, kept), the DKIM verification of the current
+ * message, and the Authentication-Results headers a forger planted.
+ *
+ * Rule facts read it through the envelope (env->auth); the daemon and
+ * the session simulator feed it headers and body and ask it for the
+ * headers to add. Nothing here knows about libmilter.
+ */
+#ifndef MXG_POLICY_SENDAUTH_H
+#define MXG_POLICY_SENDAUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy/auth/dkim.h"
+#include "policy/smtp/envelope.h"
+#include "policy/auth/spf.h"
+
+#define SENDAUTH_FORGED_MAX 1000 /* forged A-R headers a message may carry before it is refused */
+
+/* Process-wide: what every session shares. Checkers may be NULL (no resolver). */
+struct sendauth_config {
+    struct spf_checker *spf;
+    struct dkim_checker *dkim;
+    const char *authserv_id;     /* ours: the A-R headers we add and remove */
+};
+
+struct sendauth;
+
+/* want_dkim: feed headers and body to DKIM. NULL when out of memory. */
+struct sendauth *sendauth_new(const struct sendauth_config *cfg, bool want_dkim);
+void sendauth_free(struct sendauth *a);
+
+/* A new message: its SPF (MAIL FROM) and DKIM results are forgotten. */
+void sendauth_new_message(struct sendauth *a);
+
+/*
+ * The SPF outcome for an identity, evaluated on first use and kept (MAIL
+ * FROM per message, HELO while the HELO stays the same). Without a
+ * checker: temperror. Never NULL.
+ */
+const struct spf_outcome *sendauth_spf(struct sendauth *a, const struct envelope *env,
+                                       enum spf_identity id);
+/* The outcome if it was evaluated, else NULL (for headers that report only what was checked). */
+const struct spf_outcome *sendauth_spf_known(const struct sendauth *a, enum spf_identity id);
+
+/* A header of the message: to DKIM, and remembered if it is an A-R claiming our id. -1: out of memory. */
+int sendauth_header(struct sendauth *a, const char *name, const char *value);
+/* The end of the headers; called by the first body chunk or the verdict if not before. */
+int sendauth_eoh(struct sendauth *a);
+int sendauth_body(struct sendauth *a, const unsigned char *data, size_t len);
+
+/* The DKIM outcome of the message, verified on first use. Never NULL. */
+const struct dkim_outcome *sendauth_dkim(struct sendauth *a);
+
+/*
+ * The positions (1-based, among headers of that name) of the
+ * Authentication-Results headers that claim our authserv-id, lowest
+ * first. *overflow: more than SENDAUTH_FORGED_MAX were seen.
+ */
+const unsigned *sendauth_forged(const struct sendauth *a, size_t *n, bool *overflow);
+
+/* Our Authentication-Results value (spf, dkim, iprev, auth), folded. 0, or -1 when it does not fit. */
+int sendauth_authres_value(struct sendauth *a, const struct envelope *env, char *out, size_t outsz);
+
+/* A Received-SPF value for the MAIL FROM identity. 0, or -1 when it does not fit. */
+int sendauth_received_spf(struct sendauth *a, const struct envelope *env, char *out, size_t outsz);
+
+const char *sendauth_authserv_id(const struct sendauth *a);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * dns.h: the one DNS resolver every check asks, on libunbound.
+ *
+ * One resolver for the daemon (created after any fork: libunbound's
+ * threads do not survive one). Questions are asked in batches: every
+ * question a stage needs goes out at once and the stage waits for the
+ * slowest answer or its deadline, not for the sum. Every answer is one of
+ * three outcomes; a DNSSEC-bogus answer, a timeout and SERVFAIL are all
+ * temporary failures, never "not found".
+ */
+#ifndef MXG_POLICY_DNS_H
+#define MXG_POLICY_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy/smtp/ipaddr.h"
+
+#define DNS_RR_MAX 16        /* records kept per answer */
+#define DNS_TXT_MAX 512      /* bytes kept of one TXT record (its strings joined) */
+#define DNS_TYPE_A 1
+#define DNS_TYPE_PTR 12
+#define DNS_TYPE_MX 15
+#define DNS_TYPE_TXT 16
+#define DNS_TYPE_AAAA 28
+#define DNS_PACKET_MAX 65535 /* the most a raw answer can hold */
+
+enum dns_status { DNS_FOUND, DNS_NOTFOUND, DNS_TEMPFAIL };
+
+struct dns_answer {
+    enum dns_status status;
+    const char *why;                 /* static: "timeout", "SERVFAIL", "DNSSEC bogus", ... */
+    unsigned n;                      /* records kept */
+    struct ipaddr addr[DNS_RR_MAX];  /* A, AAAA */
+    char *text[DNS_RR_MAX];          /* PTR (a name, lower case, no trailing dot), TXT */
+    int rcode;                       /* the server's RCODE (3: NXDOMAIN); -1 when none came */
+    bool secure;                     /* DNSSEC-validated (only with a trust anchor) */
+    /* dns_batch_add_raw only: the answer as it came, in wire format, for
+       libraries that parse answers themselves (libspf2, libopendkim). */
+    unsigned char *packet;
+    size_t packet_len;
+};
+
+enum dns_mode { DNS_MODE_SYSTEM, DNS_MODE_FORWARD, DNS_MODE_RECURSIVE };
+
+struct dns_config {
+    enum dns_mode mode;
+    const char *forwarders[8];       /* "ADDR" or "ADDR@PORT" */
+    int nforwarders;
+    const char *resolv_conf;         /* DNS_MODE_SYSTEM: NULL for /etc/resolv.conf */
+    const char *trust_anchor;        /* DNSSEC trust anchor file, or NULL: no validation */
+    int query_timeout_ms;            /* one question */
+};
+
+struct dns_resolver;
+struct dns_batch;
+
+struct dns_resolver *dns_resolver_new(const struct dns_config *cfg, const char **error_r);
+void dns_resolver_free(struct dns_resolver *r);
+int dns_resolver_timeout_ms(const struct dns_resolver *r);
+
+/* Questions asked so far, and how many of them the answer memo served
+   (policy/dns/dns_memo.h) without asking libunbound. */
+void dns_resolver_counts(struct dns_resolver *r, unsigned long *asked, unsigned long *from_memo);
+
+/* A set of questions asked together. NULL when out of memory. */
+struct dns_batch *dns_batch_new(struct dns_resolver *r);
+
+/*
+ * Ask a question; returns its index in the batch, or -1 when it could not
+ * be asked (its answer then reads as a temporary failure).
+ */
+int dns_batch_add(struct dns_batch *b, const char *name, int rrtype);
+
+/*
+ * The same, but the answer is kept as its packet (dns_answer.packet) for
+ * any record type, and not parsed into addr and text (n stays 0): its
+ * callers parse the packet themselves. A found answer needs no record we
+ * can read.
+ */
+int dns_batch_add_raw(struct dns_batch *b, const char *name, int rrtype);
+
+/* Wait until every answer is in or deadline_ms from now has passed. */
+void dns_batch_wait(struct dns_batch *b, int deadline_ms);
+
+/* The answer to question i (a temporary failure when none came in time). */
+const struct dns_answer *dns_batch_answer(const struct dns_batch *b, int i);
+
+void dns_batch_free(struct dns_batch *b);
+
+/* Free what an answer owns (its text and packet) and clear it: for copies
+   of answers (policy/dns/dns_memo.h); a batch's own answers go with it. */
+void dns_answer_clear(struct dns_answer *a);
+
+/* Names for lookups: the reversed address under zone (in-addr.arpa, ip6.arpa or a DNSBL). */
+int dns_reverse_name(const struct ipaddr *ip, const char *zone, char *out, size_t outsz);
+
+#endif
