@@ -41,17 +41,6 @@ int auth_setup(const struct options *o, struct dns_resolver *r, struct sendauth_
     return 0;
 }
 
-int auth_header(struct sendauth *a, const struct envelope *env, enum action act, const char **name_r,
-                char *out, size_t outsz)
-{
-    bool authres = act == ACTION_AUTH_RESULTS;
-
-    *name_r = authres ? "Authentication-Results" : "Received-SPF";
-    if (a == NULL)
-        return -1;
-    return authres ? sendauth_authres_value(a, env, out, outsz) : sendauth_received_spf(a, env, out, outsz);
-}
-
 void auth_teardown(struct sendauth_config *cfg)
 {
     spf_checker_free(cfg->spf);

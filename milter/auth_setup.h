@@ -17,12 +17,4 @@ int auth_setup(const struct options *o, struct dns_resolver *r, struct sendauth_
                const char **error_r);
 void auth_teardown(struct sendauth_config *cfg);
 
-/*
- * The header an authentication-results or received-spf effect adds: its
- * name in *name_r, its value in out. 0, or -1 when the session has no
- * sender authentication or the value does not fit (the caller tempfails).
- */
-int auth_header(struct sendauth *a, const struct envelope *env, enum action act, const char **name_r,
-                char *out, size_t outsz);
-
 #endif

@@ -321,12 +321,10 @@ static int filter_main(void *arg)
         if (needed)
             return SUPERVISOR_EXIT_FATAL;
     }
-    session_set_dns(resolver, o->dns_budget_ms);
     if (auth_setup(o, resolver, &auth, &error) < 0) {
         log_warnx("sender authentication: %s", error);
         return SUPERVISOR_EXIT_FATAL;
     }
-    session_set_auth(&auth);
     {
         struct ruleset *rs = rules_holder_acquire();
         bool needed = ruleset_uses_state(rs);
@@ -336,7 +334,10 @@ static int filter_main(void *arg)
             return SUPERVISOR_EXIT_FATAL;
         }
     }
-    session_set_state(&state);
+    {
+        struct conn_services svc = { resolver, o->dns_budget_ms, &auth, &state };
+        session_set_services(&svc);
+    }
     /* A restarted child serves the file as it is now; if it is broken, the
        rules the supervisor checked at start-up. */
     rules_holder_reload("filter start");

@@ -15,7 +15,7 @@
 #include <libmilter/mfapi.h>
 #include <string.h>
 
-#include "milter/callbacks.h"
+#include "milter/negotiate.h"
 #include "milter/log.h"
 #include "rules/stage.h"
 
@@ -128,7 +128,7 @@ static unsigned lacks_of(const struct ruleset *rs, unsigned long actions, unsign
 
 void mta_notes_negotiation(const struct ruleset *rs, unsigned long actions, unsigned long steps)
 {
-    unsigned long lacking = callbacks_protocol_flags(rs, ~0UL) & ~steps;
+    unsigned long lacking = negotiate_protocol_flags(rs, ~0UL) & ~steps;
     unsigned lacks = lacks_of(rs, actions, lacking);
     unsigned fresh = lacks & ~__atomic_fetch_or(&lacks_logged, lacks, __ATOMIC_RELAXED);
 

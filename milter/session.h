@@ -1,5 +1,6 @@
 /*
- * session.h: per-connection state, kept only through smfi_setpriv.
+ * session.h: the daemon's per-connection state, kept only through
+ * smfi_setpriv: the engine's connection and what the logs name it by.
  *
  * libmilter's worker pool may run one connection's callbacks on different
  * threads, never at once: the session needs no lock, but nothing of it may
@@ -10,49 +11,30 @@
 
 #include <stdbool.h>
 
-#include "policy/smtp/envelope.h"
-#include "rules/flow.h"
+#include "rules/conn.h"
 #include "rules/ruleset.h"
 
 struct session {
-    struct envelope env;
-    struct ruleset *rules;     /* the rules this connection started with */
-    struct flow flow;          /* verdicts that carry across stages */
+    struct conn *conn;         /* the engine's connection: facts, verdicts, checks */
     char id[24];               /* our own id: the MTA's queue id comes late */
     char queue_id[32];         /* MTA macro i, once known */
     char client[300];          /* "name[address]" for logs */
-    bool failed;               /* an internal error seen in a no-reply step */
-    char **header_names;       /* names of this message's headers, when rules delete or change some */
-    size_t nheaders;
-    unsigned messages;
 };
 
-struct dns_resolver;
-struct sendauth_config;
-struct statecheck_config;
-
-/* The resolver sessions ask, and how long one stage may wait (set once). */
-void session_set_dns(struct dns_resolver *r, int budget_ms);
-
-/* SPF and DKIM checkers and our authserv-id, shared by every session (set once). */
-void session_set_auth(const struct sendauth_config *cfg);
-
-/* The state store for greylisting and rate limits (set once). */
-void session_set_state(const struct statecheck_config *cfg);
+/* The services every connection shares (set once, before the first session). */
+void session_set_services(const struct conn_services *svc);
 
 /* Takes over the reference to rules. NULL when out of memory. */
 struct session *session_new(struct ruleset *rules);
 void session_free(struct session *s);
 
-#define SESSION_HEADERS_MAX 2000 /* headers counted per message */
-
-/* Remember a header name (for delete-header and change-header). -1 out of memory. */
-int session_note_header(struct session *s, const char *name);
-/* How many headers of this name the message has so far (case-insensitive). */
-unsigned session_header_occurrences(const struct session *s, const char *name);
-void session_new_message(struct session *s);
+/* The rules the session started with. */
+const struct ruleset *session_rules(const struct session *s);
 
 /* Describe the client for logs once its facts are known. */
 void session_set_client_text(struct session *s);
+
+/* A new message: the queue id is not known yet. */
+void session_new_message(struct session *s);
 
 #endif

@@ -3,8 +3,9 @@
  * standard input, without an MTA, and print the replies an MTA would give,
  * each preceded by a comment naming the rule that decided.
  *
- * The engine is the daemon's own; only the SMTP reading and writing live
- * here. Nothing is ever delivered.
+ * The engine's connection (rules/conn.h) is the daemon's own; only the SMTP
+ * reading and writing, and what an MTA says on its own (greeting, 250s,
+ * "need MAIL command"), live here. Nothing is ever delivered.
  */
 #include "milter/test_session.h"
 
@@ -12,19 +13,16 @@
 #include <string.h>
 #include <strings.h>
 
-#include "milter/auth_setup.h"
-#include "policy/auth/authres.h"
-#include "policy/dns/dnscache.h"
 #include "policy/auth/sendauth.h"
-#include "rules/flow.h"
+#include "policy/state/statecheck.h"
+#include "rules/conn.h"
 
 #define LINE_MAX_SMTP 4096
 
 struct sim {
     const struct test_session_opts *opts;
     const struct ruleset *rs;
-    struct envelope env;
-    struct flow flow;
+    struct conn *conn;
     FILE *out;
     bool in_mail;
     bool discarding; /* a discard was decided for this message */
@@ -45,61 +43,45 @@ static void print_reply(FILE *out, const struct verdict *v)
     }
 }
 
-/* Print the decision comment and the reply; true when the command was refused. */
-static bool decide_verdict(struct sim *sim, enum stage stage, const struct verdict *vp,
-                           enum flow_origin origin, const char *ok_reply);
-
-static bool decide(struct sim *sim, enum stage stage, const char *ok_reply)
+static void print_comment(struct sim *sim, enum stage stage, const struct decision *d)
 {
-    struct verdict v;
-    enum flow_origin origin;
-
-    switch (flow_eval(&sim->flow, sim->rs, stage, stage != STAGE_CONNECT, &sim->env, &v, &origin)) {
-    case 0:
-        break;
-    case FLOW_DNS_FAILURE:
-        fprintf(sim->out, "# %s: a DNS list did not answer (on-error tempfail)\n451 4.4.3 Temporary DNS failure, please try again later\n",
-                stage_name(stage));
-        return true;
-    default:
-        fprintf(sim->out, "# %s: internal error: tempfail\n451 4.3.0 Temporary local problem, please try again later\n",
-                stage_name(stage));
-        return true;
-    }
-    return decide_verdict(sim, stage, &v, origin, ok_reply);
-}
-
-static bool decide_verdict(struct sim *sim, enum stage stage, const struct verdict *vp,
-                           enum flow_origin origin, const char *ok_reply)
-{
-    const struct verdict *v = vp;
+    const struct verdict *v = &d->v;
+    const struct flow *f = conn_flow(sim->conn);
 
     for (unsigned i = 0; i < v->nwarned; i++)
         fprintf(sim->out, "# %s: rule %s: %s (warn only: would %s)\n", stage_name(stage),
                 rule_where(v->warned[i]), rule_text(v->warned[i]), action_name(rule_action(v->warned[i])));
-    if (origin == FLOW_SKIPPED)
+    if (d->failure == CONN_DNS_FAILURE)
+        fprintf(sim->out, "# %s: %s\n", stage_name(stage), d->why);
+    else if (d->failure != CONN_OK)
+        fprintf(sim->out, "# %s: internal error (%s): tempfail\n", stage_name(stage), d->why);
+    else if (d->origin == FLOW_SKIPPED)
         fprintf(sim->out, "# %s: accepted earlier: no checks\n", stage_name(stage));
-    else if (origin == FLOW_DEFERRED)
+    else if (d->origin == FLOW_DEFERRED)
         fprintf(sim->out, "# %s: rule %s: %s (answered at the next command: no reply text at connect)\n",
-                stage_name(stage), rule_where(sim->flow.conn_verdict.rule), rule_text(sim->flow.conn_verdict.rule));
-    else if (origin == FLOW_REPEATED)
+                stage_name(stage), rule_where(f->conn_verdict.rule), rule_text(f->conn_verdict.rule));
+    else if (d->origin == FLOW_REPEATED)
         fprintf(sim->out, "# %s: refused earlier by rule %s\n", stage_name(stage), rule_where(v->rule));
     else if (v->rule != NULL)
         fprintf(sim->out, "# %s: rule %s: %s\n", stage_name(stage), rule_where(v->rule), rule_text(v->rule));
     else
         fprintf(sim->out, "# %s: no rule matched: continue\n", stage_name(stage));
-    if (origin == FLOW_EVALUATED && v->rule != NULL) {
-        char facts[600];
-        rule_explain(v->rule, &sim->env, facts, sizeof facts);
-        if (facts[0] != '\0')
-            fprintf(sim->out, "#   tested: %s\n", facts);
-    }
-    switch (v->action) {
+    if (d->tested[0] != '\0')
+        fprintf(sim->out, "#   tested: %s\n", d->tested);
+}
+
+/* Print the decision comment and the reply; true when the command was refused. */
+static bool print_decision(struct sim *sim, enum stage stage, const struct decision *d, const char *ok_reply)
+{
+    const struct verdict *v = &d->v;
+
+    print_comment(sim, stage, d);
+    switch (d->answer) {
     case ACTION_REJECT:
     case ACTION_TEMPFAIL:
         if (v->has_reply)
             print_reply(sim->out, v);
-        else if (v->action == ACTION_REJECT)
+        else if (d->answer == ACTION_REJECT)
             fprintf(sim->out, "550 5.7.1 Command rejected\n");
         else
             fprintf(sim->out, "451 4.7.1 Service unavailable - try again later\n");
@@ -108,12 +90,11 @@ static bool decide_verdict(struct sim *sim, enum stage stage, const struct verdi
         fprintf(sim->out, "# the message will be discarded\n");
         sim->discarding = true;
         break;
-    case ACTION_ACCEPT:
-        if (origin == FLOW_EVALUATED)
-            fprintf(sim->out, "# accepted: no further checks for this %s\n",
-                    stage == STAGE_CONNECT || stage == STAGE_HELO ? "connection" : "message");
-        break;
     default:
+        if (v->action == ACTION_ACCEPT && d->origin == FLOW_EVALUATED)
+            fprintf(sim->out, "# accepted: no further checks for this %s\n",
+                    stage == STAGE_CONNECT || stage == STAGE_HELO ? "connection"
+                    : stage == STAGE_RCPT && !rule_unchecked(v->rule) ? "recipient" : "message");
         break;
     }
     if (ok_reply != NULL)
@@ -152,6 +133,7 @@ static bool header(struct sim *sim, const char *field)
     const char *colon = strchr(field, ':');
     size_t n = colon ? (size_t)(colon - field) : 0;
     const char *value = colon ? colon + 1 : "";
+    struct decision d;
 
     if (colon == NULL || n == 0 || n > ENVELOPE_HEADER_NAME_MAX)
         return false; /* not a header: MTAs pass it on as body */
@@ -159,31 +141,28 @@ static bool header(struct sim *sim, const char *field)
     name[n] = '\0';
     while (*value == ' ')
         value++; /* the MTA strips the space after the colon */
-    envelope_set_header(&sim->env, name, value);
-    if (sim->env.auth != NULL)
-        sendauth_header(sim->env.auth, name, value);
-    /* Like the daemon, which then does not even take the header step. */
-    if (!(ruleset_stages(sim->rs) & STAGE_BIT(STAGE_HEADER)))
+    conn_header(sim->conn, name, value, true, &d);
+    /* Without header rules the daemon does not even take the step: say nothing. */
+    if (!(ruleset_stages(sim->rs) & STAGE_BIT(STAGE_HEADER)) && d.failure == CONN_OK)
         return false;
-    return decide(sim, STAGE_HEADER, NULL);
+    return print_decision(sim, STAGE_HEADER, &d, NULL);
 }
 
 /* What SPF and DKIM found, as the log and the headers will say it. */
 static void print_auth(struct sim *sim)
 {
     const struct spf_outcome *o;
-    size_t nforged;
-    bool overflow;
+    struct sendauth *auth = conn_auth(sim->conn);
 
-    if (sim->env.auth == NULL)
+    if (auth == NULL)
         return;
     for (int id = SPF_ID_MAILFROM; id <= SPF_ID_HELO; id++)
-        if ((o = sendauth_spf_known(sim->env.auth, (enum spf_identity)id)) != NULL)
+        if ((o = sendauth_spf_known(auth, (enum spf_identity)id)) != NULL)
             fprintf(sim->out, "# spf (%s): %s%s%s%s%s\n", id == SPF_ID_MAILFROM ? "mail from" : "helo",
                     auth_result_name(o->result), o->domain[0] ? " domain=" : "", o->domain,
                     o->problem[0] ? " problem=" : "", o->problem);
     if (ruleset_uses_dkim(sim->rs)) {
-        const struct dkim_outcome *d = sendauth_dkim(sim->env.auth);
+        const struct dkim_outcome *d = sendauth_dkim(auth);
         fprintf(sim->out, "# dkim: %s (%u signature%s)%s%s\n", auth_result_name(d->result), d->nsigs,
                 d->nsigs == 1 ? "" : "s", d->problem[0] ? " problem=" : "", d->problem);
         for (unsigned i = 0; i < d->nevaluated && i < DKIM_SIGS_MAX; i++)
@@ -191,24 +170,19 @@ static void print_auth(struct sim *sim)
                     d->sig[i].domain, d->sig[i].selector, d->sig[i].algorithm, d->sig[i].key_bits,
                     d->sig[i].problem[0] ? " problem=" : "", d->sig[i].problem);
     }
-    sendauth_forged(sim->env.auth, &nforged, &overflow);
-    if (ruleset_adds_authres(sim->rs) && nforged > 0)
-        fprintf(sim->out, "# eom: remove %zu Authentication-Results header%s claiming %s%s\n", nforged,
-                nforged == 1 ? "" : "s", sendauth_authserv_id(sim->env.auth), overflow ? " (too many: tempfail)" : "");
 }
 
-static void print_effects(struct sim *sim)
+static void print_edits(struct sim *sim, const struct conn_edit *edits, size_t n)
 {
-    char value[AUTHRES_VALUE_MAX];
-
-    for (unsigned i = 0; i < sim->flow.neffects; i++) {
-        const struct effect *e = &sim->flow.effects[i];
-        const char *name = e->name, *v = e->value;
-        if (e->action == ACTION_AUTH_RESULTS || e->action == ACTION_RECEIVED_SPF)
-            v = auth_header(sim->env.auth, &sim->env, e->action, &name, value, sizeof value) == 0
-                    ? value : "(not available: tempfail)";
-        fprintf(sim->out, "# eom: %s%s%s%s%s (rule %s)\n", action_name(e->action), name ? " " : "",
-                name ? name : "", v[0] ? (name ? ": " : " ") : "", v, rule_where(e->rule));
+    for (size_t i = 0; i < n; i++) {
+        const struct conn_edit *e = &edits[i];
+        const char *v = e->value ? e->value : "";
+        if (e->kind == EDIT_REMOVE_FORGED)
+            fprintf(sim->out, "# eom: remove %zu Authentication-Results header%s claiming %s\n", e->count,
+                    e->count == 1 ? "" : "s", v);
+        else
+            fprintf(sim->out, "# eom: %s%s%s%s%s (rule %s)\n", action_name(e->action), e->name ? " " : "",
+                    e->name ? e->name : "", v[0] ? (e->name ? ": " : " ") : "", v, rule_where(e->rule));
     }
 }
 
@@ -222,11 +196,11 @@ static bool read_message(struct sim *sim, FILE *in)
         line[strcspn(line, "\r\n")] = '\0';
         if (strcmp(line, ".") == 0)
             break;
-        if (!in_headers && !refused && sim->env.auth != NULL) {
+        if (!in_headers && !refused) {
             /* The body as the MTA passes it: CRLF line ends, dot-stuffing undone. */
             const char *b = line[0] == '.' ? line + 1 : line;
-            sendauth_body(sim->env.auth, (const unsigned char *)b, strlen(b));
-            sendauth_body(sim->env.auth, (const unsigned char *)"\r\n", 2);
+            conn_body(sim->conn, (const unsigned char *)b, strlen(b));
+            conn_body(sim->conn, (const unsigned char *)"\r\n", 2);
         }
         if (!in_headers || refused)
             continue;
@@ -250,46 +224,38 @@ static bool read_message(struct sim *sim, FILE *in)
 
 static void read_data(struct sim *sim, FILE *in)
 {
-    if (sim->env.rcpt_count == 0) {
+    struct decision d;
+    const struct conn_edit *edits;
+    size_t nedits;
+
+    if (conn_envelope(sim->conn)->rcpt_count == 0) {
         fprintf(sim->out, "554 5.5.1 Error: no valid recipients\n");
         return;
     }
-    if (decide(sim, STAGE_DATA, "354 End data with <CR><LF>.<CR><LF>"))
-        return;
-    if (!read_message(sim, in) && !decide(sim, STAGE_EOH, NULL)) {
-        struct verdict v;
-        enum flow_origin origin;
-        int rc = flow_eval(&sim->flow, sim->rs, STAGE_EOM, true, &sim->env, &v, &origin);
-        if (rc == FLOW_DNS_FAILURE) {
-            fprintf(sim->out, "# eom: a DNS list did not answer (on-error tempfail)\n451 4.4.3 Temporary DNS failure, please try again later\n");
-        } else if (rc != 0) {
-            fprintf(sim->out, "# eom: internal error: tempfail\n451 4.3.0 Temporary local problem, please try again later\n");
-        } else {
-            /* Effects apply only to a message that is accepted. */
+    conn_data(sim->conn, &d);
+    if (!print_decision(sim, STAGE_DATA, &d, "354 End data with <CR><LF>.<CR><LF>") && !read_message(sim, in)) {
+        conn_eoh(sim->conn, &d);
+        if (!print_decision(sim, STAGE_EOH, &d, NULL)) {
+            conn_eom(sim->conn, &d, &edits, &nedits);
             print_auth(sim);
-            if (origin != FLOW_SKIPPED && (v.action == ACTION_NONE || v.action == ACTION_CONTINUE ||
-                                           v.action == ACTION_ACCEPT))
-                print_effects(sim);
-            decide_verdict(sim, STAGE_EOM, &v, origin, "250 2.0.0 Ok: queued (test session: nothing delivered)");
+            print_edits(sim, edits, nedits);
+            print_decision(sim, STAGE_EOM, &d, "250 2.0.0 Ok: queued (test session: nothing delivered)");
         }
     }
-    envelope_reset_message(&sim->env);
-    flow_new_message(&sim->flow, &sim->env);
-    sendauth_new_message(sim->env.auth);
+    conn_abort(sim->conn); /* the message is done, whatever became of it */
     sim->in_mail = false;
 }
 
 /* ESMTP parameters after the path: "SIZE=1234 BODY=8BITMIME". */
-static void mail_params(struct envelope *env, const char *rest)
+static void mail_params(const char *rest, char *buf, size_t bufsz, char **params, int max)
 {
-    char buf[512], *params[16], *save = NULL;
+    char *save = NULL;
     int n = 0;
 
-    snprintf(buf, sizeof buf, "%s", rest);
-    for (char *t = strtok_r(buf, " ", &save); t != NULL && n < 15; t = strtok_r(NULL, " ", &save))
+    snprintf(buf, bufsz, "%s", rest);
+    for (char *t = strtok_r(buf, " ", &save); t != NULL && n < max - 1; t = strtok_r(NULL, " ", &save))
         params[n++] = t;
     params[n] = NULL;
-    envelope_set_mail_params(env, params);
 }
 
 /* What the greylist check of this recipient found, after its reply. */
@@ -305,43 +271,52 @@ static void print_greylist(FILE *out, const struct greylist_outcome *g)
     fprintf(out, "\n");
 }
 
-static int command(struct sim *sim, const char *line, FILE *in)
+static void mail_from(struct sim *sim, const char *arg)
+{
+    char path[1024], buf[512], *params[16];
+    struct decision d;
+
+    path_arg(arg, path, sizeof path);
+    mail_params(arg + strlen(path), buf, sizeof buf, params, 16);
+    sim->discarding = false;
+    conn_mail(sim->conn, path, params, sim->opts->auth_user, true, &d);
+    sim->in_mail = !print_decision(sim, STAGE_MAIL, &d, "250 2.1.0 Ok");
+}
+
+static void rcpt_to(struct sim *sim, const char *arg)
 {
     char path[1024];
+    struct decision d;
+    struct statecheck *state = conn_state(sim->conn);
+    unsigned greylisted = statecheck_greylist_checks(state);
+
+    if (!sim->in_mail) {
+        fprintf(sim->out, "503 5.5.1 Error: need MAIL command\n");
+        return;
+    }
+    path_arg(arg, path, sizeof path);
+    conn_rcpt(sim->conn, path, true, &d);
+    print_decision(sim, STAGE_RCPT, &d, "250 2.1.5 Ok");
+    if (statecheck_greylist_checks(state) != greylisted)
+        print_greylist(sim->out, statecheck_last_greylist(state));
+}
+
+static int command(struct sim *sim, const char *line, FILE *in)
+{
     const char *arg;
-    bool refused;
+    struct decision d;
 
     if ((arg = arg_after(line, "EHLO")) != NULL || (arg = arg_after(line, "HELO")) != NULL) {
-        envelope_set_helo(&sim->env, arg);
-        decide(sim, STAGE_HELO, "250 mxguard-test-session");
+        conn_helo(sim->conn, arg, true, &d);
+        print_decision(sim, STAGE_HELO, &d, "250 mxguard-test-session");
     } else if ((arg = arg_after(line, "MAIL FROM:")) != NULL) {
-        envelope_reset_message(&sim->env);
-        flow_new_message(&sim->flow, &sim->env);
-        if (sim->env.dns != NULL)
-            dns_cache_new_message(sim->env.dns);
-        sendauth_new_message(sim->env.auth);
-        sim->discarding = false;
-        path_arg(arg, path, sizeof path);
-        envelope_set_sender(&sim->env, path);
-        mail_params(&sim->env, arg + strlen(path));
-        sim->in_mail = !decide(sim, STAGE_MAIL, "250 2.1.0 Ok");
+        mail_from(sim, arg);
     } else if ((arg = arg_after(line, "RCPT TO:")) != NULL) {
-        if (!sim->in_mail) {
-            fprintf(sim->out, "503 5.5.1 Error: need MAIL command\n");
-            return 0;
-        }
-        path_arg(arg, path, sizeof path);
-        envelope_set_rcpt(&sim->env, path);
-        unsigned greylisted = statecheck_greylist_checks(sim->env.state);
-        refused = decide(sim, STAGE_RCPT, "250 2.1.5 Ok");
-        if (statecheck_greylist_checks(sim->env.state) != greylisted)
-            print_greylist(sim->out, statecheck_last_greylist(sim->env.state));
-        /* A discard at RCPT drops the message: not a recipient that counts. */
-        envelope_rcpt_done(&sim->env, !refused && !sim->discarding);
+        rcpt_to(sim, arg);
     } else if (strcasecmp(line, "DATA") == 0) {
         read_data(sim, in);
     } else if (strcasecmp(line, "RSET") == 0) {
-        envelope_reset_message(&sim->env);
+        conn_abort(sim->conn);
         sim->in_mail = false;
         fprintf(sim->out, "250 2.0.0 Ok\n");
     } else if (strcasecmp(line, "NOOP") == 0) {
@@ -370,45 +345,31 @@ static const char *sim_macro(void *ctx, const char *name)
 int test_session_run(const struct ruleset *rs, const struct test_session_opts *o, FILE *in, FILE *out)
 {
     struct sim sim = { .opts = o, .rs = rs, .out = out };
+    struct conn_services svc = { o->resolver, o->dns_budget_ms, o->auth, o->state };
+    struct decision d;
     struct ipaddr ip;
     char name[128], line[LINE_MAX_SMTP];
-    int rc = 0;
+    const char *error;
 
     if (ipaddr_parse(o->client_addr, &ip) < 0) {
         fprintf(stderr, "mxguard: --test-session: \"%s\" is not an IPv4 or IPv6 address\n", o->client_addr);
         return 2;
     }
-    envelope_init(&sim.env);
-    if (o->resolver != NULL && (sim.env.dns = dns_cache_new(o->resolver, o->dns_budget_ms)) == NULL)
-        return 1;
-    if (o->auth != NULL && (ruleset_uses_spf(rs) || ruleset_uses_dkim(rs)) &&
-        (sim.env.auth = sendauth_new(o->auth, ruleset_uses_dkim(rs))) == NULL) {
-        dns_cache_free(sim.env.dns);
+    if ((sim.conn = conn_new(ruleset_ref((struct ruleset *)rs), &svc, &error)) == NULL) {
+        fprintf(stderr, "mxguard: --test-session: %s\n", error);
         return 1;
     }
     if (ruleset_uses_state(rs) && (o->state == NULL || o->state->store == NULL))
         fprintf(out, "# the rules greylist or test rate limits, but no --store was given: those checks are "
                      "skipped\n");
-    else if (ruleset_uses_state(rs) && (sim.env.state = statecheck_new(o->state)) == NULL) {
-        dns_cache_free(sim.env.dns);
-        sendauth_free(sim.env.auth);
-        return 1;
-    }
-    sim.env.macro = sim_macro;
-    sim.env.macro_ctx = (void *)o;
-    flow_init(&sim.flow);
+    conn_set_macros(sim.conn, sim_macro, (void *)o);
+    conn_set_explain(sim.conn, true);
     snprintf(name, sizeof name, "[%s]", o->client_addr);
-    if (envelope_set_client(&sim.env, o->client_name ? o->client_name : name, &ip) < 0 ||
-        envelope_set_auth_user(&sim.env, o->auth_user) < 0) {
-        dns_cache_free(sim.env.dns);
-        sendauth_free(sim.env.auth);
-        statecheck_free(sim.env.state);
-        envelope_free(&sim.env);
-        return 1;
-    }
+    conn_connect(sim.conn, o->client_name ? o->client_name : name, &ip, &d);
     /* libmilter cannot refuse at connect with the admin's text: the MTA
        greets, and the refusal answers the commands that follow. */
-    if (!decide(&sim, STAGE_CONNECT, "220 mxguard-test-session ESMTP") || !sim.flow.conn_refused) {
+    if (!print_decision(&sim, STAGE_CONNECT, &d, "220 mxguard-test-session ESMTP") ||
+        !conn_flow(sim.conn)->conn_refused) {
         while (fgets(line, sizeof line, in) != NULL) {
             line[strcspn(line, "\r\n")] = '\0';
             if (line[0] == '#')
@@ -417,10 +378,6 @@ int test_session_run(const struct ruleset *rs, const struct test_session_opts *o
                 break;
         }
     }
-    dns_cache_free(sim.env.dns);
-    sendauth_free(sim.env.auth);
-    statecheck_free(sim.env.state);
-    envelope_free(&sim.env);
-    flow_free(&sim.flow);
-    return rc;
+    conn_free(sim.conn);
+    return 0;
 }

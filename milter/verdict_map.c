@@ -23,9 +23,14 @@ void verdict_escape_percent(const char *in, char *out, size_t outsz)
     out[o] = '\0';
 }
 
+static const char *qid(const struct session *s)
+{
+    return s != NULL && s->queue_id[0] ? s->queue_id : "-";
+}
+
 static void log_decision(const struct session *s, enum stage stage, const struct verdict *v)
 {
-    const char *rcpt = s->env.rcpt.raw.s;
+    const char *rcpt = conn_envelope(s->conn)->rcpt.raw.s;
     char text[REPLY_TEXT_MAX + 1];
 
     /* One log line per decision: the lines of a multi-line reply joined with " / ". */
@@ -36,11 +41,11 @@ static void log_decision(const struct session *s, enum stage stage, const struct
     if (v->rule == NULL) {
         if (log_verbosity() > 0)
             log_debug("session=%s qid=%s client=%s stage=%s rule=default action=continue",
-                      s->id, s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage));
+                      s->id, qid(s), s->client, stage_name(stage));
         return;
     }
     log_info("session=%s qid=%s client=%s stage=%s%s%.300s rule=%s action=%s%s%s%s%s%s%s%s",
-             s->id, s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage),
+             s->id, qid(s), s->client, stage_name(stage),
              stage == STAGE_RCPT && rcpt ? " rcpt=" : "", stage == STAGE_RCPT && rcpt ? rcpt : "",
              rule_ref(v->rule), action_name(v->action),
              v->has_reply ? " reply=\"" : "", v->has_reply ? v->code : "",
@@ -48,6 +53,17 @@ static void log_decision(const struct session *s, enum stage stage, const struct
              v->has_reply ? " " : "", v->has_reply ? text : "", v->has_reply ? "\"" : "");
     if (v->has_reply)
         log_debug("session=%s rule %s: %s", s->id, rule_where(v->rule), rule_text(v->rule));
+}
+
+/* A tempfail no rule asked for: the engine's reply, and why in the log. */
+static void log_failure(const struct session *s, enum stage stage, const struct decision *d)
+{
+    if (d->failure == CONN_DNS_FAILURE)
+        log_info("session=%s qid=%s client=%s stage=%s action=tempfail: %s", s->id, qid(s), s->client,
+                 stage_name(stage), d->why);
+    else
+        log_warnx("session=%s qid=%s client=%s stage=%s internal error (%s): tempfail", s ? s->id : "-",
+                  qid(s), s ? s->client : "unknown", stage_name(stage), d->why ? d->why : "unknown");
 }
 
 /* One line, '%' doubled, cut so that doubling never pushes it past what libmilter takes. */
@@ -91,7 +107,7 @@ static void set_reply(SMFICTX *ctx, const struct session *s, const struct verdic
                              lines[26], lines[27], lines[28], lines[29], lines[30], lines[31], NULL);
     if (rc != MI_SUCCESS)
         log_warnx("session=%s: the MTA refused reply \"%s %s %s\"; it answers with its own text",
-                  s->id, v->code, v->xcode, v->text);
+                  s ? s->id : "-", v->code, v->xcode, v->text);
 }
 
 static void log_warned(const struct session *s, enum stage stage, const struct verdict *v)
@@ -99,18 +115,23 @@ static void log_warned(const struct session *s, enum stage stage, const struct v
     for (unsigned i = 0; i < v->nwarned; i++) {
         const struct rule *r = v->warned[i];
         log_info("session=%s qid=%s client=%s stage=%s rule=%s warn: would %s (%s)", s->id,
-                 s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage), rule_ref(r),
+                 qid(s), s->client, stage_name(stage), rule_ref(r),
                  action_name(rule_action(r)), rule_text(r));
     }
 }
 
-sfsistat verdict_apply(SMFICTX *ctx, struct session *s, enum stage stage,
-                       const struct verdict *v, bool can_reply)
+sfsistat verdict_answer(SMFICTX *ctx, const struct session *s, enum stage stage,
+                        const struct decision *d, bool can_reply)
 {
-    log_warned(s, stage, v);
-    log_decision(s, stage, v);
-    switch (v->action) {
-    case ACTION_NONE:
+    const struct verdict *v = &d->v;
+
+    if (d->failure != CONN_OK)
+        log_failure(s, stage, d);
+    else if (d->origin != FLOW_SKIPPED) {
+        log_warned(s, stage, v);
+        log_decision(s, stage, v);
+    }
+    switch (d->answer) {
     case ACTION_CONTINUE:
         return SMFIS_CONTINUE;
     case ACTION_ACCEPT:
@@ -118,32 +139,13 @@ sfsistat verdict_apply(SMFICTX *ctx, struct session *s, enum stage stage,
     case ACTION_DISCARD:
         return SMFIS_DISCARD;
     case ACTION_REJECT:
-    case ACTION_TEMPFAIL:
         if (v->has_reply && can_reply)
             set_reply(ctx, s, v);
-        return v->action == ACTION_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+        return SMFIS_REJECT;
     default:
-        break; /* an effect never decides: this cannot happen */
+        /* A tempfail, and anything unexpected: never an accept. */
+        if (v->has_reply && can_reply)
+            set_reply(ctx, s, v);
+        return SMFIS_TEMPFAIL;
     }
-    return verdict_internal_error(ctx, s, stage, "unknown action", can_reply);
-}
-
-sfsistat verdict_internal_error(SMFICTX *ctx, struct session *s, enum stage stage,
-                                const char *what, bool can_reply)
-{
-    log_warnx("session=%s qid=%s client=%s stage=%s internal error (%s): tempfail",
-              s ? s->id : "-", s && s->queue_id[0] ? s->queue_id : "-",
-              s ? s->client : "unknown", stage_name(stage), what);
-    if (can_reply)
-        smfi_setreply(ctx, "451", "4.3.0", "Temporary local problem, please try again later");
-    return SMFIS_TEMPFAIL;
-}
-
-sfsistat verdict_dns_failure(SMFICTX *ctx, struct session *s, enum stage stage, bool can_reply)
-{
-    log_info("session=%s qid=%s client=%s stage=%s action=tempfail: a DNS list did not answer (on-error tempfail)",
-             s->id, s->queue_id[0] ? s->queue_id : "-", s->client, stage_name(stage));
-    if (can_reply)
-        smfi_setreply(ctx, "451", "4.4.3", "Temporary DNS failure, please try again later");
-    return SMFIS_TEMPFAIL;
 }

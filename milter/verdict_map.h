@@ -7,21 +7,16 @@
 #include <libmilter/mfapi.h>
 
 #include "milter/session.h"
+#include "rules/conn.h"
 #include "rules/ruleset.h"
 
 /*
- * Set the reply (if any), log the decision, return the SMFIS_* code.
- * can_reply is false at connect, where libmilter refuses smfi_setreply.
+ * Log the engine's decision, set its reply (can_reply is false at connect,
+ * where libmilter refuses smfi_setreply) and return the SMFIS_* code. s is
+ * NULL when no session could be made (the decision is then a failure).
  */
-sfsistat verdict_apply(SMFICTX *ctx, struct session *s, enum stage stage,
-                       const struct verdict *v, bool can_reply);
-
-/* The answer to an internal error: 451 4.3.0, never accept. */
-sfsistat verdict_internal_error(SMFICTX *ctx, struct session *s, enum stage stage,
-                                const char *what, bool can_reply);
-
-/* A DNS list that did not answer, with on-error tempfail: 451 4.4.3. */
-sfsistat verdict_dns_failure(SMFICTX *ctx, struct session *s, enum stage stage, bool can_reply);
+sfsistat verdict_answer(SMFICTX *ctx, const struct session *s, enum stage stage,
+                        const struct decision *d, bool can_reply);
 
 /* Double every '%' (libmilter passes the text on as a format). */
 void verdict_escape_percent(const char *in, char *out, size_t outsz);

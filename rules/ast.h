@@ -88,6 +88,7 @@ struct reply {
 struct rule {
     struct rules_loc loc;
     bool warn;                   /* log what it would do; never decides */
+    bool unchecked;              /* "accept unchecked": ends every later check, recipients' too */
     char *label;                 /* [label], for tests and logs; NULL if none */
     enum stage stage;
     enum action action;

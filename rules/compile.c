@@ -354,6 +354,8 @@ static void make_text(struct rule *r)
     if (r->warn)
         fputs("warn ", f);
     fputs(action_name(r->action), f);
+    if (r->unchecked)
+        fputs(" unchecked", f);
     if (r->arg != NULL) {
         fputc(' ', f);
         if (r->action == ACTION_TAG)
@@ -521,6 +523,21 @@ static void compile_ratelimit(struct list *l, struct diag *diag)
     }
 }
 
+/*
+ * An accept before the recipients are known would pass every later
+ * recipient unchecked, the relay check included: it must say so.
+ */
+static void check_accept(const struct rule *r, struct diag *diag)
+{
+    if (r->action != ACTION_ACCEPT || r->warn || r->unchecked || r->stage > STAGE_MAIL)
+        return;
+    diag_error(diag, &r->loc,
+               "'accept' at %s would end every later check of the %s, the relay check of each "
+               "recipient included: write 'accept unchecked' if that is what you mean, or use "
+               "'continue' here and 'accept' at rcpt, where it passes one recipient",
+               stage_name(r->stage), r->stage == STAGE_MAIL ? "message" : "connection");
+}
+
 void rules_compile(struct ruleset *rs, struct diag *diag)
 {
     for (struct list *l = rs->lists; l != NULL; l = l->next)
@@ -538,4 +555,7 @@ void rules_compile(struct ruleset *rs, struct diag *diag)
             diag_error(diag, &l->loc, "list <%s>: out of memory", l->name);
     for (int s = 0; s < STAGE_COUNT; s++)
         compile_stage(rs, (enum stage)s, diag);
+    for (int s = 0; s < STAGE_COUNT; s++)
+        for (const struct rule *r = rs->stages[s]; r != NULL; r = r->next)
+            check_accept(r, diag);
 }

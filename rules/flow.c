@@ -69,9 +69,10 @@ int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool c
         *origin = FLOW_SKIPPED;
         return 0;
     }
-    /* A refusal repeats, except that a new HELO is judged afresh after a
-       refused HELO (not after a refused connection). */
-    if (f->conn_refused && !(stage == STAGE_HELO && f->refused_at == STAGE_HELO)) {
+    /* A refusal at connect or helo holds for the whole connection, a new
+       HELO included: postfix never asks the filter again after one (it
+       answers every later MAIL FROM itself), so neither do we. */
+    if (f->conn_refused) {
         *v = f->conn_verdict;
         v->nwarned = 0; /* reported when they matched, not at every repeat */
         v->neffects = 0;
@@ -87,7 +88,11 @@ int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool c
         return -1;
     *origin = FLOW_EVALUATED;
     if (v->action == ACTION_ACCEPT) {
-        if (message_stage)
+        /* At rcpt, a plain accept passes this recipient only: the next
+           one is checked like any other. */
+        if (stage == STAGE_RCPT && !rule_unchecked(v->rule))
+            ;
+        else if (message_stage)
             f->msg_accepted = true;
         else
             f->conn_accepted = true;

@@ -1,14 +1,17 @@
 /*
  * flow.h: how verdicts carry across the stages of one SMTP session.
  *
- * Shared by the daemon and the session simulator, so both mean the same:
- * - accept at connect or helo ends all checks for the connection; accept
- *   at mail, rcpt or later ends them for the message (the MTA stops
- *   calling the filter);
+ * Used by the engine's connection object (rules/conn.h) only, which every
+ * driver shares:
+ * - "accept unchecked" at connect or helo ends all checks for the
+ *   connection, at mail or rcpt for the message (a plain accept there is
+ *   refused at load: it would pass later recipients unchecked); accept at
+ *   rcpt passes that recipient only; accept at data or later ends the
+ *   checks of the message;
  * - a reject or tempfail at connect is answered at the next stage that can
  *   carry a reply (libmilter cannot send the admin's text at connect), and
  *   a reject or tempfail at connect or helo answers every later command of
- *   the connection the same way, until a new HELO is evaluated.
+ *   the connection the same way, a new HELO included (as postfix does).
  */
 #ifndef MXG_RULES_FLOW_H
 #define MXG_RULES_FLOW_H

@@ -223,7 +223,12 @@ rules
 
 rule
     : label_opt warn_opt action reply_opt cond_opt ';'
-        { rule_add(p, $1, $2 != 0, (enum action)$3, &$4.r, $4.has, $5, $1 ? &@1 : &@3); }
+        {
+            rule_add(p, $1, $2 != 0, (enum action)$3, &$4.r, $4.has, $5, $1 ? &@1 : &@3);
+            if (p->last_rule != NULL)
+                p->last_rule->unchecked = p->accept_unchecked;
+            p->accept_unchecked = false;
+        }
     | label_opt effect cond_opt ';'
         {
             struct reply r;
@@ -286,7 +291,16 @@ label_opt
     ;
 
 action
-    : ACCEPT    { $$ = ACTION_ACCEPT; }
+    : ACCEPT    { $$ = ACTION_ACCEPT; p->accept_unchecked = false; }
+    | ACCEPT WORD
+        {
+            /* Said in words: this accept passes every later check, relay included. */
+            $$ = ACTION_ACCEPT;
+            p->accept_unchecked = strcmp($2, "unchecked") == 0;
+            if (!p->accept_unchecked)
+                diag_error(p->diag, &@2, "expected 'unchecked', a reply code, 'if' or ';' after 'accept', found \"%s\"", $2);
+            free($2);
+        }
     | REJECT    { $$ = ACTION_REJECT; }
     | TEMPFAIL  { $$ = ACTION_TEMPFAIL; }
     | DISCARD   { $$ = ACTION_DISCARD; }

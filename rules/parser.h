@@ -32,6 +32,7 @@ struct parser {
     bool zone_seen;        /* the dnslist being read has a zone setting */
     bool greylist_block;   /* the settings being read are greylist { }'s */
     char *step_name, *step_auth; /* options of the test step being read */
+    bool accept_unchecked; /* the action just read was "accept unchecked" */
     int prev_tok;          /* the token returned before: a label follows '[' and "by" */
 };
 

@@ -160,6 +160,7 @@ const char *rule_where(const struct rule *r) { return r->where; }
 const char *rule_label(const struct rule *r) { return r->label ? r->label : ""; }
 const char *rule_ref(const struct rule *r) { return r->ref; }
 enum action rule_action(const struct rule *r) { return r->action; }
+bool rule_unchecked(const struct rule *r) { return r != NULL && r->unchecked; }
 enum stage rule_stage(const struct rule *r) { return r->stage; }
 const char *rule_text(const struct rule *r) { return r->text ? r->text : action_name(r->action); }
 

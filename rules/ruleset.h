@@ -135,6 +135,8 @@ const char *rule_ref(const struct rule *r);
 /* The rule's [label], or "" when it has none. */
 const char *rule_label(const struct rule *r);
 enum action rule_action(const struct rule *r);
+/* An "accept unchecked": it ends the checks of every later recipient too. */
+bool rule_unchecked(const struct rule *r);
 enum stage rule_stage(const struct rule *r);
 
 const char *action_name(enum action a);

@@ -1,7 +1,8 @@
 -- authres.lua: forged Authentication-Results headers (claiming our
 -- authserv-id, mx.authres.test) are deleted at end of message and ours is
 -- inserted (which ones and where: postfix_auth.sh through a real postfix);
--- an accept at RCPT is answered continue so that the deletion still happens.
+-- an "accept unchecked" at RCPT is answered continue so that the deletion
+-- still happens.
 -- Rules: authres.rules; the daemon runs with --authserv-id mx.authres.test.
 
 dofile(srcdir .. "/tests/protocol/common.lua")

@@ -38,7 +38,9 @@ check "facts from MTA macros (TLS, any macro by name)" \
     run_script "$SRCDIR/tests/protocol/tls.rules" "$SRCDIR/tests/protocol/tls.lua"
 check "header rules, header edits, tags and quarantine" \
     run_script "$SRCDIR/tests/protocol/headers.rules" "$SRCDIR/tests/protocol/headers.lua"
-check "forged Authentication-Results go, even after an accept at RCPT" \
+check "accept at RCPT passes one recipient: the next one meets the relay rule" \
+    run_script "$SRCDIR/tests/protocol/accept_rcpt.rules" "$SRCDIR/tests/protocol/accept_rcpt.lua"
+check "forged Authentication-Results go, even after an accept unchecked at RCPT" \
     run_script "$SRCDIR/tests/protocol/authres.rules" "$SRCDIR/tests/protocol/authres.lua" \
     --authserv-id mx.authres.test
 check "no internal errors logged" not_contains "$MXG_LOG" "internal error"

@@ -1176,7 +1176,7 @@ static void test_other_stages(void **state)
     static const char text[] =
         "list ours networks { 192.0.2.0/24, \"2001:db8::/32\" };\n"
         "on connect {\n"
-        "    accept if client.address in <ours>;\n"
+        "    accept unchecked if client.address in <ours>;\n"
         "}\n"
         "on mail {\n"
         "    reject 553 5.1.8 \"bad sender %{sender}\" if not sender.valid;\n"
@@ -1403,7 +1403,7 @@ static void test_selftests_pass(void **state)
         "list lan networks { 192.0.2.0/24 };\n"
         "list ours domains { example.org };\n"
         "on connect {\n"
-        "    [lan] accept if client.address in <lan>;\n"
+        "    [lan] accept unchecked if client.address in <lan>;\n"
         "}\n"
         "on rcpt {\n"
         "    [ours] continue if recipient.domain in <ours>;\n"
