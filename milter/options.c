@@ -1,93 +1,189 @@
 /*
- * options.c: the option table and its parser.
+ * options.c: the daemon's command-line options and their parser.
  *
- * Every option is described once below; getopt_long's table and the
- * --help text are generated from it, so they cannot drift apart.
+ * Every option is described once, in descs[] below: its name, short
+ * letter, argument, default, help line and setter. getopt_long's tables,
+ * the defaults and the --help text are all made from it, so they cannot
+ * drift apart; a new option is one row (and a setter when none fits).
+ *
+ * Must never exit(): a bad option is a message on stderr and
+ * OPTIONS_USAGE, and main() decides the exit status.
  */
 #include "milter/options.h"
 
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "policy/state/store.h"
 
+#define OPTION_DONE 1 /* a setter's "exit 0 now" (--help, --version) */
 
+struct option_desc;
 
-enum {
-    OPT_UMASK = 256,
-    OPT_ALLOW_ROOT,
-    OPT_RESTART_LIMIT,
-    OPT_TIMEOUT,
-    OPT_TEST_SESSION,
-    OPT_CLIENT_NAME,
-    OPT_AUTH_USER,
-    OPT_MACRO,
-    OPT_LATER,
-    OPT_DNS,
-    OPT_DNS_MODE,
-    OPT_DNS_TA,
-    OPT_DNS_TIMEOUT,
-    OPT_DNS_BUDGET,
-    OPT_AUTHSERV_ID,
-    OPT_DKIM_MAX_SIGS,
-    OPT_DKIM_MIN_BITS,
-    OPT_STORE,
+/* Reads arg into *o: 0; OPTION_DONE; or -1 after a message on stderr. */
+typedef int option_set_fn(struct options *o, const struct option_desc *d, const char *arg);
+
+struct option_desc {
+    const char *name;         /* --name */
+    int letter;               /* -l, or 0 for a long option only */
+    const char *arg;          /* the argument's name in --help; NULL: the option takes none */
+    const char *default_text; /* set as if given before the command line; NULL: zero */
+    const char *doc;          /* one line for --help; its "%s" shows the default */
+    option_set_fn *set;
+    size_t offset, size;  /* the field in struct options that set writes */
+    long min, max;        /* a number's range */
+    const char *expected; /* what a bad argument should have looked like */
+    bool asks_dns;        /* given, it makes dns_given true: DNS was asked for */
 };
 
-static const struct option_desc {
-    const char *name;
-    int has_arg;
-    int val;
-    const char *arg;
-    const char *doc;
-} descs[] = {
-    { "config", 1, 'c', "FILE", "rule file (default " OPTIONS_DEFAULT_CONFIG ")" },
-    { "socket", 1, 'p', "SPEC", "milter socket: unix:/path, local:/path, inet:PORT@HOST, inet6:PORT@HOST (default " OPTIONS_DEFAULT_SOCKET ")" },
-    { "foreground", 0, 'f', NULL, "stay in the foreground and log to stderr" },
-    { "check", 0, 'n', NULL, "load and check the rule file, print every problem, exit 0 or 1" },
-    { "user", 1, 'u', "USER[:GROUP]", "drop privileges to USER (and GROUP) after opening the socket" },
-    { "pidfile", 1, 'P', "FILE", "write the supervisor's process id to FILE" },
-    { "chroot", 1, 'r', "DIR", "chroot to DIR before dropping privileges" },
-    { "umask", 1, OPT_UMASK, "MODE", "umask for creating the unix socket (default 0117: owner and group may connect)" },
-    { "allow-root", 0, OPT_ALLOW_ROOT, NULL, "keep running as root when no --user is given (not recommended)" },
-    { "restart-limit", 1, OPT_RESTART_LIMIT, "N/SECONDS", "give up after N filter restarts within SECONDS (default 5/60)" },
-    { "milter-timeout", 1, OPT_TIMEOUT, "SECONDS", "how long to wait for the MTA on the milter socket (default 7210)" },
-    { "test-session", 1, OPT_TEST_SESSION, "ADDR", "read an SMTP dialogue on stdin as if from client ADDR and print the replies" },
-    { "client-name", 1, OPT_CLIENT_NAME, "NAME", "with --test-session: the client host name" },
-    { "auth-user", 1, OPT_AUTH_USER, "USER", "with --test-session: the SMTP AUTH user" },
-    { "macro", 1, OPT_MACRO, "NAME=VALUE", "with --test-session: an MTA macro, e.g. {tls_version}=TLSv1.3 (repeatable)" },
-    { "later", 1, OPT_LATER, "SECONDS", "with --test-session: as if SECONDS had passed (greylisting, rate limits)" },
-    { "dns", 1, OPT_DNS, "ADDR[@PORT]", "ask this DNS server (a forwarder); repeatable; means --dns-mode forward" },
-    { "dns-mode", 1, OPT_DNS_MODE, "MODE", "system (resolv.conf, the default), forward (with --dns) or recursive" },
-    { "dns-trust-anchor", 1, OPT_DNS_TA, "FILE", "validate DNSSEC with this trust anchor file (bogus answers fail temporarily)" },
-    { "dns-timeout", 1, OPT_DNS_TIMEOUT, "MS", "how long one round of DNS questions may take (default 5000)" },
-    { "dns-budget", 1, OPT_DNS_BUDGET, "MS", "how long one SMTP stage may wait for DNS in all (default 10000)" },
-    { "authserv-id", 1, OPT_AUTHSERV_ID, "NAME", "our name in Authentication-Results and Received-SPF headers (default: the host name)" },
-    { "dkim-max-signatures", 1, OPT_DKIM_MAX_SIGS, "N", "DKIM signatures evaluated per message, the rest ignored (default 5)" },
-    { "dkim-min-key-bits", 1, OPT_DKIM_MIN_BITS, "BITS", "RSA keys shorter than this give dkim=policy (default 1024)" },
-    { "store", 1, OPT_STORE, "NAME=VALUE", "a state store setting for greylisting and rate limits, e.g. backend=redis (repeatable; see mxguard(8))" },
-    { "verbose", 0, 'v', NULL, "log more; with -n, print the rules as understood" },
-    { "version", 0, 'V', NULL, "print the version and exit" },
-    { "help", 0, 'h', NULL, "print this help and exit" },
+static option_set_fn set_string, set_flag, set_count, set_decimal, set_octal, set_restart, set_macro,
+    set_forwarder, set_dns_mode, set_host_name, set_store, show_help, show_version;
+
+#define FIELD(f) .offset = offsetof(struct options, f), .size = sizeof(((struct options *)0)->f)
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* clang-format off */
+/* One option a row: getopt_long's tables, the defaults and --help come from here. */
+static const struct option_desc descs[] = {
+    {.name = "config", .letter = 'c', .arg = "FILE", .default_text = OPTIONS_DEFAULT_CONFIG,
+     .doc = "rule file (default %s)", .set = set_string, FIELD(config)},
+    {.name = "socket", .letter = 'p', .arg = "SPEC", .default_text = OPTIONS_DEFAULT_SOCKET,
+     .doc = "milter socket: unix:/path, local:/path, inet:PORT@HOST, inet6:PORT@HOST (default %s)",
+     .set = set_string, FIELD(socket)},
+    {.name = "foreground", .letter = 'f', .doc = "stay in the foreground and log to stderr",
+     .set = set_flag, FIELD(foreground)},
+    {.name = "check", .letter = 'n', .doc = "load and check the rule file, print every problem, exit 0 or 1",
+     .set = set_flag, FIELD(check)},
+    {.name = "user", .letter = 'u', .arg = "USER[:GROUP]",
+     .doc = "drop privileges to USER (and GROUP) after opening the socket", .set = set_string, FIELD(user)},
+    {.name = "pidfile", .letter = 'P', .arg = "FILE", .doc = "write the supervisor's process id to FILE",
+     .set = set_string, FIELD(pidfile)},
+    {.name = "chroot", .letter = 'r', .arg = "DIR", .doc = "chroot to DIR before dropping privileges",
+     .set = set_string, FIELD(chroot_dir)},
+    {.name = "umask", .arg = "MODE", .default_text = "0117",
+     .doc = "umask for creating the unix socket (default %s: owner and group may connect)",
+     .set = set_octal, FIELD(umask), .min = 0, .max = 0777, .expected = "an octal mode like 0117"},
+    {.name = "allow-root", .doc = "keep running as root when no --user is given (not recommended)",
+     .set = set_flag, FIELD(allow_root)},
+    {.name = "restart-limit", .arg = "N/SECONDS", .default_text = "5/60",
+     .doc = "give up after N filter restarts within SECONDS (default %s)",
+     .set = set_restart, .expected = "N/SECONDS like 5/60"},
+    {.name = "milter-timeout", .arg = "SECONDS", .default_text = "7210",
+     .doc = "how long to wait for the MTA on the milter socket (default %s)",
+     .set = set_decimal, FIELD(milter_timeout), .min = 1, .max = 86400, .expected = "seconds (1 to 86400)"},
+    {.name = "test-session", .arg = "ADDR",
+     .doc = "read an SMTP dialogue on stdin as if from client ADDR and print the replies",
+     .set = set_string, FIELD(test_session)},
+    {.name = "client-name", .arg = "NAME", .doc = "with --test-session: the client host name",
+     .set = set_string, FIELD(test_client_name)},
+    {.name = "auth-user", .arg = "USER", .doc = "with --test-session: the SMTP AUTH user",
+     .set = set_string, FIELD(test_auth_user)},
+    {.name = "macro", .arg = "NAME=VALUE",
+     .doc = "with --test-session: an MTA macro, e.g. {tls_version}=TLSv1.3 (repeatable)",
+     .set = set_macro, .expected = "NAME=VALUE (at most 32)"},
+    {.name = "later", .arg = "SECONDS",
+     .doc = "with --test-session: as if SECONDS had passed (greylisting, rate limits)",
+     .set = set_decimal, FIELD(test_later), .min = 0, .max = 10L * 366 * 86400,
+     .expected = "seconds (0 to 10 years)"},
+    {.name = "dns", .arg = "ADDR[@PORT]",
+     .doc = "ask this DNS server (a forwarder); repeatable; means --dns-mode forward",
+     .set = set_forwarder, .asks_dns = true},
+    {.name = "dns-mode", .arg = "MODE", .default_text = "system",
+     .doc = "%s (resolv.conf, the default), forward (with --dns) or recursive",
+     .set = set_dns_mode, .expected = "system, forward or recursive", .asks_dns = true},
+    {.name = "dns-trust-anchor", .arg = "FILE",
+     .doc = "validate DNSSEC with this trust anchor file (bogus answers fail temporarily)",
+     .set = set_string, FIELD(dns.trust_anchor), .asks_dns = true},
+    {.name = "dns-timeout", .arg = "MS", .default_text = "5000",
+     .doc = "how long one round of DNS questions may take (default %s)",
+     .set = set_decimal, FIELD(dns.query_timeout_ms), .min = 100, .max = 60000,
+     .expected = "milliseconds (100 to 60000)"},
+    {.name = "dns-budget", .arg = "MS", .default_text = "10000",
+     .doc = "how long one SMTP stage may wait for DNS in all (default %s)",
+     .set = set_decimal, FIELD(dns_budget_ms), .min = 100, .max = 60000,
+     .expected = "milliseconds (100 to 60000)"},
+    {.name = "authserv-id", .arg = "NAME",
+     .doc = "our name in Authentication-Results and Received-SPF headers (default: the host name)",
+     .set = set_host_name, FIELD(authserv_id), .min = 1, .max = 255,
+     .expected = "a host name like mx.example.org"},
+    {.name = "dkim-max-signatures", .arg = "N", .default_text = "5",
+     .doc = "DKIM signatures evaluated per message, the rest ignored (default %s)",
+     .set = set_decimal, FIELD(dkim_max_signatures), .min = 1, .max = 8, .expected = "1 to 8"},
+    {.name = "dkim-min-key-bits", .arg = "BITS", .default_text = "1024",
+     .doc = "RSA keys shorter than this give dkim=policy (default %s)",
+     .set = set_decimal, FIELD(dkim_min_key_bits), .min = 512, .max = 16384,
+     .expected = "bits (512 to 16384)"},
+    {.name = "store", .arg = "NAME=VALUE",
+     .doc = "a state store setting for greylisting and rate limits, e.g. backend=redis (repeatable; "
+            "see mxguard(8))",
+     .set = set_store},
+    {.name = "verbose", .letter = 'v', .doc = "log more; with -n, print the rules as understood",
+     .set = set_count, FIELD(verbose)},
+    {.name = "version", .letter = 'V', .doc = "print the version and exit", .set = show_version},
+    {.name = "help", .letter = 'h', .doc = "print this help and exit", .set = show_help},
 };
+/* clang-format on */
 #define NDESCS (sizeof descs / sizeof descs[0])
+#define LONG_ONLY 256 /* getopt_long's value for descs[i] without a letter: LONG_ONLY + i */
+
+/* ---- --help -------------------------------------------------------------------- */
+
+static void print_doc(FILE *out, const struct option_desc *d)
+{
+    const char *mark = d->default_text != NULL ? strstr(d->doc, "%s") : NULL;
+
+    if (mark == NULL)
+        fputs(d->doc, out);
+    else
+        fprintf(out, "%.*s%s%s", (int)(mark - d->doc), d->doc, d->default_text, mark + 2);
+}
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: mxguard [options]\n\n");
     for (size_t i = 0; i < NDESCS; i++) {
+        const struct option_desc *d = &descs[i];
         char left[64];
-        if (descs[i].val < 256)
-            snprintf(left, sizeof left, "-%c, --%s%s%s", descs[i].val, descs[i].name,
-                     descs[i].arg ? " " : "", descs[i].arg ? descs[i].arg : "");
+        if (d->letter != 0)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", d->letter, d->name, d->arg ? " " : "",
+                     d->arg ? d->arg : "");
         else
-            snprintf(left, sizeof left, "    --%s%s%s", descs[i].name,
-                     descs[i].arg ? " " : "", descs[i].arg ? descs[i].arg : "");
-        fprintf(out, "  %-32s %s\n", left, descs[i].doc);
+            snprintf(left, sizeof left, "    --%s%s%s", d->name, d->arg ? " " : "", d->arg ? d->arg : "");
+        fprintf(out, "  %-32s ", left);
+        print_doc(out, d);
+        fputc('\n', out);
     }
     fprintf(out, "\nSignals: SIGHUP or SIGUSR1 reloads the rules, SIGTERM stops. See mxguard(8).\n");
+}
+
+static int show_help(struct options *o, const struct option_desc *d, const char *arg)
+{
+    (void)o, (void)d, (void)arg;
+    usage(stdout);
+    return OPTION_DONE;
+}
+
+static int show_version(struct options *o, const struct option_desc *d, const char *arg)
+{
+    (void)o, (void)d, (void)arg;
+    printf("mxguard %s\n", PACKAGE_VERSION);
+    return OPTION_DONE;
+}
+
+/* ---- setters ------------------------------------------------------------------- */
+
+static void *field_of(struct options *o, const struct option_desc *d)
+{
+    return (char *)o + d->offset;
+}
+
+static int bad_value(const struct option_desc *d, const char *arg)
+{
+    fprintf(stderr, "mxguard: --%s: expected %s, found \"%s\"\n", d->name, d->expected, arg);
+    return -1;
 }
 
 static int parse_base(const char *s, int base, long min, long max, long *out)
@@ -101,211 +197,180 @@ static int parse_base(const char *s, int base, long min, long max, long *out)
     return 0;
 }
 
-static int parse_int(const char *s, long min, long max, long *out)
+static int set_string(struct options *o, const struct option_desc *d, const char *arg)
 {
-    return parse_base(s, 10, min, max, out);
+    *(const char **)field_of(o, d) = arg;
+    return 0;
 }
 
-static int parse_restart(const char *s, struct options *o)
+static int set_flag(struct options *o, const struct option_desc *d, const char *arg)
+{
+    (void)arg;
+    *(bool *)field_of(o, d) = true;
+    return 0;
+}
+
+static int set_count(struct options *o, const struct option_desc *d, const char *arg)
+{
+    (void)arg;
+    (*(int *)field_of(o, d))++;
+    return 0;
+}
+
+_Static_assert(sizeof(unsigned) == sizeof(int) && sizeof(mode_t) == sizeof(int), "number fields");
+
+/* A number in [min, max] into a field of int, unsigned, mode_t or long. */
+static int set_number(struct options *o, const struct option_desc *d, const char *arg, int base)
+{
+    long v;
+
+    if (parse_base(arg, base, d->min, d->max, &v) < 0)
+        return bad_value(d, arg);
+    if (d->size == sizeof(long)) {
+        memcpy(field_of(o, d), &v, sizeof v);
+    } else {
+        int n = (int)v; /* the range fits an int: the same bits as an unsigned or mode_t */
+        memcpy(field_of(o, d), &n, sizeof n);
+    }
+    return 0;
+}
+
+static int set_decimal(struct options *o, const struct option_desc *d, const char *arg)
+{
+    return set_number(o, d, arg, 10);
+}
+
+static int set_octal(struct options *o, const struct option_desc *d, const char *arg)
+{
+    return set_number(o, d, arg, 8); /* always octal, like umask(1) */
+}
+
+static int set_restart(struct options *o, const struct option_desc *d, const char *arg)
 {
     char buf[32];
     char *slash;
     long n, w;
 
-    if (strlen(s) >= sizeof buf)
-        return -1;
-    strcpy(buf, s);
+    if (strlen(arg) >= sizeof buf)
+        return bad_value(d, arg);
+    strcpy(buf, arg);
     if ((slash = strchr(buf, '/')) == NULL)
-        return -1;
+        return bad_value(d, arg);
     *slash = '\0';
-    if (parse_int(buf, 1, 1000, &n) < 0 || parse_int(slash + 1, 1, 86400, &w) < 0)
-        return -1;
+    if (parse_base(buf, 10, 1, 1000, &n) < 0 || parse_base(slash + 1, 10, 1, 86400, &w) < 0)
+        return bad_value(d, arg);
     o->restart_max = (int)n;
     o->restart_window = (int)w;
     return 0;
 }
 
+static int set_macro(struct options *o, const struct option_desc *d, const char *arg)
+{
+    if (strchr(arg, '=') == NULL || o->ntest_macros == (int)COUNT(o->test_macros))
+        return bad_value(d, arg);
+    o->test_macros[o->ntest_macros++] = arg;
+    return 0;
+}
+
+static int set_forwarder(struct options *o, const struct option_desc *d, const char *arg)
+{
+    if (o->dns.nforwarders == (int)COUNT(o->dns.forwarders)) {
+        fprintf(stderr, "mxguard: --%s: at most 8 servers\n", d->name);
+        return -1;
+    }
+    o->dns.forwarders[o->dns.nforwarders++] = arg;
+    o->dns.mode = DNS_MODE_FORWARD;
+    return 0;
+}
+
+static int set_dns_mode(struct options *o, const struct option_desc *d, const char *arg)
+{
+    if (strcmp(arg, "system") == 0)
+        o->dns.mode = DNS_MODE_SYSTEM;
+    else if (strcmp(arg, "recursive") == 0)
+        o->dns.mode = DNS_MODE_RECURSIVE;
+    else if (strcmp(arg, "forward") == 0)
+        o->dns.mode = DNS_MODE_FORWARD;
+    else
+        return bad_value(d, arg);
+    return 0;
+}
+
+/* min to max characters of a host name, or what looks like one. */
+static int set_host_name(struct options *o, const struct option_desc *d, const char *arg)
+{
+    size_t n = strlen(arg);
+
+    if (n < (size_t)d->min || n > (size_t)d->max ||
+        strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != n)
+        return bad_value(d, arg);
+    return set_string(o, d, arg);
+}
+
+/* Checked here, so a typo is a usage error at start-up, not a log line later. */
+static int set_store(struct options *o, const struct option_desc *d, const char *arg)
+{
+    struct store_config cfg;
+    const char *error;
+
+    store_config_init(&cfg);
+    if (o->nstore_settings == (int)COUNT(o->store_settings)) {
+        fprintf(stderr, "mxguard: --%s: at most 32 settings, found \"%s\"\n", d->name, arg);
+        return -1;
+    }
+    if (store_config_set_pair(&cfg, arg, &error) < 0) {
+        fprintf(stderr, "mxguard: --%s %s: %s\n", d->name, arg, error);
+        return -1;
+    }
+    o->store_settings[o->nstore_settings++] = arg;
+    return 0;
+}
+
+/* ---- parsing ------------------------------------------------------------------- */
+
 static void defaults(struct options *o)
 {
     memset(o, 0, sizeof *o);
-    o->config = OPTIONS_DEFAULT_CONFIG;
-    o->socket = OPTIONS_DEFAULT_SOCKET;
-    o->umask = 0117;
-    o->restart_max = 5;
-    o->restart_window = 60;
-    o->milter_timeout = 7210;
-    o->dns.mode = DNS_MODE_SYSTEM;
-    o->dns.query_timeout_ms = 5000;
-    o->dns_budget_ms = 10000;
-    o->dkim_max_signatures = 5;
-    o->dkim_min_key_bits = 1024;
+    for (size_t i = 0; i < NDESCS; i++) {
+        const struct option_desc *d = &descs[i];
+        /* The defaults are ours: a failure here is a bug tests/unit/test_options catches. */
+        if (d->default_text != NULL && d->set(o, d, d->default_text) != 0)
+            abort();
+    }
 }
 
-static int apply(struct options *o, int c, const char *arg)
+static void getopt_tables(struct option longopts[NDESCS + 1], char shortopts[2 * NDESCS + 1])
 {
-    long v;
-
-    switch (c) {
-    case 'c': o->config = arg; return 0;
-    case 'p': o->socket = arg; return 0;
-    case 'f': o->foreground = true; return 0;
-    case 'n': o->check = true; return 0;
-    case 'u': o->user = arg; return 0;
-    case 'P': o->pidfile = arg; return 0;
-    case 'r': o->chroot_dir = arg; return 0;
-    case 'v': o->verbose++; return 0;
-    case OPT_ALLOW_ROOT: o->allow_root = true; return 0;
-    case OPT_TEST_SESSION: o->test_session = arg; return 0;
-    case OPT_CLIENT_NAME: o->test_client_name = arg; return 0;
-    case OPT_AUTH_USER: o->test_auth_user = arg; return 0;
-    case OPT_DNS:
-        if (o->dns.nforwarders == 8) {
-            fprintf(stderr, "mxguard: --dns: at most 8 servers\n");
-            return -1;
-        }
-        o->dns.forwarders[o->dns.nforwarders++] = arg;
-        o->dns.mode = DNS_MODE_FORWARD;
-        o->dns_given = true;
-        return 0;
-    case OPT_DNS_MODE:
-        if (strcmp(arg, "system") == 0)
-            o->dns.mode = DNS_MODE_SYSTEM;
-        else if (strcmp(arg, "recursive") == 0)
-            o->dns.mode = DNS_MODE_RECURSIVE;
-        else if (strcmp(arg, "forward") == 0)
-            o->dns.mode = DNS_MODE_FORWARD;
-        else {
-            fprintf(stderr, "mxguard: --dns-mode: expected system, forward or recursive, found \"%s\"\n", arg);
-            return -1;
-        }
-        o->dns_given = true;
-        return 0;
-    case OPT_DNS_TA:
-        o->dns.trust_anchor = arg;
-        o->dns_given = true;
-        return 0;
-    case OPT_DNS_TIMEOUT:
-    case OPT_DNS_BUDGET:
-        if (parse_int(arg, 100, 60000, &v) < 0) {
-            fprintf(stderr, "mxguard: --%s: expected milliseconds (100 to 60000), found \"%s\"\n",
-                    c == OPT_DNS_TIMEOUT ? "dns-timeout" : "dns-budget", arg);
-            return -1;
-        }
-        if (c == OPT_DNS_TIMEOUT)
-            o->dns.query_timeout_ms = (int)v;
-        else
-            o->dns_budget_ms = (int)v;
-        return 0;
-    case OPT_AUTHSERV_ID:
-        if (arg[0] == '\0' || strlen(arg) > 255 || strspn(arg, "abcdefghijklmnopqrstuvwxyz"
-                                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != strlen(arg)) {
-            fprintf(stderr, "mxguard: --authserv-id: expected a host name like mx.example.org, found \"%s\"\n", arg);
-            return -1;
-        }
-        o->authserv_id = arg;
-        return 0;
-    case OPT_DKIM_MAX_SIGS:
-    case OPT_DKIM_MIN_BITS:
-        if (parse_int(arg, c == OPT_DKIM_MAX_SIGS ? 1 : 512, c == OPT_DKIM_MAX_SIGS ? 8 : 16384, &v) < 0) {
-            fprintf(stderr, "mxguard: --%s: expected %s, found \"%s\"\n",
-                    c == OPT_DKIM_MAX_SIGS ? "dkim-max-signatures" : "dkim-min-key-bits",
-                    c == OPT_DKIM_MAX_SIGS ? "1 to 8" : "bits (512 to 16384)", arg);
-            return -1;
-        }
-        if (c == OPT_DKIM_MAX_SIGS)
-            o->dkim_max_signatures = (unsigned)v;
-        else
-            o->dkim_min_key_bits = (unsigned)v;
-        return 0;
-    case OPT_STORE: {
-        /* Checked here, so a typo is a usage error at start-up, not a log line later. */
-        struct store_config cfg;
-        const char *error;
-        store_config_init(&cfg);
-        if (o->nstore_settings == 32) {
-            fprintf(stderr, "mxguard: --store: at most 32 settings, found \"%s\"\n", arg);
-            return -1;
-        }
-        if (store_config_set_pair(&cfg, arg, &error) < 0) {
-            fprintf(stderr, "mxguard: --store %s: %s\n", arg, error);
-            return -1;
-        }
-        o->store_settings[o->nstore_settings++] = arg;
-        return 0;
-    }
-    case OPT_MACRO:
-        if (strchr(arg, '=') == NULL || o->ntest_macros == 32) {
-            fprintf(stderr, "mxguard: --macro: expected NAME=VALUE (at most 32), found \"%s\"\n", arg);
-            return -1;
-        }
-        o->test_macros[o->ntest_macros++] = arg;
-        return 0;
-    case OPT_LATER:
-        if (parse_int(arg, 0, 10L * 366 * 86400, &v) < 0) {
-            fprintf(stderr, "mxguard: --later: expected seconds (0 to 10 years), found \"%s\"\n", arg);
-            return -1;
-        }
-        o->test_later = v;
-        return 0;
-    case OPT_UMASK:
-        if (parse_base(arg, 8, 0, 0777, &v) < 0) { /* always octal, like umask(1) */
-            fprintf(stderr, "mxguard: --umask: expected an octal mode like 0117, found \"%s\"\n", arg);
-            return -1;
-        }
-        o->umask = (mode_t)v;
-        return 0;
-    case OPT_RESTART_LIMIT:
-        if (parse_restart(arg, o) < 0) {
-            fprintf(stderr, "mxguard: --restart-limit: expected N/SECONDS like 5/60, found \"%s\"\n", arg);
-            return -1;
-        }
-        return 0;
-    case OPT_TIMEOUT:
-        if (parse_int(arg, 1, 86400, &v) < 0) {
-            fprintf(stderr, "mxguard: --milter-timeout: expected seconds (1 to 86400), found \"%s\"\n", arg);
-            return -1;
-        }
-        o->milter_timeout = (int)v;
-        return 0;
-    }
-    return -1;
-}
-
-enum options_result options_parse(int argc, char **argv, struct options *o)
-{
-    struct option longopts[NDESCS + 1];
-    char shortopts[2 * NDESCS + 1];
     size_t ns = 0;
-    int c;
 
-    defaults(o);
-    memset(longopts, 0, sizeof longopts);
+    memset(longopts, 0, (NDESCS + 1) * sizeof longopts[0]);
     for (size_t i = 0; i < NDESCS; i++) {
         longopts[i].name = descs[i].name;
-        longopts[i].has_arg = descs[i].has_arg;
-        longopts[i].val = descs[i].val;
-        if (descs[i].val < 256) {
-            shortopts[ns++] = (char)descs[i].val;
-            if (descs[i].has_arg)
+        longopts[i].has_arg = descs[i].arg != NULL ? required_argument : no_argument;
+        longopts[i].val = descs[i].letter != 0 ? descs[i].letter : LONG_ONLY + (int)i;
+        if (descs[i].letter != 0) {
+            shortopts[ns++] = (char)descs[i].letter;
+            if (descs[i].arg != NULL)
                 shortopts[ns++] = ':';
         }
     }
     shortopts[ns] = '\0';
-    optind = 1;
-    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-        if (c == 'h') {
-            usage(stdout);
-            return OPTIONS_EXIT_OK;
-        }
-        if (c == 'V') {
-            printf("mxguard %s\n", PACKAGE_VERSION);
-            return OPTIONS_EXIT_OK;
-        }
-        if (c == '?' || apply(o, c, optarg) < 0) {
-            fprintf(stderr, "Try 'mxguard --help'.\n");
-            return OPTIONS_USAGE;
-        }
-    }
+}
+
+/* The row getopt_long's answer c stands for; NULL for '?' (it said why). */
+static const struct option_desc *desc_of(int c)
+{
+    if (c >= LONG_ONLY && c < LONG_ONLY + (int)NDESCS)
+        return &descs[c - LONG_ONLY];
+    for (size_t i = 0; i < NDESCS; i++)
+        if (descs[i].letter != 0 && descs[i].letter == c)
+            return &descs[i];
+    return NULL;
+}
+
+/* What no single option can check: combinations, and words left over. */
+static enum options_result check_rest(int argc, char **argv, const struct options *o)
+{
     if (o->dns.mode == DNS_MODE_FORWARD && o->dns.nforwarders == 0) {
         fprintf(stderr, "mxguard: --dns-mode forward needs --dns ADDR[@PORT]\n");
         return OPTIONS_USAGE;
@@ -315,4 +380,28 @@ enum options_result options_parse(int argc, char **argv, struct options *o)
         return OPTIONS_USAGE;
     }
     return OPTIONS_RUN;
+}
+
+enum options_result options_parse(int argc, char **argv, struct options *o)
+{
+    struct option longopts[NDESCS + 1];
+    char shortopts[2 * NDESCS + 1];
+    int c;
+
+    defaults(o);
+    getopt_tables(longopts, shortopts);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        const struct option_desc *d = desc_of(c);
+        int rc = d != NULL ? d->set(o, d, optarg) : -1;
+        if (rc == OPTION_DONE)
+            return OPTIONS_EXIT_OK;
+        if (rc < 0) {
+            fprintf(stderr, "Try 'mxguard --help'.\n");
+            return OPTIONS_USAGE;
+        }
+        if (d->asks_dns)
+            o->dns_given = true;
+    }
+    return check_rest(argc, argv, o);
 }

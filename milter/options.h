@@ -1,6 +1,7 @@
 /*
- * options.h: command-line options, described once in a table (options.c)
- * that drives getopt_long, --help and the checks on combinations.
+ * options.h: command-line options, each described once in a table
+ * (options.c: name, letter, argument, default, help line, setter) that
+ * drives getopt_long, the defaults and --help.
  */
 #ifndef MXG_MILTER_OPTIONS_H
 #define MXG_MILTER_OPTIONS_H

@@ -300,14 +300,6 @@ static void fill_answer(struct dns_answer *a, int rrtype, bool raw, int err, con
     }
 }
 
-void dns_answer_clear(struct dns_answer *a)
-{
-    for (unsigned i = 0; i < a->n && i < DNS_RR_MAX; i++)
-        free(a->text[i]);
-    free(a->packet);
-    memset(a, 0, sizeof *a);
-}
-
 /* ---- batches --------------------------------------------------------------- */
 
 struct dns_batch *dns_batch_new(struct dns_resolver *r)

@@ -14,32 +14,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "policy/dns/dns_answer.h" /* struct dns_answer, its status, DNS_TYPE_* */
 #include "policy/smtp/ipaddr.h"
 
-#define DNS_RR_MAX 16        /* records kept per answer */
 #define DNS_TXT_MAX 512      /* bytes kept of one TXT record (its strings joined) */
-#define DNS_TYPE_A 1
-#define DNS_TYPE_PTR 12
-#define DNS_TYPE_MX 15
-#define DNS_TYPE_TXT 16
-#define DNS_TYPE_AAAA 28
 #define DNS_PACKET_MAX 65535 /* the most a raw answer can hold */
-
-enum dns_status { DNS_FOUND, DNS_NOTFOUND, DNS_TEMPFAIL };
-
-struct dns_answer {
-    enum dns_status status;
-    const char *why;                 /* static: "timeout", "SERVFAIL", "DNSSEC bogus", ... */
-    unsigned n;                      /* records kept */
-    struct ipaddr addr[DNS_RR_MAX];  /* A, AAAA */
-    char *text[DNS_RR_MAX];          /* PTR (a name, lower case, no trailing dot), TXT */
-    int rcode;                       /* the server's RCODE (3: NXDOMAIN); -1 when none came */
-    bool secure;                     /* DNSSEC-validated (only with a trust anchor) */
-    /* dns_batch_add_raw only: the answer as it came, in wire format, for
-       libraries that parse answers themselves (libspf2, libopendkim). */
-    unsigned char *packet;
-    size_t packet_len;
-};
 
 enum dns_mode { DNS_MODE_SYSTEM, DNS_MODE_FORWARD, DNS_MODE_RECURSIVE };
 
@@ -87,10 +66,6 @@ void dns_batch_wait(struct dns_batch *b, int deadline_ms);
 const struct dns_answer *dns_batch_answer(const struct dns_batch *b, int i);
 
 void dns_batch_free(struct dns_batch *b);
-
-/* Free what an answer owns (its text and packet) and clear it: for copies
-   of answers (policy/dns/dns_memo.h); a batch's own answers go with it. */
-void dns_answer_clear(struct dns_answer *a);
 
 /* Names for lookups: the reversed address under zone (in-addr.arpa, ip6.arpa or a DNSBL). */
 int dns_reverse_name(const struct ipaddr *ip, const char *zone, char *out, size_t outsz);

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "policy/dns/dns.h"
+#include "policy/dns/dns_answer.h"
 
 #define DNS_MEMO_ENTRIES_MAX 8192
 #define DNS_MEMO_BYTES_MAX (8u * 1024 * 1024)
