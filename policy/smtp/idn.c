@@ -145,6 +145,10 @@ int idn_to_alabels(const char *d, size_t len, char out[IDN_DOMAIN_MAX + 1], size
 
     out[0] = '\0';
     *out_len = 0;
+    if (memchr(d, '\0', len) != NULL) {
+        fail(err, "NUL byte in domain", NULL);
+        return -1;
+    }
     if (len > 0 && d[0] != '[' && d[len - 1] == '.')
         len--;
     if (len > 0 && d[0] != '[' && idn_is_international(d, len)) {

@@ -194,6 +194,12 @@ static void test_lengths(void **state)
     assert_int_equal(idn_to_alabels(in, IDN_INPUT_MAX + 1, out, &len, &err), -1);
     assert_string_equal(err.reason, "domain longer than 255 octets");
 
+    /* A NUL byte is refused, even inside an address literal. */
+    assert_int_equal(idn_to_alabels("[IPv6:::\0\0]", 12, out, &len, &err), -1);
+    assert_string_equal(err.reason, "NUL byte in domain");
+    assert_int_equal(idn_to_alabels("b\xc3\xbc" "cher\0.example", 15, out, &len, &err), -1);
+    assert_string_equal(err.reason, "NUL byte in domain");
+
     /* Only len bytes are read. */
     assert_int_equal(idn_to_alabels("b\xc3\xbc" "cher.example.org", 15, out, &len, &err), 0);
     assert_string_equal(out, "xn--bcher-kva.example");
