@@ -77,6 +77,11 @@ static int convert_label(const char *label, size_t n, char *out, size_t *used, s
     memcpy(in, label, n); /* n <= IDN_INPUT_MAX: the caller bounded the whole name */
     in[n] = '\0';
     rc = idn2_lookup_u8((const uint8_t *)in, (uint8_t **)&res, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+    if (rc == IDN2_MALLOC) {
+        /* Not the client's fault: the words the envelope turns into a tempfail. */
+        fail(err, "out of memory", NULL);
+        return -1;
+    }
     if (rc != IDN2_OK) {
         if (alabel)
             fail(err, idn2_strerror(rc), "\"%.*s\" is not a valid A-label: %s", shown, label, idn2_strerror(rc));
