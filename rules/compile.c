@@ -147,12 +147,16 @@ static void normalise_constant(struct cond *c, struct diag *diag)
         text = strndup(name, len);
     } else if (c->fact->type == FACT_ADDRESS) {
         const char *at = strrchr(c->str, '@'), *error;
-        if (address_parse(c->str, c->len, &a, &error) < 0) {
-            if (at != NULL && idn_to_alabels(at + 1, strcspn(at + 1, ">"), name, &len, &err) < 0)
-                error = err.text;
-            diag_error(diag, &c->loc, "fact \"%s\" is a mail address: \"%s\": %s", c->fact->name, c->str, error);
+        size_t dlen = at != NULL ? strcspn(at + 1, ">") : 0;
+        if (at == NULL || !idn_is_international(at + 1, dlen))
+            return; /* the local part is compared as it is */
+        if (idn_to_alabels(at + 1, dlen, name, &len, &err) < 0) {
+            diag_error(diag, &c->loc, "fact \"%s\" is a mail address: \"%s\": %s", c->fact->name, c->str, err.text);
             return;
         }
+        /* Not an address at all: kept, it may equal a path the client sent that did not parse. */
+        if (address_parse(c->str, c->len, &a, &error) < 0)
+            return;
         text = strdup(a.full);
         address_free(&a);
     } else {
