@@ -1,7 +1,8 @@
 /*
  * compile.c: turn a parsed rule file into something the evaluator can run
  * without a single failure path: resolve fact and list names, check types,
- * check replies, and warn about rules that can never match.
+ * check replies, and warn about rules that can never match. A domain
+ * written as a constant is put in the form the facts have (A-labels).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 #include <strings.h>
 
 #include "policy/auth/authresult.h"
+#include "policy/smtp/address.h"
+#include "policy/smtp/idn.h"
 #include "rules/ast.h"
 
 static struct list *find_list(const struct ruleset *rs, const char *name)
@@ -121,6 +124,53 @@ static bool result_word_ok(const char *s, size_t len)
     return false;
 }
 
+/*
+ * A domain (or an address's domain) written as a constant is compared in
+ * the form the facts have, lower-case A-labels: "bücher.example" matches
+ * recipient.domain "xn--bcher-kva.example". Only a name that needs it is
+ * touched; an invalid one is an error, since it could never match.
+ */
+static void normalise_constant(struct cond *c, struct diag *diag)
+{
+    char name[IDN_DOMAIN_MAX + 1], *text = NULL;
+    size_t len;
+    struct idn_error err;
+    struct address a;
+
+    if (c->numeric || c->str == NULL || !idn_is_international(c->str, c->len))
+        return;
+    if (c->fact->type == FACT_DOMAIN) {
+        if (idn_to_alabels(c->str, c->len, name, &len, &err) < 0) {
+            diag_error(diag, &c->loc, "fact \"%s\" is a domain: \"%s\": %s", c->fact->name, c->str, err.text);
+            return;
+        }
+        text = strndup(name, len);
+    } else if (c->fact->type == FACT_ADDRESS) {
+        const char *at = strrchr(c->str, '@'), *error;
+        size_t dlen = at != NULL ? strcspn(at + 1, ">") : 0;
+        if (at == NULL || !idn_is_international(at + 1, dlen))
+            return; /* the local part is compared as it is */
+        if (idn_to_alabels(at + 1, dlen, name, &len, &err) < 0) {
+            diag_error(diag, &c->loc, "fact \"%s\" is a mail address: \"%s\": %s", c->fact->name, c->str, err.text);
+            return;
+        }
+        /* Not an address at all: kept, it may equal a path the client sent that did not parse. */
+        if (address_parse(c->str, c->len, &a, &error) < 0)
+            return;
+        text = strdup(a.full);
+        address_free(&a);
+    } else {
+        return;
+    }
+    if (text == NULL) {
+        diag_error(diag, &c->loc, "out of memory");
+        return;
+    }
+    free(c->str);
+    c->str = text;
+    c->len = strlen(text);
+}
+
 static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, struct diag *diag)
 {
     if (strncmp(c->fact_name, "macro:", 6) == 0) {
@@ -183,6 +233,8 @@ static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, str
             diag_error(diag, &c->loc, "fact \"%s\" is a result: expected one of \"pass\", \"fail\", \"softfail\", "
                        "\"neutral\", \"none\", \"policy\", \"temperror\", \"permerror\", found \"%.*s\"",
                        c->fact->name, (int)(c->len > 40 ? 40 : c->len), c->str ? c->str : "");
+        else if (c->op == COND_EQ || c->op == COND_NE)
+            normalise_constant(c, diag);
         break;
     default:
         break;

@@ -4,7 +4,9 @@
  *
  * Every entry is validated as it is loaded and a bad one is reported with
  * its own file:line:col; a list never silently holds less than the admin
- * wrote.
+ * wrote. Domains, and the domains of addresses, are kept as lower-case
+ * A-labels (policy/smtp/idn.c), the form the facts they are compared with
+ * have.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "policy/smtp/address.h"
+#include "policy/smtp/idn.h"
 #include "rules/ast.h"
 
 #define LIST_LINE_MAX 1024
@@ -53,41 +56,52 @@ void list_free(struct list *l)
     free(l);
 }
 
-static int add_domain(struct list *l, const char *entry, const char **error_r)
+/* Kept as lower-case A-labels, the form facts have: either form may be written. */
+static int add_domain(struct list *l, const char *entry, struct idn_error *err)
 {
-    size_t len = strlen(entry);
+    char name[IDN_DOMAIN_MAX + 1];
+    size_t len;
 
     if (entry[0] == '.') {
-        *error_r = "a domain entry starts with '.': write the domain itself and test it with 'under' to match its subdomains";
+        err->reason = "a domain entry starts with '.': write the domain itself and test it with 'under' to match its subdomains";
         return -1;
     }
-    if (len > 0 && entry[len - 1] == '.')
-        len--;
-    if (address_check_domain(entry, len, error_r) < 0)
+    if (idn_to_alabels(entry, strlen(entry), name, &len, err) < 0)
         return -1;
-    if (strset_add(l->strs, entry, len) < 0) {
-        *error_r = "out of memory";
+    if (strset_add(l->strs, name, len) < 0) {
+        err->reason = "out of memory";
         return -1;
     }
     return 0;
 }
 
-static int add_address(struct list *l, const char *entry, const char **error_r)
+static int add_address(struct list *l, const char *entry, struct idn_error *err)
 {
     struct address a;
+    const char *at = strrchr(entry, '@');
+    size_t len;
+    char name[IDN_DOMAIN_MAX + 1];
     int rc;
 
-    if (address_parse(entry, strlen(entry), &a, error_r) < 0)
+    if (address_parse(entry, strlen(entry), &a, &err->reason) < 0) {
+        const char *reason = err->reason;
+        /* A bad international domain: name the label, as a domains list does. */
+        if (at == NULL || !idn_is_international(at + 1, strlen(at + 1)) ||
+            idn_to_alabels(at + 1, strcspn(at + 1, ">"), name, &len, err) == 0) {
+            err->reason = reason;
+            err->text[0] = '\0';
+        }
         return -1;
+    }
     if (a.is_null) {
         address_free(&a);
-        *error_r = "expected a mail address, found <>: test sender.null instead";
+        err->reason = "expected a mail address, found <>: test sender.null instead";
         return -1;
     }
     rc = strset_add(l->strs, a.full, a.full_len);
     address_free(&a);
     if (rc < 0)
-        *error_r = "out of memory";
+        err->reason = "out of memory";
     return rc;
 }
 
@@ -114,6 +128,7 @@ static int add_regex(struct list *l, const char *entry, const char **error_r)
 
 int list_add_entry(struct list *l, const char *entry, const struct rules_loc *loc, struct diag *diag)
 {
+    struct idn_error err = { NULL, "" }; /* text, when set, says more than reason */
     const char *error = NULL;
     int rc;
 
@@ -132,17 +147,18 @@ int list_add_entry(struct list *l, const char *entry, const struct rules_loc *lo
         rc = cidr_set_add(l->nets, entry, &error);
         break;
     case LIST_DOMAINS:
-        rc = add_domain(l, entry, &error);
+        rc = add_domain(l, entry, &err);
         break;
     case LIST_REGEXES:
         rc = add_regex(l, entry, &error);
         break;
     default:
-        rc = add_address(l, entry, &error);
+        rc = add_address(l, entry, &err);
         break;
     }
     if (rc < 0)
-        diag_error(diag, loc, "list <%s>: \"%s\": %s", l->name, entry, error);
+        diag_error(diag, loc, "list <%s>: \"%s\": %s", l->name, entry,
+                   err.text[0] != '\0' ? err.text : err.reason != NULL ? err.reason : error);
     return rc;
 }
 

@@ -4,7 +4,9 @@
  * Everything here is client input: every length is checked against the
  * RFC 5321 limits before anything is copied, and the parse never guesses.
  * A path it cannot parse is an error, so a caller can never mistake a
- * malformed recipient for one of our local addresses.
+ * malformed recipient for one of our local addresses. The domain is kept
+ * as lower-case A-labels (policy/smtp/idn.c), the form lists compare; a
+ * name that is no valid IDN is a parse error like any other bad domain.
  */
 #include "policy/smtp/address.h"
 
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/smtp/idn.h"
 #include "policy/smtp/ipaddr.h"
 
 static bool is_atext(unsigned char c)
@@ -269,7 +272,9 @@ static int fill(struct address *out, const char *local, size_t llen,
 int address_parse(const char *in, size_t len, struct address *out, const char **error_r)
 {
     char local[ADDRESS_LOCAL_MAX + 1];
-    size_t llen = 0;
+    char domain[IDN_DOMAIN_MAX + 1] = "";
+    struct idn_error idn_error;
+    size_t llen = 0, dlen = 0;
     const char *p = in;
     long n;
 
@@ -323,15 +328,16 @@ int address_parse(const char *in, size_t len, struct address *out, const char **
         }
         p++;
         len--;
-        if (len > 0 && p[len - 1] == '.' && p[0] != '[')
-            len--;
-        if (address_check_domain(p, len, error_r) < 0)
+        /* One form for every comparison: lower-case A-labels (a trailing dot dropped). */
+        if (idn_to_alabels(p, len, domain, &dlen, &idn_error) < 0) {
+            *error_r = idn_error.reason;
             return -1;
+        }
         out->literal = p[0] == '[';
     }
     if (strpbrk(local, "%!@") != NULL)
         out->routed = true;
-    if (fill(out, local, llen, p, len) < 0) {
+    if (fill(out, local, llen, domain, dlen) < 0) {
         *error_r = "out of memory";
         return -1;
     }

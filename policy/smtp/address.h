@@ -13,8 +13,8 @@
 
 struct address {
     char *local;    /* dequoted local part, NUL-terminated; "" for <> */
-    char *domain;   /* lower case, without a trailing dot; "" for <> and <postmaster> */
-    char *full;     /* canonical local@domain: local part quoted only if it must be, domain lower case; "" for <> */
+    char *domain;   /* lower-case A-labels (policy/smtp/idn.h), without a trailing dot; "" for <> and <postmaster> */
+    char *full;     /* canonical local@domain: local part quoted only if it must be, domain as above; "" for <> */
     size_t local_len;
     size_t domain_len;
     size_t full_len;

@@ -1,13 +1,15 @@
 /*
  * helo.c: classify HELO arguments. Clients send anything here: the
  * argument is only ever read within its length and copied within bounds.
+ * A name is kept as lower-case A-labels (policy/smtp/idn.c); one that is
+ * no valid international name is not valid at all.
  */
 #include "policy/smtp/helo.h"
 
-#include <ctype.h>
 #include <string.h>
 
 #include "policy/smtp/address.h"
+#include "policy/smtp/idn.h"
 
 static bool parse_ip(const char *s, size_t len, struct ipaddr *out)
 {
@@ -23,6 +25,7 @@ static bool parse_ip(const char *s, size_t len, struct ipaddr *out)
 void helo_classify(const char *helo, size_t len, struct helo_info *out)
 {
     const char *error;
+    struct idn_error idn_error;
 
     memset(out, 0, sizeof *out);
     if (helo == NULL || len == 0)
@@ -46,14 +49,12 @@ void helo_classify(const char *helo, size_t len, struct helo_info *out)
         out->has_ip = true;
         return;
     }
-    if (len > 1 && helo[len - 1] == '.')
-        len--;
-    if (len >= sizeof out->domain || address_check_domain(helo, len, &error) < 0)
+    /* Lower-case A-labels, the form lists compare; a bad IDN is no valid name. */
+    if (idn_to_alabels(helo, len, out->domain, &out->domain_len, &idn_error) < 0) {
+        out->domain[0] = '\0';
+        out->domain_len = 0;
         return;
+    }
     out->valid = true;
-    out->fqdn = memchr(helo, '.', len) != NULL;
-    for (size_t i = 0; i < len; i++)
-        out->domain[i] = (char)tolower((unsigned char)helo[i]);
-    out->domain[len] = '\0';
-    out->domain_len = len;
+    out->fqdn = memchr(out->domain, '.', out->domain_len) != NULL;
 }

@@ -16,7 +16,7 @@ struct helo_info {
     bool bare_ip;    /* an IP address without the brackets RFC 5321 asks for */
     bool has_ip;     /* ip is set (literal or bare address) */
     struct ipaddr ip;
-    char domain[256];/* lower case, without a trailing dot; "" unless a valid domain */
+    char domain[256];/* lower-case A-labels, without a trailing dot; "" unless a valid domain */
     size_t domain_len;
 };
 

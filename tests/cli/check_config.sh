@@ -81,6 +81,19 @@ check "codes and bitmask together" contains "$T/err" "^$D:13:9: dnslist <j>: giv
 check "a DNS list tested with a string fact" contains "$T/err" "^$D:10:21: list <h> holds DNS answers \\(an address or a domain\\), but fact \"helo\" is of type string\$"
 
 # A rule file's own tests run with -n; a failing one is an error.
+# International domain names: a bad one in a list or a constant, with its reason.
+"$MXGUARD" -n -c tests/cli/bad/idn-errors.rules >"$T/out" 2>"$T/err"
+check "IDN errors exit 1" test $? -eq 1
+sed 's/^/#   /' "$T/err"
+I=tests/cli/bad/idn-errors.rules
+check "three IDN errors, the good IDN entries none" test "$(grep -c "^$I:" "$T/err")" -eq 3
+check "an A-label that does not decode" \
+    contains "$T/err" "^$I:3:40: list <ours>: \"xn--zz--.example\": \"xn--zz--\" is not a valid A-label: string contains invalid punycode data\$"
+check "an address whose domain has a disallowed character" \
+    contains "$T/err" "^$I:4:53: list <vips>: \"boss@.*\.example\": \".*\" is not a valid international domain label: string contains a disallowed character\$"
+check "a domain constant that is no valid IDN" \
+    contains "$T/err" "^$I:7:15: fact \"recipient.domain\" is a domain: \"xn--a.example\": \"xn--a\" is not a valid A-label: "
+
 "$MXGUARD" -n -c tests/cli/bad/failing-test.rules >"$T/out" 2>"$T/err"
 check "a failing rule-file test exits 1" test $? -eq 1
 check "the failing test is named with file:line:col and what it got" \
