@@ -31,6 +31,9 @@ SINK_DIR=""
 SINK_PID=""
 PF_TEST_SEQ=0
 PF_STOP_HOOKED=""
+# PF_MAIN_EXTRA: main.cf lines a test adds (set before start_postfix);
+# they come last, so they override the settings above them.
+PF_MAIN_EXTRA=${PF_MAIN_EXTRA:-}
 
 # Signals turn into an exit with cleanup: see common.sh (on_signal).
 
@@ -225,6 +228,7 @@ cyrus_sasl_config_path = $etc/sasl
 smtpd_tls_security_level = none
 smtp_tls_security_level = none
 EOF
+    [ -z "$PF_MAIN_EXTRA" ] || printf '%s\n' "$PF_MAIN_EXTRA" >>"$etc/main.cf"
     cat >"$etc/master.cf" <<EOF
 # service      type  private unpriv chroot wakeup maxproc command
 127.0.0.1:$PF_PORT inet n     -      n      -      -       smtpd
