@@ -71,9 +71,11 @@ EOF
 
 # --- the client and the comparison -------------------------------------------------
 cat >"$T/parity.py" <<'PYTHON'
-"""parity.py (written by session_parity.sh): "client" plays a dialogue
-through postfix and writes what it answered as JSON; "compare" puts that
-beside the simulator's output and prints "diff: ..." and "# ..." lines."""
+"""parity.py (written by session_parity.sh): "run" plays one dialogue
+through postfix, command by command, waits until postfix's log has the
+whole session, and puts what postfix answered, logged and delivered
+beside the simulator's output: "diff: ..." lines for the differences,
+"# ..." lines for the rest."""
 import base64, glob, json, re, socket, subprocess, sys, time
 
 REPLY = re.compile(r'^(\d{3})([ -])(.*)$')
@@ -149,11 +151,10 @@ def xtext(s):
     return ''.join(c if 33 <= ord(c) <= 126 and c not in '+=' else '+%02X' % ord(c) for c in s)
 
 
-def client(argv):
-    """client PORT DIALOGUE ADDR NAME AUTHUSER PASSWORD OUT.json"""
-    port, path, addr, name, user, password, out = argv
+def client(port, path, addr, name, user, password, out):
+    """Play the dialogue through postfix; what it answered goes to OUT (JSON)."""
     setup, auth_pending = [], bool(user)
-    c = Smtp(int(port))
+    c = Smtp(port)
     setup.append(['(greeting before XCLIENT)', c.read()])
     xaddr = ('IPV6:' + addr) if ':' in addr else addr
     xname = name if name else '[UNAVAILABLE]'
@@ -466,16 +467,30 @@ def compare_step(tag, label, sr, pr, rejects, table, diffs, notes):
         notes.append('%s: MTA-level refusal worded differently: simulator %s, postfix %s' % (tag, show(sr), show(pr)))
 
 
-def compare(argv):
-    """compare DIALOGUE SIM.out CLIENT.json MAILLOG OFFSET SINKDIR PFDIR MTA_OWN_FILE"""
-    path, sim_out, client_json, maillog, offset, sink, pf_dir, own_file = argv
+def settled(maillog, offset, queue):
+    """Postfix logged the end of the session, and no message of it is
+    still on its way (delivered, held, bounced or discarded): the log is
+    whole. False after 30 s."""
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        with open(maillog, encoding='utf-8', errors='replace') as f:
+            done = ' disconnect from ' in ''.join(f.readlines()[offset:])
+        if done and not any(glob.glob('%s/%s/*' % (queue, d)) for d in ('maildrop', 'incoming', 'active', 'deferred')):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def compare(path, sim_out, client_json, maillog, offset, sink, pf_dir, own_file):
+    """The simulator's output beside postfix's replies, log and messages:
+    "diff: ..." lines for differences, "# ..." lines for the rest."""
     lines = read_dialogue(path)
     with open(sim_out, encoding='utf-8', errors='replace') as f:
         blocks, trailer = parse_sim(f.read())
     with open(client_json) as f:
         pf = json.load(f)
     with open(maillog, encoding='utf-8', errors='replace') as f:
-        log = f.read().split('\n')[int(offset):]
+        log = f.read().split('\n')[offset:]
     with open(own_file) as f:
         table = [l.split('\t') for l in f.read().split('\n') if l.count('\t') == 3]
     rejects, held, discarded = milter_log(log)
@@ -519,8 +534,17 @@ def compare(argv):
     print('# %d commands and %d header edits compared' % (ncmd, nedit))
 
 
+def main(argv):
+    """run PORT DIALOGUE ADDR NAME AUTHUSER PASSWORD OUT.json SIM.out MAILLOG OFFSET QUEUE SINKDIR PFDIR MTA_OWN_FILE"""
+    port, path, addr, name, user, password, out, sim_out, maillog, offset, queue, sink, pf_dir, own = argv
+    client(int(port), path, addr, name, user, password, out)
+    if not settled(maillog, int(offset), queue):
+        print('# postfix\'s log did not settle in 30 s (no "disconnect from" line, or mail still queued)')
+    compare(path, sim_out, out, maillog, int(offset), sink, pf_dir, own)
+
+
 if __name__ == '__main__':
-    {'client': client, 'compare': compare}[sys.argv[1]](sys.argv[2:])
+    main(sys.argv[2:])
 PYTHON
 printf '%s\n' "$MTA_OWN" >"$T/mta-own.tsv"
 
@@ -583,42 +607,47 @@ parse_args() {
     [ -n "$S_ADDR" ] || S_SKIP=${S_SKIP:-"no --test-session ADDR in its args"}
 }
 
-# daemon_for RULES OPTIONS: the daemon running on RULES with OPTIONS (one
-# a line), restarted if it runs on others. -v: its decisions in its log.
+# daemon_for RULES OPTIONS: a daemon running on RULES with OPTIONS (one
+# a line) behind postfix's milter socket, $T/milter.sock: a symbolic link
+# to the socket of the daemon of the current group. A new group's daemon
+# starts on a socket of its own, the link turns to it, and the previous
+# daemon is stopped in the background (a daemon takes seconds to stop).
+# -v: its decisions in its log.
 CUR_DAEMON=""
+OLD_DAEMONS=""
+DAEMONS=0
 daemon_for() {
-    local key="$1"$'\n'"$2" opts=()
+    local key="$1"$'\n'"$2" opts=() old=${MXG_PID:-}
     [ "$key" = "$CUR_DAEMON" ] && filter_pid_exists && return 0
-    stop_mxguard
     [ -n "$2" ] && mapfile -t opts <<<"${2%$'\n'}"
-    start_mxguard "$1" -v "${opts[@]}" || return 1
+    DAEMONS=$((DAEMONS + 1))
+    MXG_SOCK_NAME="mxguard-$DAEMONS.sock" start_mxguard "$1" -v "${opts[@]}" || return 1
+    ln -sfn "mxguard-$DAEMONS.sock" "$T/milter.sock.new" && mv -Tf "$T/milter.sock.new" "$T/milter.sock" || return 1
     CUR_DAEMON=$key
+    if [ -n "$old" ]; then
+        kill -TERM "$old" 2>/dev/null
+        OLD_DAEMONS="$OLD_DAEMONS $old"
+    fi
 }
 
-# log_settled OFFSET: postfix logged the end of the session (its
-# "disconnect from" line) after line OFFSET, and every message of it
-# found its end (delivered, held, bounced or discarded): the log is whole.
-log_settled() {
-    tail -n +"$(($1 + 1))" "$PF_LOG" 2>/dev/null | grep -q ' disconnect from ' || return 1
-    pf_queue_settled
-}
-pf_queue_settled() {
-    local q="$PF_QUEUE" d
-    for d in maildrop incoming active deferred; do
-        [ -d "$q/$d" ] || continue
-        [ -z "$(find "$q/$d" -type f -print -quit)" ] || return 1
+# old_daemons_gone: the daemons of earlier groups have exited (before
+# finish reads their logs for sanitizer reports).
+old_daemons_gone() {
+    local pid
+    for pid in $OLD_DAEMONS; do
+        wait_for 20 pid_gone "$pid" || return 1
+        untrack_pid "$pid"
     done
-    return 0
 }
+
+elapsed_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 # --- start ------------------------------------------------------------------------------
 start_sink || setup_failed "smtp-sink did not start"
 # XCLIENT ADDR=IPV6:... needs IPv6 among postfix's protocols (it still
 # listens on 127.0.0.1 only).
 PF_MAIN_EXTRA="inet_protocols = all"
-# A placeholder socket path for postfix: the daemon comes per group.
-MXG_SOCK="$T/mxguard.sock"
-start_postfix "unix:$MXG_SOCK" || setup_failed "postfix did not start"
+start_postfix "unix:$T/milter.sock" || setup_failed "postfix did not start"
 echo "# postfix on 127.0.0.1:$PF_PORT, smtp-sink on 127.0.0.1:$SINK_PORT"
 
 # Sessions in an order that groups those sharing a daemon.
@@ -660,15 +689,12 @@ for name in "${ORDER[@]}"; do
     fi
     [ -n "$S_USER" ] && { pf_add_sasl_user "$S_USER" "$SASL_PASS" || setup_failed "saslpasswd2 failed"; }
     offset=$(wc -l <"$PF_LOG" 2>/dev/null || echo 0)
-    python3 "$T/parity.py" client "$PF_PORT" "$in" "$S_ADDR" "$S_NAME" "$S_USER" "$SASL_PASS" \
-        "$T/$name.json" >"$T/$name.client.log" 2>&1 ||
-        { show "$T/$name.client.log" "client"; check "session $name: the client played the dialogue through postfix" false; continue; }
-    wait_for 30 log_settled "$offset" || echo "# session $name: postfix's log did not settle (no disconnect line, or mail still queued)"
-    python3 "$T/parity.py" compare "$in" "$T/$name.sim" "$T/$name.json" "$PF_LOG" "$offset" "$SINK_DIR" "$PF_DIR" \
-        "$T/mta-own.tsv" >"$T/$name.cmp" 2>&1
+    t0=$EPOCHREALTIME
+    python3 "$T/parity.py" run "$PF_PORT" "$in" "$S_ADDR" "$S_NAME" "$S_USER" "$SASL_PASS" "$T/$name.json" \
+        "$T/$name.sim" "$PF_LOG" "$offset" "$PF_QUEUE" "$SINK_DIR" "$PF_DIR" "$T/mta-own.tsv" >"$T/$name.cmp" 2>&1
     rc=$?
     COMPARED=$((COMPARED + 1))
-    grep '^#' "$T/$name.cmp" | sed "s/^# /# $name: /"
+    grep '^#' "$T/$name.cmp" | sed "s/^# /# $name: /; \$s/\$/ ($(elapsed_since "$t0") s)/"
     ndiff=0
     while IFS= read -r d; do
         ndiff=$((ndiff + 1))
@@ -688,4 +714,5 @@ done
 
 echo "# $COMPARED of ${#SESSIONS[@]} sessions compared; $SKIPPED not comparable${SKIP_LIST:+ (reasons above):$SKIP_LIST}"
 check "every session was compared or said why not" test $((COMPARED + SKIPPED)) -eq "${#SESSIONS[@]}"
+check "the daemons of earlier groups stopped" old_daemons_gone
 finish
