@@ -43,6 +43,7 @@ need_postfix
 need_cmd python3
 need_cmd saslpasswd2
 need_cmd postcat
+ensure_user             # the owner of the daemon's scratch stores
 
 # PARITY_SESSIONS: another directory of sessions (to try one alone).
 SESSIONS_DIR=${PARITY_SESSIONS:-$SRCDIR/tests/cli/sessions}
@@ -489,7 +490,7 @@ def compare(path, sim_out, client_json, maillog, offset, sink, pf_dir, own_file)
     "diff: ..." lines for differences, "# ..." lines for the rest."""
     lines = read_dialogue(path)
     with open(sim_out, encoding='utf-8', errors='replace') as f:
-        blocks, trailer = parse_sim(f.read())
+        blocks, _ = parse_sim(f.read())
     with open(client_json) as f:
         pf = json.load(f)
     with open(maillog, encoding='utf-8', errors='replace') as f:
@@ -656,7 +657,10 @@ elapsed_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b 
 # --- start ------------------------------------------------------------------------------
 start_sink || setup_failed "smtp-sink did not start"
 # XCLIENT ADDR=IPV6:... needs IPv6 among postfix's protocols (it still
-# listens on 127.0.0.1 only).
+# listens on 127.0.0.1 only). Without a local domain for SASL, a user
+# "alice" of realm mx.mxguard.test (myhostname) authenticates as
+# "alice", which postfix gives the daemon as {auth_authen}: the
+# simulator's --auth-user alice.
 PF_MAIN_EXTRA="inet_protocols = all
 smtpd_sasl_local_domain ="
 start_postfix "unix:$T/milter.sock" || setup_failed "postfix did not start"
@@ -676,6 +680,7 @@ done
 [ "${#SESSIONS[@]}" -gt 0 ] || setup_failed "no session in $SESSIONS_DIR"
 mapfile -t ORDER < <(for n in "${SESSIONS[@]}"; do printf '%s\t%s\n' "$(printf '%s' "${KEY_OF[$n]}" | md5sum | cut -c1-8)" "$n"; done | sort | cut -f2)
 
+declare -A SASL_USERS=()
 COMPARED=0
 SKIPPED=0
 SKIP_LIST=""
@@ -685,7 +690,8 @@ for name in "${ORDER[@]}"; do
     parse_args "$name" "${argv[@]}"
     # The simulator, from the source tree as test_session.sh runs it.
     (cd "$SRCDIR" && "$MXGUARD" "${S_SIM[@]}" <"$in" >"$T/$name.sim" 2>&1)
-    echo "rc=$?" >"$T/$name.sim.rc"
+    rc=$?
+    [ "$rc" -eq 0 ] || check "session $name: the simulator exits 0 (it exited $rc)" false
     if [ -z "$S_SKIP" ] && grep -q '^# the rules greylist or test rate limits, but no --store was given' "$T/$name.sim"; then
         S_SKIP="its rules greylist or rate-limit and it gives no --store: the simulator skips those checks, the daemon never does"
     fi
@@ -699,7 +705,10 @@ for name in "${ORDER[@]}"; do
         check "session $name: the daemon starts on its rules and options" false
         continue
     fi
-    [ -n "$S_USER" ] && { pf_add_sasl_user "$S_USER" "$SASL_PASS" mx.mxguard.test || setup_failed "saslpasswd2 failed"; }
+    if [ -n "$S_USER" ] && [ -z "${SASL_USERS[$S_USER]:-}" ]; then
+        pf_add_sasl_user "$S_USER" "$SASL_PASS" mx.mxguard.test || setup_failed "saslpasswd2 failed"
+        SASL_USERS[$S_USER]=1
+    fi
     offset=$(wc -l <"$PF_LOG" 2>/dev/null || echo 0)
     t0=$EPOCHREALTIME
     python3 "$T/parity.py" run "$PF_PORT" "$in" "$S_ADDR" "$S_NAME" "$S_USER" "$SASL_PASS" "$T/$name.json" \
