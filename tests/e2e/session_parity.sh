@@ -422,14 +422,16 @@ def mta_own(label, sr, pr, table):
     return None
 
 
-def compare_step(tag, label, sr, pr, rejects, table, diffs, notes):
-    """One command: refused or not, by mxguard or by the MTA, and how."""
+def compare_step(tag, label, sr, pr, rejects, table, diffs, notes, st):
+    """One command: refused or not, by mxguard or by the MTA, and how.
+    True when postfix hung up (a declared 221 or 421)."""
     s_milter = sr['refused'] and any(STAGE.match(c) for c in sr['comments'])
     if not pr['refused'] and verb_of(label) in ('CONNECT', 'HELO', 'EHLO'):
         # postfix answers 250 to a CONNECT, HELO or EHLO its milter
         # refused, and gives that reply from MAIL FROM on: the log says.
         early = take_reject(label, rejects)
         if early is not None:
+            st.setdefault('persist', (tag, early))
             if not s_milter:
                 diffs.append('%s: the daemon refuses it (postfix logged "%s", answered %s and refuses from MAIL FROM on); '
                              'the simulator accepts it (%s)' % (tag, early, show(pr), show(sr)))
@@ -509,6 +511,7 @@ def compare(path, sim_out, client_json, maillog, offset, sink, pf_dir, own_file)
     if pf['auth_pending']:
         diffs.append('set-up: no HELO or EHLO in the dialogue to authenticate after')
     ncmd = nedit = 0
+    st = {}
     for j in range(max(len(sim_steps), len(pf['steps']))):
         s = sim_steps[j] if j < len(sim_steps) else None
         p = pf['steps'][j] if j < len(pf['steps']) else None
@@ -523,7 +526,20 @@ def compare(path, sim_out, client_json, maillog, offset, sink, pf_dir, own_file)
                 diffs.append('%s: the simulator replied %s, postfix %s' % (tag, show(sr), show(pr)))
             break
         ncmd += 1
-        if compare_step(tag, label, sr, pr, rejects, table, diffs, notes):
+        n0 = len(diffs)
+        hung_up = compare_step(tag, label, sr, pr, rejects, table, diffs, notes, st)
+        if 'persist' in st:
+            # A milter's refusal of CONNECT or HELO holds for the whole
+            # connection in postfix (milter8.c: MILTER8_STAT_REJECT_CON):
+            # it repeats that reply to every later command, the daemon
+            # is not asked again.
+            first, text = st['persist']
+            for k in range(n0, len(diffs)):
+                if text.split(' ', 2)[-1] in diffs[k]:
+                    diffs[k] += (' [postfix repeats the daemon\'s refusal of %s without asking it again: a milter\'s '
+                                 'refusal of CONNECT or HELO holds for the connection (postfix milter8.c, '
+                                 'MILTER8_STAT_REJECT_CON); the simulator judges every HELO anew]' % first)
+        if hung_up:
             notes.append('postfix hung up after command %d: the %d command(s) after it are not compared' %
                          (j, len(sim_steps) - j - 1))
             break
