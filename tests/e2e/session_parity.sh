@@ -43,6 +43,7 @@ need_postfix
 need_cmd python3
 need_cmd saslpasswd2
 need_cmd postcat
+need_cmd openssl
 ensure_user             # the owner of the daemon's scratch stores
 
 # PARITY_SESSIONS: another directory of sessions (to try one alone).
@@ -81,7 +82,7 @@ through postfix, command by command, waits until postfix's log has the
 whole session, and puts what postfix answered, logged and delivered
 beside the simulator's output: "diff: ..." lines for the differences,
 "# ..." lines for the rest."""
-import base64, glob, json, re, socket, subprocess, sys, time
+import base64, glob, json, re, socket, ssl, subprocess, sys, time
 
 REPLY = re.compile(r'^(\d{3})([ -])(.*)$')
 ENH = re.compile(r'^([245]\.\d{1,3}\.\d{1,3})(?: |$)')
@@ -136,6 +137,20 @@ class Smtp:
         self.s = socket.create_connection(('127.0.0.1', port), timeout=90)
         self.f = self.s.makefile('rb')
 
+    def starttls(self, version):
+        """TLS on the connection (any certificate), of VERSION if given:
+        (version, cipher, bits) as postfix gives them in its macros."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        if version:
+            v = {'TLSv1.2': ssl.TLSVersion.TLSv1_2, 'TLSv1.3': ssl.TLSVersion.TLSv1_3}[version]
+            ctx.minimum_version = ctx.maximum_version = v
+        self.s = ctx.wrap_socket(self.s)
+        self.f = self.s.makefile('rb')
+        name, _, bits = self.s.cipher()
+        return [self.s.version(), name, str(bits)]
+
     def send(self, line):
         self.s.sendall(line.encode('utf-8', 'surrogateescape') + b'\r\n')
 
@@ -156,9 +171,11 @@ def xtext(s):
     return ''.join(c if 33 <= ord(c) <= 126 and c not in '+=' else '+%02X' % ord(c) for c in s)
 
 
-def client(port, path, addr, name, user, password, out):
-    """Play the dialogue through postfix; what it answered goes to OUT (JSON)."""
-    setup, auth_pending = [], bool(user)
+def client(port, path, addr, name, user, password, tls, out):
+    """Play the dialogue through postfix; what it answered goes to OUT
+    (JSON). TLS: "" for none, else "VERSION" or "any": STARTTLS after
+    the first HELO or EHLO, which is then sent again (not compared)."""
+    setup, auth_pending, tls_pending, tls_got = [], bool(user), bool(tls), None
     c = Smtp(port)
     setup.append(['(greeting before XCLIENT)', c.read()])
     xaddr = ('IPV6:' + addr) if ':' in addr else addr
@@ -174,8 +191,18 @@ def client(port, path, addr, name, user, password, out):
                 c.send(l)
             c.send('.')
             return c.read()
+        nonlocal tls_pending, tls_got
         c.send(payload)
         r = c.read()
+        if tls_pending and re.match(r'(?i)^(EHLO|HELO)( |$)', payload):
+            tls_pending = False
+            c.send('STARTTLS')
+            rt = c.read()
+            setup.append(['STARTTLS', rt])
+            if rt is not None and rt['code'] == '220':
+                tls_got = c.starttls('' if tls == 'any' else tls)
+                c.send(payload)
+                setup.append([payload + ' (again, inside TLS)', c.read()])
         if auth_pending and re.match(r'(?i)^(EHLO|HELO)( |$)', payload):
             auth_pending = False
             c.send('AUTH PLAIN ' + base64.b64encode(('\0%s\0%s' % (user, password)).encode()).decode())
@@ -190,7 +217,8 @@ def client(port, path, addr, name, user, password, out):
         except OSError:
             pass
     with open(out, 'w') as f:
-        json.dump({'steps': steps, 'setup': setup, 'auth_pending': auth_pending}, f, indent=1)
+        json.dump({'steps': steps, 'setup': setup, 'auth_pending': auth_pending, 'tls_pending': tls_pending,
+                   'tls': tls_got}, f, indent=1)
 
 
 def parse_sim(text):
@@ -487,6 +515,22 @@ def settled(maillog, offset, queue):
     return False
 
 
+def tls_mismatch(pf, want):
+    """Why the TLS session postfix negotiated does not give the daemon the
+    macros the simulator was given (WANT: "name=value" joined by "|")."""
+    if not want:
+        return None
+    got = pf.get('tls')
+    if not got:
+        return 'no TLS session (STARTTLS answered %s)' % show(next((r for l, r in pf['setup'] if l == 'STARTTLS'), None))
+    have = dict(zip(('{tls_version}', '{cipher}', '{cipher_bits}'), got))
+    for m in want.split('|'):
+        n, v = m.split('=', 1)
+        if have.get(n) != v:
+            return 'postfix and the client negotiated %s=%s, the session wants %s' % (n, have.get(n), v)
+    return None
+
+
 def compare(path, sim_out, client_json, maillog, offset, sink, pf_dir, own_file):
     """The simulator's output beside postfix's replies, log and messages:
     "diff: ..." lines for differences, "# ..." lines for the rest."""
@@ -510,6 +554,11 @@ def compare(path, sim_out, client_json, maillog, offset, sink, pf_dir, own_file)
             diffs.append('set-up: %s was answered %s' % (label, show(r)))
     if pf['auth_pending']:
         diffs.append('set-up: no HELO or EHLO in the dialogue to authenticate after')
+    if pf['tls_pending']:
+        diffs.append('set-up: no HELO or EHLO in the dialogue to start TLS after')
+    for label, r in pf['setup']:
+        if label.endswith('(again, inside TLS)') and (r is None or r['refused']):
+            diffs.append('set-up: %s was answered %s' % (label, show(r)))
     ncmd = nedit = 0
     st = {}
     for j in range(max(len(sim_steps), len(pf['steps']))):
@@ -558,9 +607,14 @@ def compare(path, sim_out, client_json, maillog, offset, sink, pf_dir, own_file)
 
 
 def main(argv):
-    """run PORT DIALOGUE ADDR NAME AUTHUSER PASSWORD OUT.json SIM.out MAILLOG OFFSET QUEUE SINKDIR PFDIR MTA_OWN_FILE"""
-    port, path, addr, name, user, password, out, sim_out, maillog, offset, queue, sink, pf_dir, own = argv
-    client(int(port), path, addr, name, user, password, out)
+    """run PORT DIALOGUE ADDR NAME AUTHUSER PASSWORD TLS TLS_MACROS OUT.json SIM.out MAILLOG OFFSET QUEUE SINKDIR PFDIR MTA_OWN_FILE"""
+    port, path, addr, name, user, password, tls, want, out, sim_out, maillog, offset, queue, sink, pf_dir, own = argv
+    client(int(port), path, addr, name, user, password, tls, out)
+    with open(out) as f:
+        why = tls_mismatch(json.load(f), want)
+    if why:
+        print('not comparable: --macro: ' + why)
+        return
     if not settled(maillog, int(offset), queue):
         print('# postfix\'s log did not settle in 30 s (no "disconnect from" line, or mail still queued)')
     compare(path, sim_out, out, maillog, int(offset), sink, pf_dir, own)
@@ -573,13 +627,14 @@ printf '%s\n' "$MTA_OWN" >"$T/mta-own.tsv"
 
 # --- a session's options --------------------------------------------------------------
 # parse_args NAME ARGS...: split the "# args:" of a session into
-#   S_RULES (absolute), S_ADDR, S_NAME, S_USER, S_SIM (the simulator's
+#   S_RULES (absolute), S_ADDR, S_NAME, S_USER, S_TLS (a TLS version,
+#   "any" or empty) and S_TLS_WANT (the TLS macros), S_SIM (the simulator's
 #   arguments, a --store made a scratch one), S_DAEMON (engine options
 #   for the daemon, one a line), S_SKIP (why it cannot be compared).
 parse_args() {
     local name=$1 opt val store_n=0 macros=() m
     shift
-    S_RULES="" S_ADDR="" S_NAME="" S_USER="" S_SKIP="" S_SIM=() S_DAEMON=""
+    S_RULES="" S_ADDR="" S_NAME="" S_USER="" S_SKIP="" S_SIM=() S_DAEMON="" S_TLS="" S_TLS_WANT=""
     while [ $# -gt 0 ]; do
         opt=$1
         shift
@@ -622,12 +677,16 @@ parse_args() {
     done
     # Postfix gives the daemon {auth_authen} after SMTP AUTH, which the
     # client does for --auth-user (the simulator takes the fact
-    # "authenticated" from --auth-user, not from the macro). No other
-    # macro can be made to reach the daemon with a chosen value here:
-    # TLS ones would need the client to negotiate exactly that.
+    # "authenticated" from --auth-user, not from the macro), and
+    # {tls_version}, {cipher} and {cipher_bits} after STARTTLS, which the
+    # client does (of that TLS version) when the session gives one of
+    # them: the session is compared if the TLS session has those values.
+    # No other macro can be made to reach the daemon with a chosen value.
     for m in ${macros[@]+"${macros[@]}"}; do
         case $m in
         "{auth_authen}=$S_USER") [ -n "$S_USER" ] && continue ;;
+        "{tls_version}=TLSv1.2"|"{tls_version}=TLSv1.3") S_TLS=${m#*=}; S_TLS_WANT+="${S_TLS_WANT:+|}$m"; continue ;;
+        "{cipher}="*|"{cipher_bits}="*) S_TLS=${S_TLS:-any}; S_TLS_WANT+="${S_TLS_WANT:+|}$m"; continue ;;
         esac
         S_SKIP=${S_SKIP:-"--macro $m: postfix would not give the daemon that macro with that value here"}
     done
@@ -677,8 +736,15 @@ start_sink || setup_failed "smtp-sink did not start"
 # "alice" of realm mx.mxguard.test (myhostname) authenticates as
 # "alice", which postfix gives the daemon as {auth_authen}: the
 # simulator's --auth-user alice.
+# STARTTLS with a certificate of our own, for sessions that give TLS macros.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.mxguard.test \
+    -keyout "$T/tls.key" -out "$T/tls.crt" >"$T/openssl.log" 2>&1 || setup_failed "openssl req failed"
+chmod 644 "$T/tls.key"
 PF_MAIN_EXTRA="inet_protocols = all
-smtpd_sasl_local_domain ="
+smtpd_sasl_local_domain =
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = $T/tls.crt
+smtpd_tls_key_file = $T/tls.key"
 start_postfix "unix:$T/milter.sock" || setup_failed "postfix did not start"
 echo "# postfix on 127.0.0.1:$PF_PORT, smtp-sink on 127.0.0.1:$SINK_PORT"
 
@@ -727,9 +793,15 @@ for name in "${ORDER[@]}"; do
     fi
     offset=$(wc -l <"$PF_LOG" 2>/dev/null || echo 0)
     t0=$EPOCHREALTIME
-    python3 "$T/parity.py" run "$PF_PORT" "$in" "$S_ADDR" "$S_NAME" "$S_USER" "$SASL_PASS" "$T/$name.json" \
+    python3 "$T/parity.py" run "$PF_PORT" "$in" "$S_ADDR" "$S_NAME" "$S_USER" "$SASL_PASS" "$S_TLS" "$S_TLS_WANT" "$T/$name.json" \
         "$T/$name.sim" "$PF_LOG" "$offset" "$PF_QUEUE" "$SINK_DIR" "$PF_DIR" "$T/mta-own.tsv" >"$T/$name.cmp" 2>&1
     rc=$?
+    if grep -q '^not comparable: ' "$T/$name.cmp"; then
+        echo "# session $name: $(sed -n 's/^not comparable: /not comparable: /p' "$T/$name.cmp")"
+        SKIPPED=$((SKIPPED + 1))
+        SKIP_LIST="$SKIP_LIST $name"
+        continue
+    fi
     COMPARED=$((COMPARED + 1))
     grep '^#' "$T/$name.cmp" | sed "s/^# /# $name: /; \$s/\$/ ($(elapsed_since "$t0") s)/"
     ndiff=0

@@ -254,6 +254,7 @@ discard        unix  -       -      n      -      -       discard
 smtp           unix  -       -      n      -      -       smtp
 relay          unix  -       -      n      -      -       smtp
 anvil          unix  -       -      n      -      1       anvil
+tlsmgr         unix  -       -      n      1000?  1       tlsmgr
 scache         unix  -       -      n      -      1       scache
 postlog        unix-dgram n  -      n      -      1       postlogd
 EOF
