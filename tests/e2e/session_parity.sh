@@ -5,9 +5,10 @@
 # session is covered without touching this file), the dialogue is played
 # twice, live: through the simulator with the session's "# args:", and
 # through a private postfix 3.7 (tests/lib/postfix.sh) whose milter is the
-# daemon on the same rule file, by a small client of our own that sends
-# it command by command (XCLIENT gives the session's client address and
-# name, SMTP AUTH its --auth-user). The stored .out files are never read.
+# daemon on the same rule file, by a small client of our own (Python,
+# written below) that sends it command by command: XCLIENT gives the
+# session's client address and name, SMTP AUTH its --auth-user, STARTTLS
+# its TLS macros. The stored .out files are never read.
 #
 # Compared, command by command: whether the command was refused, and
 # whether by mxguard (the simulator: a "# stage: ..." comment before the
@@ -23,20 +24,24 @@
 # aside), every removed one gone, and no edit the simulator did not show.
 #
 # Differences that belong to the MTA, not to mxguard, are understood and
-# declared below (MTA_OWN), each with why; they are printed as notes and
-# still checked (postfix must refuse the command itself, with the class
-# of reply the simulator gave). One "check" line per session, and one
-# per difference, which names the command and both replies.
+# declared below (MTA_OWN and the comparer), each with why; they are
+# printed as notes and still checked (postfix's log must show that the
+# milter did not decide, and postfix's reply and the simulator's must be
+# the declared ones). One "check" line per session, and one per
+# difference ("DIFFERS: ..."), which names the command and both replies.
 #
 # A session the daemon cannot be made to see the same way (an MTA macro
-# postfix does not give, --later, a store the simulator does not open)
+# postfix does not give, a TLS session other than the one negotiated,
+# --later, greylisting without --store, which the simulator then skips)
 # is not compared: the reason is printed and counted, never dropped.
 #
 # One postfix and one smtp-sink for all sessions; one daemon per rule
-# file and set of engine options (restarted between groups, on the same
-# socket). Engine options of a session (--dns, --authserv-id, --store,
-# --dns-timeout, ...) go to both; a --store gets a fresh scratch copy on
-# each side.
+# file and set of engine options, each on a socket of its own behind the
+# link postfix connects to. Engine options of a session (--dns,
+# --authserv-id, --store, --dns-timeout, ...) go to both; a --store
+# lmdb-path gets a fresh scratch store on each side. A session without
+# --dns: the simulator has no resolver, the daemon asks a closed port
+# (start_mxguard); DNS answers neither, so both see a temporary error.
 . "$SRCDIR/tests/lib/common.sh"
 . "$SRCDIR/tests/lib/postfix.sh"
 need_postfix
