@@ -125,13 +125,14 @@ ensure_user() {
 }
 
 # start_mxguard RULES [extra options...]: start the daemon in the
-# foreground (supervisor and filter), on a unix socket in $T.
+# foreground (supervisor and filter), on a unix socket in $T
+# ($MXG_SOCK_NAME, mxguard.sock unless set).
 # Sets MXG_SOCK, MXG_PID (the supervisor), MXG_LOG.
 start_mxguard() {
     local rules=$1; shift
     need_root
     ensure_user
-    MXG_SOCK="$T/mxguard.sock"
+    MXG_SOCK="$T/${MXG_SOCK_NAME:-mxguard.sock}"
     MXG_STARTS=$((MXG_STARTS + 1))
     MXG_LOG="$T/mxguard-$MXG_STARTS.log"
     # Tests never ask the system's resolver (SPF, DKIM, DNS lists would):

@@ -31,6 +31,9 @@ SINK_DIR=""
 SINK_PID=""
 PF_TEST_SEQ=0
 PF_STOP_HOOKED=""
+# PF_MAIN_EXTRA: main.cf settings ("name = value", one a line) a test
+# sets on top of those below (set it before start_postfix).
+PF_MAIN_EXTRA=${PF_MAIN_EXTRA:-}
 
 # Signals turn into an exit with cleanup: see common.sh (on_signal).
 
@@ -225,6 +228,12 @@ cyrus_sasl_config_path = $etc/sasl
 smtpd_tls_security_level = none
 smtp_tls_security_level = none
 EOF
+    if [ -n "$PF_MAIN_EXTRA" ]; then
+        local line
+        while IFS= read -r line; do
+            [ -n "$line" ] && postconf -c "$etc" -e "$line"
+        done <<<"$PF_MAIN_EXTRA"
+    fi
     cat >"$etc/master.cf" <<EOF
 # service      type  private unpriv chroot wakeup maxproc command
 127.0.0.1:$PF_PORT inet n     -      n      -      -       smtpd
@@ -245,6 +254,7 @@ discard        unix  -       -      n      -      -       discard
 smtp           unix  -       -      n      -      -       smtp
 relay          unix  -       -      n      -      -       smtp
 anvil          unix  -       -      n      -      1       anvil
+tlsmgr         unix  -       -      n      1000?  1       tlsmgr
 scache         unix  -       -      n      -      1       scache
 postlog        unix-dgram n  -      n      -      1       postlogd
 EOF
@@ -261,16 +271,17 @@ EOF
     chmod 0640 "$etc/sasl/smtpd.conf"
 }
 
-# pf_add_sasl_user USER PASSWORD: add a user to the instance's sasldb (in
-# realm mxguard.test, the instance's smtpd_sasl_local_domain). Call after
-# start_postfix (smtpd opens the database per session).
+# pf_add_sasl_user USER PASSWORD [REALM]: add a user to the instance's
+# sasldb, in REALM (default mxguard.test, the instance's
+# smtpd_sasl_local_domain). Call after start_postfix (smtpd opens the
+# database per session).
 pf_add_sasl_user() {
     local db="$PF_DIR/sasl/sasldb2"
     command -v saslpasswd2 >/dev/null 2>&1 || {
         echo "# saslpasswd2 missing (package sasl2-bin)"
         return 1
     }
-    printf '%s' "$2" | saslpasswd2 -f "$db" -p -c -u mxguard.test "$1" || return 1
+    printf '%s' "$2" | saslpasswd2 -f "$db" -p -c -u "${3:-mxguard.test}" "$1" || return 1
     chown root:postfix "$db"
     chmod 0640 "$db"
 }
