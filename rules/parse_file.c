@@ -122,11 +122,10 @@ static int parse_buffer(struct ruleset *rs, const char *path, const char *buf, s
     rc = rules_parse(&p);
     /* Each file's blocks close in that file: an include never closes them. */
     if (p.brace_depth > 0) {
+        /* A '{' that opens no block was a syntax error already, where it stands. */
         if (p.block_what[0] != '\0')
             diag_error(diag, &p.block_loc, "'%s' block opened here is not closed: expected '}' before the end "
                        "of the file", p.block_what);
-        else
-            diag_error(diag, &p.block_loc, "'{' opened here is not closed: expected '}' before the end of the file");
         rc = -1;
     }
     list_free(p.list);
