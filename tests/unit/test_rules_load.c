@@ -517,9 +517,33 @@ static void test_load_buffer(void **state)
     assert_int_equal(v.action, ACTION_REJECT);
 }
 
+/* Printed by file (in the order first met), then by place: an included file's messages stay together. */
+static void test_diag_print_order(void **state)
+{
+    char path[512], inc[512], want[2048], *out = NULL;
+    size_t size = 0;
+    FILE *f;
+
+    (void)state;
+    write_tmp(inc, sizeof inc, "order-inc.rules", "on rcpt {\n    reject if nope;\n}\n");
+    write_tmp(path, sizeof path, "order.rules",
+              "on rcpt { reject if first; }\ninclude \"order-inc.rules\";\non rcpt {\n    reject if third;\n}\n");
+    assert_null(ruleset_load(path, &cur.diag));
+    assert_non_null(f = open_memstream(&out, &size));
+    diag_print(&cur.diag, f);
+    assert_int_equal(fclose(f), 0);
+    snprintf(want, sizeof want,
+             "%s:1:21: unknown fact \"first\" (mxguard.rules(5) lists the facts)\n"
+             "%s:4:15: unknown fact \"third\" (mxguard.rules(5) lists the facts)\n"
+             "%s:2:15: unknown fact \"nope\" (mxguard.rules(5) lists the facts)\n",
+             path, path, inc);
+    assert_string_equal(out, want);
+    free(out);
+}
+
 /* ---- main ------------------------------------------------------------------------------------ */
 
-#define EXTRA_TESTS 10
+#define EXTRA_TESTS 11
 
 int main(void)
 {
@@ -529,6 +553,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rule_file_not_regular, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_list_line_limit, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_diag_cap, case_setup, case_teardown),
+        cmocka_unit_test_setup_teardown(test_diag_print_order, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_too_many_tags, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_include_depth, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_load_buffer, case_setup, case_teardown),
