@@ -13,6 +13,7 @@
 #include "policy/smtp/address.h"
 #include "policy/smtp/idn.h"
 #include "rules/ast.h"
+#include "rules/suggest.h"
 
 static struct list *find_list(const struct ruleset *rs, const char *name)
 {
@@ -20,6 +21,36 @@ static struct list *find_list(const struct ruleset *rs, const char *name)
         if (strcmp(l->name, name) == 0)
             return l;
     return NULL;
+}
+
+/* The declared list (or, with ratelimits, rate limit) closest to a name nobody declared. */
+static const char *suggest_list(const struct ruleset *rs, const char *name, bool ratelimits)
+{
+    struct suggest s;
+
+    suggest_init(&s, name);
+    for (const struct list *l = rs->lists; l != NULL; l = l->next)
+        if ((l->kind == LIST_RATELIMIT) == ratelimits)
+            suggest_add(&s, l->name);
+    return suggest_result(&s);
+}
+
+static void unknown_fact(struct diag *diag, const struct rules_loc *loc, const char *name, size_t len)
+{
+    char word[SUGGEST_WORD_MAX + 1];
+    const struct fact_def *table;
+    size_t n = 0;
+    struct suggest s;
+
+    snprintf(word, sizeof word, "%.*s", (int)(len < sizeof word ? len : 0), name);
+    suggest_init(&s, word);
+    table = fact_table(&n);
+    for (size_t i = 0; i < n; i++)
+        suggest_add(&s, table[i].name);
+    if (suggest_result(&s) != NULL)
+        diag_error(diag, loc, "unknown fact \"%.*s\": did you mean \"%s\"?", (int)len, name, suggest_result(&s));
+    else
+        diag_error(diag, loc, "unknown fact \"%.*s\" (mxguard.rules(5) lists the facts)", (int)len, name);
 }
 
 static const char *list_kind_name(enum list_kind k)
@@ -64,7 +95,7 @@ static const struct fact_def *resolve_fact(struct ruleset *rs, const char *name,
         f = fact_lookup(key);
     }
     if (f == NULL) {
-        diag_error(diag, loc, "unknown fact \"%.*s\" (mxguard.rules(5) lists the facts)", (int)len, name);
+        unknown_fact(diag, loc, name, len);
         return NULL;
     }
     if (f->first_stage > stage) {
@@ -197,7 +228,12 @@ static void check_test(struct ruleset *rs, struct cond *c, enum stage stage, str
     case COND_IN:
     case COND_UNDER:
         if ((c->list = find_list(rs, c->list_name)) == NULL) {
-            diag_error(diag, &c->loc, "unknown list <%s>: expected the name of a list declared with 'list'", c->list_name);
+            if (suggest_list(rs, c->list_name, false) != NULL)
+                diag_error(diag, &c->loc, "unknown list <%s>: did you mean <%s>?", c->list_name,
+                           suggest_list(rs, c->list_name, false));
+            else
+                diag_error(diag, &c->loc, "unknown list <%s>: expected the name of a list declared with 'list'",
+                           c->list_name);
         } else if (!list_fits(c->list->kind, c->fact->type)) {
             diag_error(diag, &c->loc, "list <%s> holds %s, but fact \"%s\" is of type %s",
                        c->list->name, list_kind_name(c->list->kind), c->fact->name, fact_type_name(c->fact->type));
@@ -255,8 +291,12 @@ static void check_over(struct ruleset *rs, struct cond *c, enum stage stage, str
     struct list *l = find_list(rs, c->list_name);
 
     if (l == NULL || l->kind != LIST_RATELIMIT) {
-        diag_error(diag, &c->loc, "unknown rate limit <%s>: expected the name of a 'ratelimit' declaration",
-                   c->list_name);
+        if (suggest_list(rs, c->list_name, true) != NULL)
+            diag_error(diag, &c->loc, "unknown rate limit <%s>: did you mean <%s>?", c->list_name,
+                       suggest_list(rs, c->list_name, true));
+        else
+            diag_error(diag, &c->loc, "unknown rate limit <%s>: expected the name of a 'ratelimit' declaration",
+                       c->list_name);
         return;
     }
     c->list = l;

@@ -12,6 +12,7 @@
 
 struct diag_line {
     const char *file;
+    size_t file_rank; /* the seq of the first message about this file */
     int line, col;
     size_t seq;
 };
@@ -64,6 +65,13 @@ static void add(struct diag *d, const struct rules_loc *loc, const char *kind,
         d->cap = cap;
     }
     d->items[d->count].file = loc ? loc->file : NULL;
+    d->items[d->count].file_rank = d->count;
+    for (size_t i = 0; i < d->count; i++) {
+        if (d->items[i].file == d->items[d->count].file) {
+            d->items[d->count].file_rank = d->items[i].file_rank;
+            break;
+        }
+    }
     d->items[d->count].line = loc ? loc->first_line : 0;
     d->items[d->count].col = loc ? loc->first_column : 0;
     d->items[d->count].seq = d->count;
@@ -95,8 +103,8 @@ static int by_place(const void *a, const void *b)
 {
     const struct diag_line *x = a, *y = b;
 
-    if (x->file != y->file)
-        return x->seq < y->seq ? -1 : 1;
+    if (x->file_rank != y->file_rank)
+        return x->file_rank < y->file_rank ? -1 : 1;
     if (x->line != y->line)
         return x->line < y->line ? -1 : 1;
     if (x->col != y->col)

@@ -30,7 +30,7 @@ void diag_error(struct diag *d, const struct rules_loc *loc, const char *fmt, ..
 void diag_warning(struct diag *d, const struct rules_loc *loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Every line in the order found. */
+/* Every line: each file's in line order, the files in the order first met. */
 void diag_print(const struct diag *d, FILE *out);
 
 #endif

@@ -172,6 +172,51 @@ static int lex_word(struct parser *p, RULES_STYPE *val)
     return WORD;
 }
 
+/*
+ * Braces as written, and where the outermost block of the file opened and
+ * what it is ('on rcpt' block): an end of file inside a block is reported
+ * there (parse_file.c), not as a syntax error at the end.
+ */
+static void track_block(struct parser *p, int tok, const struct rules_loc *loc)
+{
+    size_t n = strlen(p->block_what);
+
+    switch (tok) {
+    case LIST: case DNSLIST: case RATELIMIT: case GREYLIST: case ON: case TEST:
+        if (p->brace_depth == 0) {
+            snprintf(p->block_what, sizeof p->block_what, "%s", p->last_text);
+            p->block_loc = *loc;
+            p->block_pending = true;
+            p->block_named = false;
+        }
+        break;
+    case WORD: case STRING:
+        if (p->brace_depth == 0 && p->block_pending && !p->block_named) {
+            snprintf(p->block_what + n, sizeof p->block_what - n, tok == STRING ? " \"%.40s\"" : " %.40s",
+                     p->last_text);
+            p->block_named = true;
+        }
+        break;
+    case '{':
+        if (p->brace_depth++ == 0 && !p->block_pending) {
+            p->block_what[0] = '\0';
+            p->block_loc = *loc;
+        }
+        p->block_pending = false;
+        break;
+    case '}':
+        if (p->brace_depth > 0)
+            p->brace_depth--;
+        break;
+    case ';':
+        if (p->brace_depth == 0)
+            p->block_pending = false;
+        break;
+    default:
+        break;
+    }
+}
+
 int rules_lex(RULES_STYPE *val, struct rules_loc *loc, struct parser *p)
 {
     int c, tok;
@@ -236,5 +281,6 @@ int rules_lex(RULES_STYPE *val, struct rules_loc *loc, struct parser *p)
     loc->last_line = p->line;
     loc->last_column = p->col > 1 ? p->col - 1 : 1;
     p->prev_tok = tok;
+    track_block(p, tok, loc);
     return tok;
 }

@@ -120,6 +120,20 @@ static int parse_buffer(struct ruleset *rs, const char *path, const char *buf, s
         p.dir = NULL;
     }
     rc = rules_parse(&p);
+    /*
+     * Each file's blocks close in that file: an include never closes them.
+     * The end of the file inside a block stops the parser (rc 1), but the
+     * whole file was read: it is reported here, and the names in it are
+     * still checked, so that one run shows every mistake.
+     */
+    if (p.brace_depth > 0) {
+        /* A '{' that opens no block was a syntax error already, where it stands. */
+        if (p.block_what[0] != '\0')
+            diag_error(diag, &p.block_loc, "'%s' block opened here is not closed: expected '}' before the end "
+                       "of the file", p.block_what);
+        if (rc == 1)
+            rc = 0;
+    }
     list_free(p.list);
     free(p.step_name);
     free(p.step_auth);

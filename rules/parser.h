@@ -30,10 +30,17 @@ struct parser {
     struct rule_test *test;/* test being read */
     struct rule *last_rule;/* the rule just added, for its effect arguments */
     bool zone_seen;        /* the dnslist being read has a zone setting */
+    bool required_typo;    /* ... or a required setting misspelt, reported already */
     bool greylist_block;   /* the settings being read are greylist { }'s */
     char *step_name, *step_auth; /* options of the test step being read */
     bool accept_unchecked; /* the action just read was "accept unchecked" */
     int prev_tok;          /* the token returned before: a label follows '[' and "by" */
+    /* The top-level block being read (lexer.c), for "opened here is not closed". */
+    int brace_depth;       /* '{' not closed yet in this file */
+    bool block_pending;    /* a block keyword was read outside braces, its '{' not yet */
+    bool block_named;      /* block_what has the block's name too */
+    struct rules_loc block_loc;  /* where the outermost open block starts */
+    char block_what[96];   /* how to name it: 'on rcpt' block */
 };
 
 /* Returns a token; fills *val and *loc. Defined in lexer.c. */
@@ -42,5 +49,35 @@ int rules_lex(union RULES_STYPE *val, struct rules_loc *loc, struct parser *p);
 
 /* Resolve a path written in a rule file against the file's directory. */
 char *parser_path(const struct parser *p, const char *path);
+
+/*
+ * The grammar's actions (parse_decl.c: declarations and their settings,
+ * parse_rule.c: stages, rules and conditions). Each takes ownership of the
+ * strings and conditions it is given, reports a mistake with diag_error()
+ * where it stands, and leaves the parser able to go on.
+ */
+void list_begin(struct parser *p, char *name, char *kind, const struct rules_loc *loc,
+                const struct rules_loc *kind_loc);
+void list_load(struct parser *p, char *path, const struct rules_loc *loc);
+void list_end(struct parser *p);
+void dnslist_begin(struct parser *p, char *name, const struct rules_loc *loc);
+void dnslist_codes(struct parser *p, char *key, const struct rules_loc *loc);
+void dnslist_end(struct parser *p);
+void ratelimit_begin(struct parser *p, char *name, const struct rules_loc *loc);
+void ratelimit_end(struct parser *p);
+void greylist_begin(struct parser *p, const struct rules_loc *loc);
+/* One "key value;" setting of the dnslist, ratelimit or greylist block being read. */
+void block_set(struct parser *p, char *key, char *value, const struct rules_loc *loc);
+char *macro_value(struct parser *p, char *name, const struct rules_loc *loc);
+void macro_define(struct parser *p, char *name, char *value, const struct rules_loc *loc);
+
+void stage_begin(struct parser *p, char *name, const struct rules_loc *loc);
+void rule_add(struct parser *p, char *label, bool warn, enum action a, struct reply *reply,
+              bool has_reply, struct cond *cond, const struct rules_loc *loc);
+struct cond *cond_new(enum cond_op op, const struct rules_loc *loc);
+struct cond *cond_test(enum cond_op op, const struct rules_loc *loc, char *fact, char *list, char *str);
+struct cond *cond_number(enum cond_op op, const struct rules_loc *loc, char *fact, long n);
+struct cond *cond_regex(struct parser *p, enum cond_op op, const struct rules_loc *loc, char *fact,
+                        char *re, const struct rules_loc *reloc);
 
 #endif

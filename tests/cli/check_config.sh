@@ -80,6 +80,24 @@ check "return codes outside 127.0.0.0/8" contains "$T/err" "^$D:12:36: list <i>:
 check "codes and bitmask together" contains "$T/err" "^$D:13:9: dnslist <j>: give codes or bitmask, not both\$"
 check "a DNS list tested with a string fact" contains "$T/err" "^$D:10:21: list <h> holds DNS answers \\(an address or a domain\\), but fact \"helo\" is of type string\$"
 
+# Typos: the closest name, and a block left open is named where it opened, in its own file.
+"$MXGUARD" -n -c tests/cli/bad/syntax-errors.rules >"$T/out" 2>"$T/err"
+check "syntax errors exit 1" test $? -eq 1
+sed 's/^/#   /' "$T/err"
+S=tests/cli/bad/syntax-errors.rules
+check "a ';' after a block's '}' is no mistake" not_contains "$T/err" "found ';'"
+check "a misspelt setting" contains "$T/err" "^$S:3:15: dnslist <zen>: unknown setting \"zoen\": did you mean \"zone\"\?\$"
+check "a misspelt keyword" contains "$T/err" "^$S:5:5: unknown keyword \"contine\": did you mean 'continue'\?\$"
+check "a misspelt list" contains "$T/err" "^$S:6:15: unknown list <lcoal>: did you mean <local>\?\$"
+check "a misspelt fact" contains "$T/err" "^$S:7:15: unknown fact \"authenticted\": did you mean \"authenticated\"\?\$"
+check "a far-off word gets no suggestion" contains "$T/err" "^$S:8:5: expected something else, found name \"bounce\"\$"
+check "a misspelt stage" contains "$T/err" "^$S:10:4: unknown stage \"rctp\": did you mean \"rcpt\"\?\$"
+check "an unclosed block, where it opened" \
+    contains "$T/err" "^$S:12:1: 'on mail' block opened here is not closed: expected '}' before the end of the file\$"
+check "an included file's unclosed block, in that file" \
+    contains "$T/err" "^tests/cli/bad/include/unclosed.rules:2:1: 'on helo' block opened here is not closed"
+check "eight mistakes, eight lines" test "$(wc -l <"$T/err")" -eq 8
+
 # A rule file's own tests run with -n; a failing one is an error.
 # International domain names: a bad one in a list or a constant, with its reason.
 "$MXGUARD" -n -c tests/cli/bad/idn-errors.rules >"$T/out" 2>"$T/err"
