@@ -70,8 +70,9 @@ static int run_check(const struct options *o)
 /* The session simulator's clock: now, or --later seconds from now. */
 static long test_later;
 
-static time_t test_clock(void)
+static time_t test_clock(void *ctx)
 {
+    (void)ctx;
     return time(NULL) + (time_t)test_later;
 }
 

@@ -131,6 +131,19 @@ static int configure(struct ub_ctx *ctx, const struct dns_config *cfg, const cha
     case DNS_MODE_RECURSIVE:
         rc |= ub_ctx_async(ctx, 1);
         break;
+    case DNS_MODE_LOCAL:
+        /* Nothing leaves the process: the root is a local zone holding
+           only the records given. */
+        rc |= ub_ctx_async(ctx, 1);
+        rc |= ub_ctx_zone_add(ctx, ".", "static");
+        for (size_t i = 0; i < cfg->nfailing; i++)
+            rc |= ub_ctx_zone_add(ctx, cfg->failing[i], "refuse");
+        for (size_t i = 0; i < cfg->nrecords && rc == 0; i++)
+            if (ub_ctx_data_add(ctx, cfg->records[i]) != 0) {
+                *error_r = "a DNS record could not be read";
+                return -1;
+            }
+        break;
     }
     if (rc != 0)
         *error_r = "invalid resolver settings (a forwarder address, the trust anchor file or resolv.conf)";

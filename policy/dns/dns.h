@@ -20,7 +20,10 @@
 #define DNS_TXT_MAX 512      /* bytes kept of one TXT record (its strings joined) */
 #define DNS_PACKET_MAX 65535 /* the most a raw answer can hold */
 
-enum dns_mode { DNS_MODE_SYSTEM, DNS_MODE_FORWARD, DNS_MODE_RECURSIVE };
+/* DNS_MODE_LOCAL: no server at all; only the records given (rule-file
+   tests): every other name is NXDOMAIN, and the names under failing
+   answer REFUSED, a temporary failure. */
+enum dns_mode { DNS_MODE_SYSTEM, DNS_MODE_FORWARD, DNS_MODE_RECURSIVE, DNS_MODE_LOCAL };
 
 struct dns_config {
     enum dns_mode mode;
@@ -29,6 +32,10 @@ struct dns_config {
     const char *resolv_conf;         /* DNS_MODE_SYSTEM: NULL for /etc/resolv.conf */
     const char *trust_anchor;        /* DNSSEC trust anchor file, or NULL: no validation */
     int query_timeout_ms;            /* one question */
+    const char *const *records;      /* DNS_MODE_LOCAL: "name. TYPE rdata" each */
+    size_t nrecords;
+    const char *const *failing;      /* DNS_MODE_LOCAL: names whose every answer fails */
+    size_t nfailing;
 };
 
 struct dns_resolver;

@@ -45,7 +45,7 @@ bool statecheck_ready(const struct statecheck *s)
 
 static time_t now(const struct statecheck *s)
 {
-    return s->cfg->clock != NULL ? s->cfg->clock() : time(NULL);
+    return s->cfg->clock != NULL ? s->cfg->clock(s->cfg->clock_ctx) : time(NULL);
 }
 
 enum greylist_verdict statecheck_greylist(struct statecheck *s, const struct envelope *env,

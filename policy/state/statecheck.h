@@ -23,7 +23,8 @@
 /* Process-wide. */
 struct statecheck_config {
     struct store *store;      /* NULL: no store: every check is skipped */
-    time_t (*clock)(void);    /* NULL: time(NULL); tests move their own */
+    time_t (*clock)(void *ctx); /* NULL: time(NULL); tests move their own */
+    void *clock_ctx;
 };
 
 /* What a rate limit counts, and so when a hit is added. */

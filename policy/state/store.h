@@ -94,6 +94,10 @@ struct store;
    being down is not an open error: calls fail until it answers. */
 struct store *store_open(const struct store_config *cfg, const char **error_r);
 void store_close(struct store *s);
+
+/* A store in the process's memory, gone when closed: for rule-file tests
+   (never a --store backend). NULL when out of memory. */
+struct store *store_memory_open(void);
 const char *store_backend_name(const struct store *s);
 
 /*

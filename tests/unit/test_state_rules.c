@@ -25,7 +25,7 @@
 #include "rules/ruleset.h"
 
 static time_t clock_now = 1800000000;
-static time_t test_clock(void) { return clock_now; }
+static time_t test_clock(void *ctx) { (void)ctx; return clock_now; }
 
 struct fixture {
     char dir[64];

@@ -39,6 +39,8 @@ static void count_log(void *ctx, enum store_log_level level, const char *msg)
         log_infos++;
 }
 
+static bool use_memory; /* the second run: the in-memory store */
+
 /* A fresh store per case: its own LMDB file, or its own Redis key prefix. */
 static int open_store(void **state)
 {
@@ -49,6 +51,12 @@ static int open_store(void **state)
     store_config_init(&cfg);
     cfg.log = count_log;
     case_no++;
+    if (use_memory) {
+        /* The rule tests' scratch store keeps the same contract. */
+        *state = store_memory_open();
+        assert_non_null(*state);
+        return 0;
+    }
     if (redis_socket != NULL) {
         assert_int_equal(store_config_set(&cfg, "backend", "redis", &error), 0);
         assert_int_equal(store_config_set(&cfg, "redis-socket", redis_socket, &error), 0);
@@ -527,6 +535,10 @@ int main(void)
         return 1;
     redis_socket = getenv("MXG_REDIS_SOCKET");
     rc = run(redis_socket != NULL ? "store on redis" : "store on lmdb");
+    if (redis_socket == NULL) {
+        use_memory = true;
+        rc |= run("store in memory");
+    }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
         rc = 1;
