@@ -10,7 +10,7 @@ BUILD="build-essential autoconf automake pkg-config bison
   libmilter-dev libspf2-dev libopendkim-dev libunbound-dev libevent-dev
   libpcre2-dev liblmdb-dev libhiredis-dev libcmocka-dev libidn2-dev"
 TEST="postfix miltertest swaks libio-socket-inet6-perl sasl2-bin libsasl2-modules
-  redis-server nsd python3-dnslib python3-yaml clang libclang-rt-14-dev valgrind procps iproute2 m4 util-linux openssl"
+  redis-server nsd python3-dnslib python3-yaml python3-spf clang libclang-rt-14-dev valgrind procps iproute2 m4 util-linux openssl"
 
 # WITH_TEST_DEPS=0 installs only what building needs.
 pkgs=$BUILD
@@ -40,6 +40,28 @@ fi
 if [ "${WITH_TEST_DEPS:-1}" != 0 ]; then
     bash "$(dirname "$0")/../tests/lib/sendmail.sh" unpack >/dev/null ||
         { echo "install-deps.sh: could not unpack a private sendmail" >&2; exit 1; }
+fi
+
+# The RFC 7208 SPF test suite comes with python3-spf, in /usr/share/doc:
+# where dpkg's path-exclude leaves that out (minimal images), take the
+# file from the package itself into /var/cache/mxguard-tests/python3-spf/,
+# where tests/spf/conformance.sh looks next.
+SPF_SUITE_DOC=/usr/share/doc/python3-spf/rfc7208-tests.yml.gz
+SPF_SUITE_CACHE=/var/cache/mxguard-tests/python3-spf/rfc7208-tests.yml.gz
+if [ "${WITH_TEST_DEPS:-1}" != 0 ] && [ ! -f "$SPF_SUITE_DOC" ] && [ ! -s "$SPF_SUITE_CACHE" ]; then
+    tmp=$(mktemp -d)
+    chown _apt "$tmp" 2>/dev/null || true    # apt-get download fetches as _apt
+    mkdir -p "${SPF_SUITE_CACHE%/*}"
+    if (cd "$tmp" && apt-get download -q python3-spf >/dev/null) &&
+        dpkg-deb --fsys-tarfile "$tmp"/python3-spf_*.deb |
+            tar -xO ".$SPF_SUITE_DOC" >"$SPF_SUITE_CACHE.tmp" && [ -s "$SPF_SUITE_CACHE.tmp" ]; then
+        mv "$SPF_SUITE_CACHE.tmp" "$SPF_SUITE_CACHE"
+    else
+        rm -rf "$tmp" "$SPF_SUITE_CACHE.tmp"
+        echo "install-deps.sh: could not get the RFC 7208 suite out of python3-spf" >&2
+        exit 1
+    fi
+    rm -rf "$tmp"
 fi
 
 # The unprivileged user the daemon runs as.

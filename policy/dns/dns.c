@@ -74,21 +74,47 @@ static void *dispatch(void *arg)
 
 /*
  * Special-use and locally served zones (RFC 6761, RFC 6303) that
- * libunbound answers itself unless told not to. With explicit forwarders
- * the forwarders answer them: an admin's server may well hold PTR records
- * for 10/8, and tests serve test. and the documentation ranges.
+ * libunbound answers itself unless told not to: localhost. (A 127.0.0.1,
+ * AAAA ::1), the loopback reverse names (1.0.0.127.in-addr.arpa. and
+ * ::1's ip6.arpa. name, both PTR localhost.), test. and the private and
+ * documentation ranges. With explicit forwarders every question goes to
+ * them: an admin's server may well hold PTR records for 10/8 or
+ * 127.0.0.1, and tests serve test., the loopback names and the
+ * documentation ranges. The built-in zones are removed, with their data,
+ * once the context is finalised: making them "nodefault" afterwards
+ * (ub_ctx_zone_add) only changes a zone's type and its records still
+ * answer, and libunbound 1.17 keeps a "local-zone: NAME nodefault" given
+ * with ub_ctx_set_option() under the wrong name, so that never matches.
  */
 static const char *const forwarded_zones[] = {
-    "test.", "127.in-addr.arpa.", "10.in-addr.arpa.", "168.192.in-addr.arpa.", "254.169.in-addr.arpa.",
+    "localhost.", "test.", "invalid.", "onion.", "home.arpa.", "resolver.arpa.", "service.arpa.",
+    "127.in-addr.arpa.", "0.in-addr.arpa.", "255.255.255.255.in-addr.arpa.", "10.in-addr.arpa.",
+    "168.192.in-addr.arpa.", "254.169.in-addr.arpa.",
     "16.172.in-addr.arpa.", "17.172.in-addr.arpa.", "18.172.in-addr.arpa.", "19.172.in-addr.arpa.",
     "20.172.in-addr.arpa.", "21.172.in-addr.arpa.", "22.172.in-addr.arpa.", "23.172.in-addr.arpa.",
     "24.172.in-addr.arpa.", "25.172.in-addr.arpa.", "26.172.in-addr.arpa.", "27.172.in-addr.arpa.",
     "28.172.in-addr.arpa.", "29.172.in-addr.arpa.", "30.172.in-addr.arpa.", "31.172.in-addr.arpa.",
     "2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa.", "113.0.203.in-addr.arpa.",
     "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
+    "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.",
     "d.f.ip6.arpa.", "8.e.f.ip6.arpa.", "9.e.f.ip6.arpa.", "a.e.f.ip6.arpa.", "b.e.f.ip6.arpa.",
     "8.b.d.0.1.0.0.2.ip6.arpa.",
 };
+
+/* Removes the built-in zones (a missing one is no error); finalises ctx. */
+static int forward_special_zones(struct ub_ctx *ctx)
+{
+    int rc = 0;
+    char name[32];
+
+    for (size_t i = 0; i < sizeof forwarded_zones / sizeof forwarded_zones[0]; i++)
+        rc |= ub_ctx_zone_remove(ctx, forwarded_zones[i]);
+    for (int octet = 64; octet <= 127; octet++) { /* 100.64.0.0/10, RFC 6598 */
+        snprintf(name, sizeof name, "%d.100.in-addr.arpa.", octet);
+        rc |= ub_ctx_zone_remove(ctx, name);
+    }
+    return rc;
+}
 
 static int configure(struct ub_ctx *ctx, const struct dns_config *cfg, const char **error_r)
 {
@@ -114,15 +140,15 @@ static int configure(struct ub_ctx *ctx, const struct dns_config *cfg, const cha
     switch (cfg->mode) {
     case DNS_MODE_FORWARD:
         /* Forwarders answer every name, the special-use ones included
-           (RFC 6761 test., 127.in-addr.arpa.) that libunbound would
-           otherwise answer itself, and they may live on loopback. */
+           (RFC 6761 localhost., test., the loopback reverse names) that
+           libunbound would otherwise answer itself, and they may live
+           on loopback. */
         rc |= ub_ctx_set_option(ctx, "do-not-query-localhost:", "no");
         for (int i = 0; i < cfg->nforwarders; i++)
             rc |= ub_ctx_set_fwd(ctx, cfg->forwarders[i]);
         rc |= ub_ctx_async(ctx, 1);
         /* Zone changes finalise the context: they come last. */
-        for (size_t i = 0; i < sizeof forwarded_zones / sizeof forwarded_zones[0]; i++)
-            rc |= ub_ctx_zone_add(ctx, forwarded_zones[i], "nodefault");
+        rc |= forward_special_zones(ctx);
         break;
     case DNS_MODE_SYSTEM:
         rc |= ub_ctx_resolvconf(ctx, cfg->resolv_conf);

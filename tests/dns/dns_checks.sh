@@ -23,6 +23,20 @@ v6.good        AAAA  2001:db8::25
 11.113.0.203.bl A    127.0.0.2
 spam.example.dbl A   127.0.1.2
 spam.example.dbl TXT "spam.example is a spam domain"
+loop           A     127.0.0.1
+loop           AAAA  ::1
+ZONE
+# Loopback reverse names and localhost., which libunbound would answer
+# itself (localhost.) unless --dns sends every question to the servers.
+dns_zone 127.in-addr.arpa. <<'ZONE'
+1.0.0   PTR   loop.test.
+9.0.0   PTR   localhost.
+ZONE
+dns_zone 1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa. <<'ZONE'
+@       PTR   loop.test.
+ZONE
+dns_zone localhost. <<'ZONE'
+@       A     127.0.0.9
 ZONE
 dns_zone 113.0.203.in-addr.arpa. <<'ZONE'
 5   PTR mail.good.test.
@@ -115,6 +129,30 @@ rdns 203.0.113.6
 check "unconfirmed reverse DNS names the PTR" decided forged '^450 4\.7\.25 PTR mail\.liar\.test is not 203\.0\.113\.6$'
 rdns 2001:db8::25
 check "IPv6 client: nibble-reversed PTR, confirmed by AAAA" decided ok '^550 5\.7\.1 confirmed as v6\.good\.test$'
+
+# Loopback clients: with --dns the servers answer their reverse names
+# too, not libunbound's built-in "localhost." (and localhost. itself is
+# asked: its A here is 127.0.0.9, not the built-in 127.0.0.1).
+cat >"$T/loop.rules" <<'RULES'
+on rcpt {
+    [rdns] reject 550 5.7.1 "rdns %{rdns.name} ptr %{rdns.ptr}" if not rdns.name = "-";
+}
+RULES
+loop_rdns() {
+    printf 'EHLO c.example\nMAIL FROM:<a@b.example>\nRCPT TO:<u@example.org>\nQUIT\n' |
+        "$MXGUARD" -c "$T/loop.rules" --test-session "$1" --dns "127.0.0.1@$NSD_PORT" \
+            --dns-timeout 1000 --dns-budget 1500 >"$T/out" 2>&1
+    grep -E '^#   tested|^550 ' "$T/out" | sed 's/^/#   /'
+}
+loop_rdns 127.0.0.1
+check "127.0.0.1: the server's PTR, confirmed (not libunbound's localhost)" \
+    grep -qx '#   tested: rdns.name="loop.test"' "$T/out"
+check "... in the reply too" grep -qx '550 5\.7\.1 rdns loop\.test ptr loop\.test' "$T/out"
+loop_rdns ::1
+check "::1: the server's PTR, confirmed by its AAAA" grep -qx '#   tested: rdns.name="loop.test"' "$T/out"
+loop_rdns 127.0.0.9
+check "localhost. is asked too: PTR localhost, confirmed by the server's A 127.0.0.9" \
+    grep -qx '#   tested: rdns.name="localhost"' "$T/out"
 
 # IPv6 DNSBL (reversed nibbles).
 session 2001:db8::25
