@@ -104,7 +104,17 @@ struct rule {
 };
 
 /* A test case written in the rule file: "test NAME { steps }". */
-enum test_step_kind { STEP_CLIENT, STEP_HELO, STEP_MAIL, STEP_RCPT };
+enum test_step_kind {
+    /* What the client and the MTA do, in order. */
+    STEP_CLIENT, STEP_HELO, STEP_MAIL, STEP_RCPT, STEP_DATA, STEP_HEADER, STEP_EOH, STEP_BODY,
+    STEP_MESSAGE, STEP_EOM, STEP_RSET,
+    /* The world the test lives in: for the whole test, wherever written. */
+    STEP_DNS, STEP_DNS_FAIL, STEP_MACRO, STEP_AUTHSERV_ID,
+    /* The clock moves on, here. */
+    STEP_LATER,
+    /* What the last end of message did to the header. */
+    STEP_ADDED, STEP_REMOVED
+};
 
 struct test_expect {
     bool present;
@@ -114,12 +124,18 @@ struct test_expect {
     struct rules_loc loc;
 };
 
+#define TEST_STEP_VALUES_MAX 64  /* strings one step may carry (body lines, records) */
+
 struct test_step {
     enum test_step_kind kind;
     struct rules_loc loc;
-    char *value;                 /* address, HELO, or path */
+    char *value;                 /* address, HELO, path, header, macro name, ... */
+    char *value2;                /* a header's value, a macro's value */
     char *client_name;           /* STEP_CLIENT options */
     char *auth_user;
+    char **lines;                /* STEP_BODY lines, STEP_DNS records, STEP_MESSAGE's text */
+    size_t nlines;
+    long number;                 /* STEP_LATER seconds, STEP_REMOVED count (-1: any) */
     struct test_expect expect;
     struct test_step *next;
 };
@@ -201,6 +217,7 @@ void rules_prefetch(const struct ruleset *rs, enum stage stage, struct envelope 
 /* selftest.c: run the rule file's own tests; failures are errors. */
 void rules_run_tests(struct ruleset *rs, struct diag *diag);
 void test_free(struct rule_test *t);
+void test_step_free(struct test_step *st);
 
 /* reply.c */
 int reply_check(const struct reply *r, enum action a, struct diag *diag);

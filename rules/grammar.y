@@ -36,10 +36,6 @@ struct parser;
 #include "rules/suggest.h"
 
 static void rules_error(struct rules_loc *loc, struct parser *p, const char *msg);
-static void test_begin(struct parser *p, char *name, const struct rules_loc *loc);
-static void test_step_option(struct parser *p, char *opt, char *value, const struct rules_loc *loc);
-static void test_step_add(struct parser *p, char *kind, char *value, struct test_expect *e,
-                          const struct rules_loc *loc);
 }
 
 %define api.pure full
@@ -88,7 +84,7 @@ static void test_step_add(struct parser *p, char *kind, char *value, struct test
 %type <reply> reply_opt
 %type <expect> expect_opt
 %type <effect> effect
-%type <str> label_opt by_opt step_value string strings fact_ref
+%type <str> label_opt by_opt string strings fact_ref
 %type <num> warn_opt
 
 %destructor { free($$); } <str>
@@ -328,20 +324,23 @@ test_steps
     ;
 
 test_step
-    : WORD step_value step_options expect_opt ';'
-        { test_step_add(p, $1, $2, &$4, &@1); $1 = $2 = NULL; $4.by = NULL; }
+    : WORD step_args expect_opt ';'
+        { test_step_add(p, $1, &$3, &@1); $1 = NULL; $3.by = NULL; }
     | error ';'
-        { yyerrok; free(p->step_name); free(p->step_auth); p->step_name = p->step_auth = NULL; }
+        { yyerrok; test_args_clear(p); }
     ;
 
-step_value
-    : string
-    | WORD
-    ;
-
-step_options
+/* What a step says: quoted strings, bare words and numbers; test_parse.c reads them. */
+step_args
     : %empty
-    | step_options WORD string   { test_step_option(p, $2, $3, &@2); $2 = $3 = NULL; }
+    | step_args string   { test_arg_add(p, $2, false, &@2); $2 = NULL; }
+    | step_args WORD     { test_arg_add(p, $2, true, &@2); $2 = NULL; }
+    | step_args NUMBER
+        {
+            char buf[32];
+            snprintf(buf, sizeof buf, "%ld", $2);
+            test_arg_add(p, strdup(buf), true, &@2);
+        }
     ;
 
 expect_opt
@@ -486,74 +485,3 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, struct parser *p)
     return 0;
 }
 
-static void test_begin(struct parser *p, char *name, const struct rules_loc *loc)
-{
-    struct rule_test *t = calloc(1, sizeof *t), **tail = &p->rs->tests;
-
-    p->test = NULL;
-    if (t == NULL) {
-        diag_error(p->diag, loc, "out of memory");
-        free(name);
-        return;
-    }
-    t->name = name;
-    t->loc = *loc;
-    while (*tail != NULL)
-        tail = &(*tail)->next;
-    *tail = t;
-    p->rs->ntests++;
-    p->test = t;
-}
-
-/* "client ADDRESS name "host" auth "user"": options of the step being read. */
-static void test_step_option(struct parser *p, char *opt, char *value, const struct rules_loc *loc)
-{
-    char **slot = strcmp(opt, "name") == 0 ? &p->step_name : strcmp(opt, "auth") == 0 ? &p->step_auth : NULL;
-
-    if (slot == NULL) {
-        diag_error(p->diag, loc, "expected a step option 'name' or 'auth', found \"%s\"", opt);
-        free(value);
-    } else {
-        free(*slot);
-        *slot = value;
-    }
-    free(opt);
-}
-
-static void test_step_add(struct parser *p, char *kind, char *value, struct test_expect *e,
-                          const struct rules_loc *loc)
-{
-    static const struct { const char *word; enum test_step_kind kind; } kinds[] = {
-        { "client", STEP_CLIENT }, { "helo", STEP_HELO }, { "mail", STEP_MAIL }, { "rcpt", STEP_RCPT },
-    };
-    struct test_step *st = NULL, **tail;
-    size_t i;
-
-    for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (strcmp(kind, kinds[i].word) == 0)
-            break;
-    if (i == sizeof kinds / sizeof kinds[0])
-        diag_error(p->diag, loc, "expected a test step (client, helo, mail or rcpt), found \"%s\"", kind);
-    else if (kinds[i].kind != STEP_CLIENT && (p->step_name || p->step_auth))
-        diag_error(p->diag, loc, "only a client step takes 'name' and 'auth'");
-    else if (p->test != NULL && (st = calloc(1, sizeof *st)) == NULL)
-        diag_error(p->diag, loc, "out of memory");
-    if (st == NULL) {
-        free(value);
-        free(e->by);
-        free(p->step_name);
-        free(p->step_auth);
-    } else {
-        st->kind = kinds[i].kind;
-        st->loc = *loc;
-        st->value = value;
-        st->client_name = p->step_name;
-        st->auth_user = p->step_auth;
-        st->expect = *e;
-        for (tail = &p->test->steps; *tail != NULL; tail = &(*tail)->next)
-            ;
-        *tail = st;
-    }
-    p->step_name = p->step_auth = NULL;
-    free(kind);
-}

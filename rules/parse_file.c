@@ -135,8 +135,7 @@ static int parse_buffer(struct ruleset *rs, const char *path, const char *buf, s
             rc = 0;
     }
     list_free(p.list);
-    free(p.step_name);
-    free(p.step_auth);
+    test_args_clear(&p);
     free(p.dir);
     return rc == 0 ? 0 : -1;
 }

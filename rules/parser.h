@@ -32,7 +32,13 @@ struct parser {
     bool zone_seen;        /* the dnslist being read has a zone setting */
     bool required_typo;    /* ... or a required setting misspelt, reported already */
     bool greylist_block;   /* the settings being read are greylist { }'s */
-    char *step_name, *step_auth; /* options of the test step being read */
+    struct test_arg {            /* the words after a test step's name, being read */
+        char *text;
+        bool word;               /* written bare, not quoted */
+        struct rules_loc loc;
+    } args[TEST_STEP_VALUES_MAX];
+    size_t nargs;
+    bool args_overflow;
     bool accept_unchecked; /* the action just read was "accept unchecked" */
     int prev_tok;          /* the token returned before: a label follows '[' and "by" */
     /* The top-level block being read (lexer.c), for "opened here is not closed". */
@@ -46,6 +52,12 @@ struct parser {
 /* Returns a token; fills *val and *loc. Defined in lexer.c. */
 union RULES_STYPE;
 int rules_lex(union RULES_STYPE *val, struct rules_loc *loc, struct parser *p);
+
+/* Test steps (test_parse.c). */
+void test_begin(struct parser *p, char *name, const struct rules_loc *loc);
+void test_arg_add(struct parser *p, char *text, bool word, const struct rules_loc *loc);
+void test_args_clear(struct parser *p);
+void test_step_add(struct parser *p, char *kind, struct test_expect *e, const struct rules_loc *loc);
 
 /* Resolve a path written in a rule file against the file's directory. */
 char *parser_path(const struct parser *p, const char *path);

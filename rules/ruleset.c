@@ -23,6 +23,19 @@ void cond_free(struct cond *c)
     free(c);
 }
 
+void test_step_free(struct test_step *st)
+{
+    free(st->value);
+    free(st->value2);
+    for (size_t i = 0; i < st->nlines; i++)
+        free(st->lines[i]);
+    free(st->lines);
+    free(st->client_name);
+    free(st->auth_user);
+    free(st->expect.by);
+    free(st);
+}
+
 void test_free(struct rule_test *t)
 {
     while (t != NULL) {
@@ -30,11 +43,7 @@ void test_free(struct rule_test *t)
         struct test_step *st = t->steps;
         while (st != NULL) {
             struct test_step *sn = st->next;
-            free(st->value);
-            free(st->client_name);
-            free(st->auth_user);
-            free(st->expect.by);
-            free(st);
+            test_step_free(st);
             st = sn;
         }
         free(t->name);

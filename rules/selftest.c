@@ -1,16 +1,45 @@
 /*
  * selftest.c: run the test cases a rule file carries ("test NAME {...}").
  *
- * Each test is a small SMTP session played through the same flow the
- * daemon uses; every step's verdict is compared with what the test
- * expects. A failed expectation is an error of the rule file, so neither
- * "mxguard -n" nor a reload accepts rules that break their own tests.
+ * Each test is an SMTP session, from connect to the end of the message,
+ * played through the engine's connection object (rules/conn.h), the one
+ * the daemon uses, in a world of its own (selftest_world.c): its DNS
+ * records, a scratch store, a clock it moves. Every step's decision is
+ * compared with what the test expects, and the header edits at the end
+ * of the message with what it says was added or removed. A failed
+ * expectation is an error of the rule file, so neither "mxguard -n" nor a
+ * reload accepts rules that break their own tests.
  */
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rules/ast.h"
-#include "rules/flow.h"
+#include "rules/conn.h"
+#include "rules/selftest_world.h"
+#include "rules/suggest.h"
+
+/* Where a message has got to: a step further on runs the ones between. */
+enum phase { PHASE_NONE, PHASE_MAIL, PHASE_DATA, PHASE_BODY, PHASE_DONE };
+
+struct run {
+    struct ruleset *rs;
+    const struct rule_test *t;
+    struct diag *diag;
+    struct test_world world;
+    struct conn *conn;
+    const char *auth_user;          /* the client step's */
+    enum phase phase;
+    bool refused;                   /* a message stage refused: later ones see that */
+    struct decision refusal;
+    const struct conn_edit *edits;  /* of the last end of message, while it is current */
+    size_t nedits;
+    bool eom_done;
+    struct decision d;              /* the step's decision */
+    bool failed;                    /* stop the test: it could not go on */
+};
 
 /* The action as a test reads it: no decision is "continue". */
 static enum action seen_action(const struct verdict *v)
@@ -29,7 +58,7 @@ static int seen_code(const struct verdict *v)
 static void describe(const struct verdict *v, char *out, size_t outsz)
 {
     if (v->rule == NULL)
-        snprintf(out, outsz, "%s by default", action_name(seen_action(v)));
+        snprintf(out, outsz, "%s %d by default", action_name(seen_action(v)), seen_code(v));
     else if (v->rule->label != NULL)
         snprintf(out, outsz, "%s %d by %s (%s)", action_name(seen_action(v)), seen_code(v),
                  v->rule->label, v->rule->where);
@@ -53,108 +82,324 @@ static bool matches(const struct test_expect *e, const struct verdict *v)
 
 static const char *step_word(enum test_step_kind k)
 {
-    return k == STEP_CLIENT ? "client" : k == STEP_HELO ? "helo" : k == STEP_MAIL ? "mail" : "rcpt";
+    static const char *const words[] = {
+        [STEP_CLIENT] = "client", [STEP_HELO] = "helo", [STEP_MAIL] = "mail", [STEP_RCPT] = "rcpt",
+        [STEP_DATA] = "data",     [STEP_HEADER] = "header", [STEP_EOH] = "eoh", [STEP_BODY] = "body",
+        [STEP_MESSAGE] = "message", [STEP_EOM] = "eom",     [STEP_RSET] = "rset",
+    };
+    return k < sizeof words / sizeof words[0] && words[k] != NULL ? words[k] : "step";
 }
 
-/* Record the step's facts and return the stage to evaluate; -1 on a bad step. */
-static int apply_step(const struct test_step *st, struct envelope *env, struct flow *flow,
-                      struct diag *diag, const char *test)
+/* The rule labels, for "did you mean" after "by". */
+static void check_label(const struct ruleset *rs, const struct test_step *st, const char *test,
+                        struct diag *diag)
 {
-    struct ipaddr ip;
-    char name[80];
+    const char *names[512], *near;
+    size_t n = 0;
 
-    switch (st->kind) {
-    case STEP_CLIENT:
-        /* A new connection: nothing of the previous one carries over. */
-        envelope_free(env);
-        envelope_init(env);
-        flow_free(flow);
-        flow_init(flow);
-        if (ipaddr_parse(st->value, &ip) < 0) {
-            diag_error(diag, &st->loc, "test \"%s\": expected an IPv4 or IPv6 address after 'client', found \"%s\"",
-                       test, st->value);
-            return -1;
-        }
-        snprintf(name, sizeof name, "[%s]", st->value);
-        envelope_set_client(env, st->client_name ? st->client_name : name, &ip);
-        envelope_set_auth_user(env, st->auth_user);
-        return STAGE_CONNECT;
-    case STEP_HELO:
-        envelope_set_helo(env, st->value);
-        return STAGE_HELO;
-    case STEP_MAIL:
-        envelope_reset_message(env);
-        flow_new_message(flow, env);
-        envelope_set_sender(env, st->value);
-        return STAGE_MAIL;
-    case STEP_RCPT:
-        envelope_set_rcpt(env, st->value);
-        return STAGE_RCPT;
-    }
-    return -1;
-}
-
-static void check_labels(const struct ruleset *rs, const struct test_step *st, const char *test,
-                         struct diag *diag)
-{
     if (st->expect.by == NULL || strcmp(st->expect.by, "default") == 0)
         return;
     for (int s = 0; s < STAGE_COUNT; s++)
-        for (const struct rule *r = rs->stages[s]; r != NULL; r = r->next)
+        for (const struct rule *r = rs->stages[s]; r != NULL; r = r->next) {
             if (r->label != NULL && strcmp(r->label, st->expect.by) == 0)
                 return;
-    diag_error(diag, &st->expect.loc, "test \"%s\": no rule is labelled [%s]", test, st->expect.by);
+            if (r->label != NULL && n < sizeof names / sizeof names[0])
+                names[n++] = r->label;
+        }
+    if ((near = suggest_name(st->expect.by, names, n)) != NULL)
+        diag_error(diag, &st->expect.loc, "test \"%s\": no rule is labelled [%s]: did you mean [%s]?", test,
+                   st->expect.by, near);
+    else
+        diag_error(diag, &st->expect.loc, "test \"%s\": no rule is labelled [%s]", test, st->expect.by);
 }
 
-static void run_test(const struct ruleset *rs, const struct rule_test *t, struct diag *diag)
+/* A message stage's decision; a refusal holds for the rest of the message. */
+static bool message_step(struct run *r)
 {
-    struct envelope env;
-    struct flow flow;
+    if (r->d.answer == ACTION_REJECT || r->d.answer == ACTION_TEMPFAIL || r->d.answer == ACTION_DISCARD) {
+        r->refused = true;
+        r->refusal = r->d;
+    }
+    return !r->refused;
+}
 
-    if (t->steps == NULL || t->steps->kind != STEP_CLIENT) {
-        diag_error(diag, &t->loc, "test \"%s\": expected it to start with 'client ADDRESS;'", t->name);
+static void new_message(struct run *r, enum phase phase)
+{
+    r->phase = phase;
+    r->refused = false;
+    r->edits = NULL;
+    r->nedits = 0;
+    r->eom_done = false;
+}
+
+/* Run DATA, end of headers, as the MTA would before the step at hand. */
+static bool reach(struct run *r, enum phase want)
+{
+    if (r->refused)
+        return false;
+    if (r->phase < PHASE_DATA && want >= PHASE_DATA) {
+        conn_data(r->conn, &r->d);
+        r->phase = PHASE_DATA;
+        if (!message_step(r))
+            return false;
+    }
+    if (r->phase < PHASE_BODY && want >= PHASE_BODY) {
+        conn_eoh(r->conn, &r->d);
+        r->phase = PHASE_BODY;
+        if (!message_step(r))
+            return false;
+    }
+    return true;
+}
+
+/* "Name: value", as the MTA passes it: without the space after the colon. */
+static void header(struct run *r, const char *field)
+{
+    char name[ENVELOPE_HEADER_NAME_MAX + 1];
+    const char *colon = strchr(field, ':');
+    size_t n = colon != NULL ? (size_t)(colon - field) : 0;
+
+    if (colon == NULL || n == 0 || n > ENVELOPE_HEADER_NAME_MAX) {
+        diag_error(r->diag, &r->t->loc, "test \"%s\": expected a header \"Name: value\", found \"%.60s\"",
+                   r->t->name, field);
+        r->failed = true;
         return;
     }
-    envelope_init(&env);
-    flow_init(&flow);
-    for (const struct test_step *st = t->steps; st != NULL; st = st->next) {
-        struct verdict v;
-        enum flow_origin origin;
-        int stage = apply_step(st, &env, &flow, diag, t->name);
-        char got[300];
+    memcpy(name, field, n);
+    name[n] = '\0';
+    for (colon++; *colon == ' '; colon++)
+        ;
+    conn_header(r->conn, name, colon, true, &r->d);
+    message_step(r);
+}
 
-        if (stage < 0)
-            break;
-        check_labels(rs, st, t->name, diag);
-        int rc = flow_eval(&flow, rs, (enum stage)stage, stage != STAGE_CONNECT, &env, &v, &origin);
-        if (rc == FLOW_DNS_FAILURE) {
-            /* What the client gets: 451 4.4.3, by no rule. */
-            memset(&v, 0, sizeof v);
-            v.action = ACTION_TEMPFAIL;
-            v.has_reply = true;
-            memcpy(v.code, "451", 4);
-            memcpy(v.xcode, "4.4.3", 6);
-            origin = FLOW_EVALUATED;
-        } else if (rc != 0) {
-            diag_error(diag, &st->loc, "test \"%s\": %s: the rules could not be evaluated", t->name,
-                       step_word(st->kind));
-            break;
+static void body_line(struct run *r, const char *line, size_t len)
+{
+    conn_body(r->conn, (const unsigned char *)line, len);
+    conn_body(r->conn, (const unsigned char *)"\r\n", 2);
+}
+
+/* A message file: its header fields (continuation lines joined), end of headers, its body. */
+static void message(struct run *r, const char *text)
+{
+    const char *p = text;
+    char field[ENVELOPE_HEADER_VALUE_MAX + 256];
+    size_t used = 0;
+
+    while (*p != '\0' && *p != '\n' && !(p[0] == '\r' && p[1] == '\n') && !r->refused && !r->failed) {
+        size_t len = strcspn(p, "\r\n");
+        bool more = p[len + (p[len] == '\r') + (p[len] != '\0')] == ' ' ||
+                    p[len + (p[len] == '\r') + (p[len] != '\0')] == '\t';
+        if (used > 0 && used + 1 < sizeof field)
+            field[used++] = '\n';
+        if (len > sizeof field - used - 1)
+            len = sizeof field - used - 1;
+        memcpy(field + used, p, len);
+        used += len;
+        field[used] = '\0';
+        p += strcspn(p, "\n");
+        p += *p == '\n';
+        if (!more) {
+            header(r, field);
+            used = 0;
         }
-        if (origin == FLOW_DEFERRED)
-            v = flow.conn_verdict; /* decided here, answered at the next command */
-        if (stage == STAGE_RCPT)
-            envelope_rcpt_done(&env, v.action == ACTION_NONE || v.action == ACTION_CONTINUE ||
-                                         v.action == ACTION_ACCEPT);
-        if (!st->expect.present || matches(&st->expect, &v))
-            continue;
-        describe(&v, got, sizeof got);
-        diag_error(diag, &st->expect.loc, "test \"%s\": %s %s: expected %s%s%.0d%s%s, got %s", t->name,
-                   step_word(st->kind), st->value, action_name(st->expect.action),
-                   st->expect.code ? " " : "", st->expect.code, st->expect.by ? " by " : "",
-                   st->expect.by ? st->expect.by : "", got);
     }
-    envelope_free(&env);
-    flow_free(&flow);
+    p += p[0] == '\r';
+    p += p[0] == '\n';
+    if (r->failed || !reach(r, PHASE_BODY))
+        return;
+    while (*p != '\0') {
+        size_t len = strcspn(p, "\r\n");
+        body_line(r, p, len);
+        p += len;
+        p += p[0] == '\r';
+        p += p[0] == '\n';
+    }
+}
+
+static void eom(struct run *r)
+{
+    if (!reach(r, PHASE_BODY))
+        return;
+    conn_eom(r->conn, &r->d, &r->edits, &r->nedits);
+    r->phase = PHASE_DONE;
+    r->eom_done = true;
+    message_step(r);
+}
+
+/* A new connection: nothing of the previous one carries over. */
+static void client(struct run *r, const struct test_step *st)
+{
+    struct ipaddr ip;
+    char name[80];
+    const char *error;
+
+    conn_free(r->conn);
+    new_message(r, PHASE_NONE);
+    if (ipaddr_parse(st->value, &ip) < 0) {
+        diag_error(r->diag, &st->loc, "test \"%s\": expected an IPv4 or IPv6 address after 'client', found \"%s\"",
+                   r->t->name, st->value);
+        r->failed = true;
+        return;
+    }
+    if ((r->conn = conn_new(ruleset_ref(r->rs), &r->world.svc, &error)) == NULL) {
+        diag_error(r->diag, &st->loc, "test \"%s\": %s", r->t->name, error);
+        r->failed = true;
+        return;
+    }
+    conn_set_macros(r->conn, test_world_macro, (void *)r->t);
+    r->auth_user = st->auth_user;
+    snprintf(name, sizeof name, "[%s]", st->value);
+    conn_connect(r->conn, st->client_name ? st->client_name : name, &ip, &r->d);
+}
+
+/* The SMTP steps; false when the step has no decision of its own. */
+static bool smtp_step(struct run *r, const struct test_step *st)
+{
+    switch (st->kind) {
+    case STEP_CLIENT: client(r, st); return !r->failed;
+    case STEP_HELO: conn_helo(r->conn, st->value, true, &r->d); return true;
+    case STEP_MAIL:
+        new_message(r, PHASE_MAIL);
+        conn_mail(r->conn, st->value, NULL, r->auth_user, true, &r->d);
+        message_step(r);
+        return true;
+    case STEP_RCPT: conn_rcpt(r->conn, st->value, true, &r->d); return true;
+    case STEP_DATA: reach(r, PHASE_DATA); return true;
+    case STEP_HEADER:
+        if (reach(r, PHASE_DATA))
+            header(r, st->value);
+        return true;
+    case STEP_EOH: reach(r, PHASE_BODY); return true;
+    case STEP_BODY:
+        for (size_t i = 0; i < st->nlines && reach(r, PHASE_BODY); i++)
+            body_line(r, st->lines[i], strlen(st->lines[i]));
+        return false;
+    case STEP_MESSAGE:
+        if (reach(r, PHASE_DATA))
+            message(r, st->value);
+        return true;
+    case STEP_EOM: eom(r); return true;
+    case STEP_RSET: conn_abort(r->conn); new_message(r, PHASE_NONE); return false;
+    default: return false;
+    }
+}
+
+static void check_expect(struct run *r, const struct test_step *st)
+{
+    struct verdict v = r->refused && st->kind >= STEP_DATA ? r->refusal.v : r->d.v;
+    char got[300];
+
+    if (!r->refused || st->kind < STEP_DATA) {
+        if (r->d.origin == FLOW_DEFERRED)
+            v = conn_flow(r->conn)->conn_verdict; /* decided here, answered at the next command */
+    }
+    if (!st->expect.present || matches(&st->expect, &v))
+        return;
+    describe(&v, got, sizeof got);
+    diag_error(r->diag, &st->expect.loc, "test \"%s\": %s%s%s: expected %s%s%.0d%s%s, got %s", r->t->name,
+               step_word(st->kind), st->value && st->kind <= STEP_RCPT ? " " : "",
+               st->value && st->kind <= STEP_RCPT ? st->value : "", action_name(st->expect.action),
+               st->expect.code ? " " : "", st->expect.code, st->expect.by ? " by " : "",
+               st->expect.by ? st->expect.by : "", got);
+}
+
+/* Header text compared as a reader sees it: folding and runs of blanks are one space. */
+static void unfold(const char *in, char *out, size_t outsz)
+{
+    size_t o = 0;
+    bool blank = false;
+
+    for (; *in != '\0' && o + 1 < outsz; in++) {
+        if (isspace((unsigned char)*in)) {
+            blank = o > 0;
+            continue;
+        }
+        if (blank && o + 2 < outsz)
+            out[o++] = ' ';
+        blank = false;
+        out[o++] = *in;
+    }
+    out[o] = '\0';
+}
+
+/* "added NAME [VALUE]" and "removed NAME [COUNT]": what the last end of message did. */
+static void check_edit(struct run *r, const struct test_step *st)
+{
+    bool added = st->kind == STEP_ADDED;
+    char want[EFFECT_VALUE_MAX * 4 + 1], have[EFFECT_VALUE_MAX * 4 + 1] = "";
+
+    if (!r->eom_done) {
+        diag_error(r->diag, &st->loc, "test \"%s\": %s: expected an 'eom' step before it", r->t->name,
+                   added ? "added" : "removed");
+        return;
+    }
+    for (size_t i = 0; i < r->nedits; i++) {
+        const struct conn_edit *e = &r->edits[i];
+        bool adds = e->kind == EDIT_INSERT_TOP || e->kind == EDIT_ADD || e->kind == EDIT_CHANGE;
+        bool removes = e->kind == EDIT_REMOVE_FORGED || e->kind == EDIT_DELETE;
+        if ((added ? !adds : !removes) || e->name == NULL || strcasecmp(e->name, st->value) != 0)
+            continue;
+        if (!added && (st->number < 0 || (size_t)st->number == e->count))
+            return;
+        if (!added) {
+            snprintf(have, sizeof have, "%zu", e->count);
+            continue;
+        }
+        unfold(e->value ? e->value : "", have, sizeof have);
+        unfold(st->value2 ? st->value2 : "", want, sizeof want);
+        if (st->value2 == NULL || strcmp(want, have) == 0)
+            return;
+    }
+    if (have[0] != '\0' && added)
+        diag_error(r->diag, &st->loc, "test \"%s\": added %s: expected \"%s\", the message got \"%s\"",
+                   r->t->name, st->value, st->value2, have);
+    else if (have[0] != '\0')
+        diag_error(r->diag, &st->loc, "test \"%s\": removed %s: expected %ld, the message had %s removed",
+                   r->t->name, st->value, st->number, have);
+    else if (added || st->number != 0)
+        diag_error(r->diag, &st->loc, "test \"%s\": %s %s: the message got no such header edit", r->t->name,
+                   added ? "added" : "removed", st->value);
+}
+
+static void run_step(struct run *r, const struct test_step *st)
+{
+    if (st->kind == STEP_LATER) {
+        r->world.clock += st->number;
+        return;
+    }
+    if (st->kind == STEP_ADDED || st->kind == STEP_REMOVED) {
+        check_edit(r, st);
+        return;
+    }
+    if (st->kind > STEP_RSET)
+        return; /* the test's world: set up before it ran */
+    if (r->conn == NULL && st->kind != STEP_CLIENT) {
+        diag_error(r->diag, &r->t->loc, "test \"%s\": expected it to start with 'client ADDRESS;'", r->t->name);
+        r->failed = true;
+        return;
+    }
+    check_label(r->rs, st, r->t->name, r->diag);
+    if (st->kind >= STEP_DATA && st->kind <= STEP_EOM && r->phase == PHASE_NONE) {
+        diag_error(r->diag, &st->loc, "test \"%s\": %s: expected a 'mail' step first", r->t->name,
+                   step_word(st->kind));
+        r->failed = true;
+        return;
+    }
+    if (smtp_step(r, st) && !r->failed)
+        check_expect(r, st);
+}
+
+static void run_test(struct ruleset *rs, const struct rule_test *t, struct diag *diag)
+{
+    struct run r = { .rs = rs, .t = t, .diag = diag };
+
+    if (test_world_open(&r.world, rs, t, diag) < 0)
+        return;
+    for (const struct test_step *st = t->steps; st != NULL && !r.failed; st = st->next)
+        run_step(&r, st);
+    conn_free(r.conn);
+    test_world_close(&r.world);
 }
 
 void rules_run_tests(struct ruleset *rs, struct diag *diag)
@@ -162,3 +407,4 @@ void rules_run_tests(struct ruleset *rs, struct diag *diag)
     for (const struct rule_test *t = rs->tests; t != NULL; t = t->next)
         run_test(rs, t, diag);
 }
+
