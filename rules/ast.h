@@ -89,6 +89,8 @@ struct rule {
     struct rules_loc loc;
     bool warn;                   /* log what it would do; never decides */
     bool unchecked;              /* "accept unchecked": ends every later check, recipients' too */
+    bool off;                    /* "off": checked at load, never evaluated (a test may enable it) */
+    bool enabled_by_test;        /* an "off" rule a running test switched on */
     char *label;                 /* [label], for tests and logs; NULL if none */
     enum stage stage;
     enum action action;
@@ -109,7 +111,7 @@ enum test_step_kind {
     STEP_CLIENT, STEP_HELO, STEP_MAIL, STEP_RCPT, STEP_DATA, STEP_HEADER, STEP_EOH, STEP_BODY,
     STEP_MESSAGE, STEP_EOM, STEP_RSET,
     /* The world the test lives in: for the whole test, wherever written. */
-    STEP_DNS, STEP_DNS_FAIL, STEP_MACRO, STEP_AUTHSERV_ID,
+    STEP_DNS, STEP_DNS_FAIL, STEP_MACRO, STEP_AUTHSERV_ID, STEP_ENABLE,
     /* The clock moves on, here. */
     STEP_LATER,
     /* What the last end of message did to the header. */
@@ -143,6 +145,7 @@ struct test_step {
 struct rule_test {
     char *name;
     struct rules_loc loc;
+    bool passed;                 /* it ran, and met every expectation */
     struct test_step *steps;
     struct rule_test *next;
 };

@@ -445,6 +445,8 @@ static void make_text(struct rule *r)
         fprintf(f, "[%s] ", r->label);
     if (r->warn)
         fputs("warn ", f);
+    if (r->off)
+        fputs("off ", f);
     fputs(action_name(r->action), f);
     if (r->unchecked)
         fputs(" unchecked", f);
@@ -564,7 +566,7 @@ static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
         if (r->warn && r->action == ACTION_CONTINUE)
             diag_error(diag, &r->loc, "'warn' goes with accept, reject, tempfail or discard: it logs what that would have done");
         if (r->action == ACTION_GREYLIST) {
-            rs->uses_state = true;
+            rs->uses_state = rs->uses_state || !r->off; /* an off line needs no store */
             if (s != STAGE_RCPT)
                 diag_error(diag, &r->loc, "greylist needs the sender and the recipient: expected it at stage rcpt");
             if (r->warn)
@@ -574,7 +576,7 @@ static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
             diag_error(diag, &r->loc, "discard needs a message: expected it at stage mail or later");
         if (always != NULL)
             diag_warning(diag, &r->loc, "this rule can never match: the rule at %s always decides first", always->where);
-        else if (r->cond == NULL && !r->warn && !action_is_effect(r->action))
+        else if (r->cond == NULL && !r->warn && !r->off && !action_is_effect(r->action))
             always = r;
         make_text(r);
     }

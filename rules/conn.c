@@ -142,8 +142,9 @@ static int conn_setup(struct conn *c, const struct conn_services *svc, const cha
     if (svc->auth != NULL && (ruleset_uses_spf(rs) || ruleset_uses_dkim(rs)) &&
         (c->env.auth = sendauth_new(svc->auth, ruleset_uses_dkim(rs))) == NULL)
         return -1;
-    if (svc->state != NULL && svc->state->store != NULL && ruleset_uses_state(rs) &&
-        (c->env.state = statecheck_new(svc->state)) == NULL)
+    /* A store is handed over only where the rules need one (or a test
+       enables an "off" greylisting line). */
+    if (svc->state != NULL && svc->state->store != NULL && (c->env.state = statecheck_new(svc->state)) == NULL)
         return -1;
     return 0;
 }

@@ -219,6 +219,8 @@ int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelo
         return -1;
     for (const struct rule *r = rs->stages[stage]; r != NULL; r = r->next) {
         bool match = true;
+        if (r->off)
+            continue;
         if (r->cond != NULL && cond_eval(r->cond, env, v, &match) < 0) {
             /* A dry run or an effect never refuses mail because a lookup failed. */
             if (v->dns_failure && (r->warn || action_is_effect(r->action))) {

@@ -72,7 +72,7 @@ static void rules_error(struct rules_loc *loc, struct parser *p, const char *msg
 %token QUARANTINE "quarantine" ADD_HEADER "add-header" CHANGE_HEADER "change-header"
 %token DELETE_HEADER "delete-header" TAG "tag" DNSLIST "dnslist"
 %token AUTH_RESULTS "authentication-results" RECEIVED_SPF "received-spf"
-%token GREYLIST "greylist" RATELIMIT "ratelimit" OVER "over"
+%token GREYLIST "greylist" RATELIMIT "ratelimit" OVER "over" OFF "off"
 %token NE "!=" LE "<=" GE ">="
 
 %left OR
@@ -198,9 +198,11 @@ rules
 rule
     : label_opt warn_opt action reply_opt cond_opt ';'
         {
-            rule_add(p, $1, $2 != 0, (enum action)$3, &$4.r, $4.has, $5, $1 ? &@1 : &@3);
-            if (p->last_rule != NULL)
+            rule_add(p, $1, $2 == 1, (enum action)$3, &$4.r, $4.has, $5, $1 ? &@1 : &@3);
+            if (p->last_rule != NULL) {
                 p->last_rule->unchecked = p->accept_unchecked;
+                p->last_rule->off = $2 == 2;
+            }
             p->accept_unchecked = false;
         }
     | label_opt effect cond_opt ';'
@@ -230,9 +232,11 @@ effect
     | RECEIVED_SPF                 { $$.action = ACTION_RECEIVED_SPF; $$.arg = NULL; $$.value = NULL; }
     ;
 
+/* warn: a dry run; off: checked, never run (a test may enable it). */
 warn_opt
     : %empty            { $$ = 0; }
     | WARN              { $$ = 1; }
+    | OFF               { $$ = 2; }
     ;
 
 /* One quoted string, or a macro standing for one. */

@@ -168,6 +168,13 @@ static int lex_word(struct parser *p, RULES_STYPE *val)
         free(w);
         return kw->token;
     }
+    /* "off" starts a rule that is checked but never runs (a test may
+       enable it); anywhere else it is a name like any other. */
+    if (p->stage >= 0 && (p->prev_tok == '{' || p->prev_tok == ';' || p->prev_tok == ']') &&
+        strcmp(w, "off") == 0) {
+        free(w);
+        return OFF;
+    }
     val->str = w;
     return WORD;
 }

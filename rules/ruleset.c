@@ -228,4 +228,7 @@ void ruleset_print(const struct ruleset *rs, FILE *out)
             fprintf(out, "    %s  # %s\n", rule_text(r), r->where);
         fprintf(out, "}\n");
     }
+    for (const struct rule_test *t = rs->tests; t != NULL; t = t->next)
+        fprintf(out, "# test \"%s\" (%s:%d): %s\n", t->name, t->loc.file, t->loc.first_line,
+                t->passed ? "passed" : "failed");
 }

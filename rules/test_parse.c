@@ -30,7 +30,7 @@ static const struct step_kind kinds[] = {
     { "mail", STEP_MAIL, 1, 1, true, "mail \"<PATH>\"" },
     { "rcpt", STEP_RCPT, 1, 1, true, "rcpt \"<PATH>\"" },
     { "data", STEP_DATA, 0, 0, true, "data" },
-    { "header", STEP_HEADER, 1, 1, true, "header \"Name: value\"" },
+    { "header", STEP_HEADER, 1, TEST_STEP_VALUES_MAX, true, "header \"Name: value\" [\"continued\" ...]" },
     { "eoh", STEP_EOH, 0, 0, true, "eoh" },
     { "body", STEP_BODY, 1, TEST_STEP_VALUES_MAX, false, "body \"LINE\" ..." },
     { "message", STEP_MESSAGE, 1, 1, true, "message \"FILE\"" },
@@ -40,8 +40,9 @@ static const struct step_kind kinds[] = {
     { "dns-fail", STEP_DNS_FAIL, 1, 1, false, "dns-fail \"NAME\"" },
     { "macro", STEP_MACRO, 2, 2, false, "macro \"{NAME}\" \"VALUE\"" },
     { "authserv-id", STEP_AUTHSERV_ID, 1, 1, false, "authserv-id \"NAME\"" },
+    { "enable", STEP_ENABLE, 1, 1, false, "enable LABEL (of an \"off\" rule)" },
     { "later", STEP_LATER, 1, 1, false, "later SECONDS" },
-    { "added", STEP_ADDED, 1, 2, false, "added \"NAME\" [\"VALUE\"]" },
+    { "added", STEP_ADDED, 1, TEST_STEP_VALUES_MAX, false, "added \"NAME\" [\"VALUE\" ...]" },
     { "removed", STEP_REMOVED, 1, 2, false, "removed \"NAME\" [COUNT]" },
 };
 #define NKINDS (sizeof kinds / sizeof kinds[0])
@@ -145,6 +146,25 @@ static int all_lines(struct parser *p, struct test_step *st)
     return 0;
 }
 
+/* Strings from..nargs joined with sep: a header folded over several lines. */
+static char *join(struct parser *p, size_t from, const char *sep)
+{
+    size_t len = 1;
+    char *out;
+
+    for (size_t i = from; i < p->nargs; i++)
+        len += strlen(p->args[i].text) + strlen(sep);
+    if ((out = malloc(len)) == NULL)
+        return NULL;
+    out[0] = '\0';
+    for (size_t i = from; i < p->nargs; i++) {
+        if (i > from)
+            strcat(out, sep);
+        strcat(out, p->args[i].text);
+    }
+    return out;
+}
+
 static int client_options(struct parser *p, struct test_step *st)
 {
     for (size_t i = 1; i < p->nargs; i += 2) {
@@ -184,6 +204,13 @@ static int read_args(struct parser *p, const struct step_kind *k, struct test_st
         return client_options(p, st);
     case STEP_BODY:
         return all_lines(p, st);
+    case STEP_HEADER:
+        /* Folded as the MTA passes a folded header: a newline and a tab. */
+        return (st->value = join(p, 0, "\n\t")) != NULL ? 0 : -1;
+    case STEP_ADDED:
+        st->value = take(p, 0);
+        /* The value may be written over several strings; compared unfolded. */
+        return p->nargs == 1 || (st->value2 = join(p, 1, " ")) != NULL ? 0 : -1;
     case STEP_DNS:
         if (p->nargs == 2 && p->args[0].word && strcmp(p->args[0].text, "file") == 0) {
             char *text = read_beside(p, p->args[1].text, &p->args[1].loc);
@@ -222,7 +249,7 @@ static const struct step_kind *find_kind(struct parser *p, const char *word, con
         diag_error(p->diag, loc, "unknown test step \"%s\": did you mean \"%s\"?", word, near);
     else
         diag_error(p->diag, loc, "expected a test step (client, helo, mail, rcpt, data, header, eoh, body, "
-                                 "message, eom, rset, dns, dns-fail, macro, authserv-id, later, added or "
+                                 "message, eom, rset, dns, dns-fail, macro, authserv-id, enable, later, added or "
                                  "removed), found \"%s\"", word);
     return NULL;
 }

@@ -205,7 +205,7 @@ static const struct bad_case bad_cases[] = {
     { "test_step_kind", "on rcpt { reject; }\ntest \"t\" {\n    client 192.0.2.1;\n    deliver \"x\";\n}\n",
       NULL, NULL, NULL, 1, 0,
       { { NULL, 4, 5, "expected a test step (client, helo, mail, rcpt, data, header, eoh, body, message, eom, "
-                      "rset, dns, dns-fail, macro, authserv-id, later, added or removed), found \"deliver\"" } } },
+                      "rset, dns, dns-fail, macro, authserv-id, enable, later, added or removed), found \"deliver\"" } } },
     { "test_step_typo", "on rcpt { reject; }\ntest \"t\" {\n    client 192.0.2.1;\n    mial \"<a@b.example>\";\n}\n",
       NULL, NULL, NULL, 1, 0, { { NULL, 4, 5, "unknown test step \"mial\": did you mean \"mail\"?" } } },
     { "test_step_arguments", "on rcpt { reject; }\ntest \"t\" {\n    client 192.0.2.1;\n    eom \"now\";\n}\n",
