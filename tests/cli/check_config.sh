@@ -141,4 +141,13 @@ check "--store without NAME=VALUE exits 2 and says what it expected" \
     contains "$T/out" '^mxguard: --store backend: expected NAME=VALUE$'
 "$MXGUARD" --store backend=redis --store redis-port=6380 -n -c rules/examples/gateway.rules >"$T/out" 2>&1
 check "--store with good settings checks the rules as usual" test $? -eq 0
+# --- accept before the recipients: refused unless it says "unchecked"
+"$MXGUARD" -n -c tests/cli/bad/accept-before-rcpt.rules >"$T/out" 2>"$T/err"
+check "a plain accept before rcpt: exit 1" test $? -eq 1
+sed 's/^/#   /' "$T/err"
+A=tests/cli/bad/accept-before-rcpt.rules
+check "accept at connect: refused, with the way out" \
+    contains "$T/err" "^$A:5:14: 'accept' at connect would end every later check of the connection, the relay check of each recipient included: write 'accept unchecked' if that is what you mean"
+check "accept at mail: refused" contains "$T/err" "^$A:6:11: 'accept' at mail would end every later check of the message"
+check "accept unchecked at helo and accept at rcpt: no complaint" test "$(wc -l <"$T/err")" -eq 2
 finish
