@@ -231,8 +231,10 @@ void conn_mail(struct conn *c, const char *path, char *const *params, const char
 void conn_rcpt(struct conn *c, const char *path, bool answered, struct decision *d)
 {
     evaluate(c, STAGE_RCPT, envelope_set_rcpt(&c->env, path) == 0, answered, d);
-    /* Counted once, here: what recipient.count means everywhere. */
-    d->rcpt_accepted = d->answer == ACTION_CONTINUE || d->answer == ACTION_ACCEPT;
+    /* Counted once, here: what recipient.count means everywhere. A
+       discard is the MTA accepting the recipient and dropping the
+       message later, so its recipient counts too. */
+    d->rcpt_accepted = d->answer == ACTION_CONTINUE || d->answer == ACTION_ACCEPT || d->answer == ACTION_DISCARD;
     envelope_rcpt_done(&c->env, d->rcpt_accepted);
 }
 

@@ -96,6 +96,8 @@ int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool c
             f->msg_accepted = true;
         else
             f->conn_accepted = true;
+    } else if (v->action == ACTION_DISCARD) {
+        f->msg_accepted = true; /* the MTA drops the message and asks no more about it */
     } else if (refuses(v->action) && !message_stage) {
         f->conn_refused = true;
         f->refused_at = stage;

@@ -6,8 +6,8 @@
  * - "accept unchecked" at connect or helo ends all checks for the
  *   connection, at mail or rcpt for the message (a plain accept there is
  *   refused at load: it would pass later recipients unchecked); accept at
- *   rcpt passes that recipient only; accept at data or later ends the
- *   checks of the message;
+ *   rcpt passes that recipient only; accept at data or later, and a
+ *   discard anywhere, end the checks of the message;
  * - a reject or tempfail at connect is answered at the next stage that can
  *   carry a reply (libmilter cannot send the admin's text at connect), and
  *   a reject or tempfail at connect or helo answers every later command of

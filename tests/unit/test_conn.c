@@ -204,6 +204,22 @@ static void test_edits_in_order(void **state)
     conn_free(c);
 }
 
+/* The MTA accepts a discarded recipient (the message is dropped later): it counts. */
+static void test_discarded_recipient_counts(void **state)
+{
+    static const char text[] = "on rcpt { discard if recipient.local = \"trap\"; }\n";
+    struct conn *c = open_conn(text, "203.0.113.5");
+    struct decision d;
+
+    (void)state;
+    conn_mail(c, "<a@outside.example>", NULL, NULL, true, &d);
+    conn_rcpt(c, "<trap@example.org>", true, &d);
+    assert_int_equal(d.answer, ACTION_DISCARD);
+    assert_true(d.rcpt_accepted);
+    assert_int_equal(conn_envelope(c)->rcpt_count, 1);
+    conn_free(c);
+}
+
 static void test_refused_message_gets_no_edits(void **state)
 {
     static const char text[] =
@@ -236,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_refused_helo_holds),
         cmocka_unit_test(test_edits_in_order),
         cmocka_unit_test(test_refused_message_gets_no_edits),
+        cmocka_unit_test(test_discarded_recipient_counts),
     };
     return cmocka_run_group_tests_name("conn", tests, NULL, NULL);
 }
