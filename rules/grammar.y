@@ -330,6 +330,8 @@ test_steps
 test_step
     : WORD step_args expect_opt ';'
         { test_step_add(p, $1, &$3, &@1); $1 = NULL; $3.by = NULL; }
+    | MACRO step_args expect_opt ';'   /* "macro" is a keyword of conditions too */
+        { test_step_add(p, strdup("macro"), &$3, &@1); $3.by = NULL; }
     | error ';'
         { yyerrok; test_args_clear(p); }
     ;

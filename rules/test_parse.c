@@ -265,10 +265,12 @@ static void append(struct rule_test *t, struct test_step *st)
 
 void test_step_add(struct parser *p, char *word, struct test_expect *e, const struct rules_loc *loc)
 {
-    const struct step_kind *k = find_kind(p, word, loc);
+    const struct step_kind *k = word != NULL ? find_kind(p, word, loc) : NULL;
     struct test_step *st = NULL;
 
-    if (k == NULL) {
+    if (word == NULL) {
+        diag_error(p->diag, loc, "out of memory");
+    } else if (k == NULL) {
         /* reported */
     } else if (k->kind != STEP_CLIENT && p->nargs > 1 && p->args[1].word &&
                (strcmp(p->args[1].text, "name") == 0 || strcmp(p->args[1].text, "auth") == 0)) {

@@ -224,6 +224,14 @@ static const struct bad_case bad_cases[] = {
       NULL, NULL, NULL, 1, 0,
       { { NULL, 3, 5, "test \"t\": its DNS: a DNS record could not be read (a record is written \"name. TYPE "
                       "data\", e.g. \"example.org. TXT \\\"v=spf1 -all\\\"\")" } } },
+    { "test_enable_needs_an_off_rule",
+      "on rcpt { [r] reject if recipient.local = \"x\"; }\ntest \"t\" {\n    enable r;\n    client 192.0.2.1;\n}\n",
+      NULL, NULL, NULL, 1, 0, { { NULL, 3, 5, "test \"t\": enable r: expected the label of an 'off' rule" } } },
+    { "test_macro_step",
+      "on connect { [tls] reject if not macro \"{tls_version}\" ~ \"^TLSv1\\\\.3$\"; }\n"
+      "test \"t\" {\n    macro \"{tls_version}\" \"TLSv1.2\";\n    client 192.0.2.1 expect continue;\n}\n",
+      NULL, NULL, NULL, 1, 0,
+      { { NULL, 4, 22, "test \"t\": client 192.0.2.1: expected continue, got reject 550 by tls (@FILE@:1)" } } },
     { "test_added_needs_eom",
       "on eom { add-header \"X-A\" \"1\"; }\ntest \"t\" {\n    client 192.0.2.1;\n    added \"X-A\";\n}\n",
       NULL, NULL, NULL, 1, 0, { { NULL, 4, 5, "test \"t\": added: expected an 'eom' step before it" } } },
