@@ -341,6 +341,7 @@ step_args
     : %empty
     | step_args string   { test_arg_add(p, $2, false, &@2); $2 = NULL; }
     | step_args WORD     { test_arg_add(p, $2, true, &@2); $2 = NULL; }
+    | step_args FILE_    { test_arg_add(p, strdup("file"), true, &@2); }  /* dns file "x" */
     | step_args NUMBER
         {
             char buf[32];

@@ -284,7 +284,11 @@ void test_step_add(struct parser *p, char *word, struct test_expect *e, const st
     } else if (st != NULL) {
         st->kind = k->kind;
         st->loc = *loc;
+        unsigned errors = p->diag->errors;
         if (read_args(p, k, st) < 0) {
+            if (p->diag->errors == errors)
+                diag_error(p->diag, loc, "%s: out of memory, or more than %d records", k->word,
+                           TEST_STEP_VALUES_MAX * 4);
             test_step_free(st); /* dropped whole */
             st = NULL;
         }

@@ -232,6 +232,14 @@ static const struct bad_case bad_cases[] = {
       "test \"t\" {\n    macro \"{tls_version}\" \"TLSv1.2\";\n    client 192.0.2.1 expect continue;\n}\n",
       NULL, NULL, NULL, 1, 0,
       { { NULL, 4, 22, "test \"t\": client 192.0.2.1: expected continue, got reject 550 by tls (@FILE@:1)" } } },
+    /* The zone file beside the rule file is what the test's DNS answers: the
+       client has a name, so the expectation written here is wrong. */
+    { "test_dns_file",
+      "on connect { [no-ptr] reject if rdns.none; }\n"
+      "test \"t\" {\n    dns file \"test.zone\";\n    client 192.0.2.1 expect reject by no-ptr;\n}\n",
+      NULL, "test.zone",
+      "; the test's DNS\n1.2.0.192.in-addr.arpa. PTR mx.example.org.\nmx.example.org. A 192.0.2.1\n", 1, 0,
+      { { NULL, 4, 22, "test \"t\": client 192.0.2.1: expected reject by no-ptr, got continue 250 by default" } } },
     { "test_added_needs_eom",
       "on eom { add-header \"X-A\" \"1\"; }\ntest \"t\" {\n    client 192.0.2.1;\n    added \"X-A\";\n}\n",
       NULL, NULL, NULL, 1, 0, { { NULL, 4, 5, "test \"t\": added: expected an 'eom' step before it" } } },
