@@ -111,7 +111,7 @@ enum test_step_kind {
     STEP_CLIENT, STEP_HELO, STEP_MAIL, STEP_RCPT, STEP_DATA, STEP_HEADER, STEP_EOH, STEP_BODY,
     STEP_MESSAGE, STEP_EOM, STEP_RSET,
     /* The world the test lives in: for the whole test, wherever written. */
-    STEP_DNS, STEP_DNS_FAIL, STEP_MACRO, STEP_AUTHSERV_ID, STEP_ENABLE,
+    STEP_DNS, STEP_DNS_FAIL, STEP_MACRO, STEP_AUTHSERV_ID, STEP_ENABLE, STEP_STORE,
     /* The clock moves on, here. */
     STEP_LATER,
     /* What the last end of message did to the header. */

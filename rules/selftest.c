@@ -297,11 +297,13 @@ static void check_expect(struct run *r, const struct test_step *st)
     if (!st->expect.present || matches(&st->expect, &v))
         return;
     describe(&v, got, sizeof got);
-    diag_error(r->diag, &st->expect.loc, "test \"%s\": %s%s%s: expected %s%s%.0d%s%s, got %s", r->t->name,
+    diag_error(r->diag, &st->expect.loc, "test \"%s\": %s%s%s: expected %s%s%.0d%s%s, got %s%s", r->t->name,
                step_word(st->kind), st->value && st->kind <= STEP_RCPT ? " " : "",
                st->value && st->kind <= STEP_RCPT ? st->value : "", action_name(st->expect.action),
                st->expect.code ? " " : "", st->expect.code, st->expect.by ? " by " : "",
-               st->expect.by ? st->expect.by : "", got);
+               st->expect.by ? st->expect.by : "", got,
+               r->world.state.store == NULL && ruleset_uses_state(r->rs)
+                   ? " (greylisting and rate limits run only in a test with a 'store' step)" : "");
 }
 
 /* Header text compared as a reader sees it: folding and runs of blanks are one space. */
@@ -416,13 +418,15 @@ static void switch_rules(struct ruleset *rs, const struct rule_test *t, bool on,
             continue;
         for (int s = 0; s < STAGE_COUNT; s++)
             for (struct rule *r = rs->stages[s]; r != NULL; r = r->next)
-                if (r->label != NULL && strcmp(r->label, st->value) == 0 && (r->off || r->enabled_by_test)) {
-                    r->off = !on;
-                    r->enabled_by_test = on;
-                    found = true;
+                if (r->label != NULL && strcmp(r->label, st->value) == 0) {
+                    found = true; /* a rule already on needs no switching */
+                    if (r->off || r->enabled_by_test) {
+                        r->off = !on;
+                        r->enabled_by_test = on;
+                    }
                 }
         if (!found && on)
-            diag_error(diag, &st->loc, "test \"%s\": enable %s: expected the label of an 'off' rule", t->name,
+            diag_error(diag, &st->loc, "test \"%s\": enable %s: expected the label of a rule", t->name,
                        st->value);
     }
 }

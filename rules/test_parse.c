@@ -41,6 +41,7 @@ static const struct step_kind kinds[] = {
     { "macro", STEP_MACRO, 2, 2, false, "macro \"{NAME}\" \"VALUE\"" },
     { "authserv-id", STEP_AUTHSERV_ID, 1, 1, false, "authserv-id \"NAME\"" },
     { "enable", STEP_ENABLE, 1, 1, false, "enable LABEL (of an \"off\" rule)" },
+    { "store", STEP_STORE, 0, 0, false, "store" },
     { "later", STEP_LATER, 1, 1, false, "later SECONDS" },
     { "added", STEP_ADDED, 1, TEST_STEP_VALUES_MAX, false, "added \"NAME\" [\"VALUE\" ...]" },
     { "removed", STEP_REMOVED, 1, 2, false, "removed \"NAME\" [COUNT]" },
@@ -249,7 +250,7 @@ static const struct step_kind *find_kind(struct parser *p, const char *word, con
         diag_error(p->diag, loc, "unknown test step \"%s\": did you mean \"%s\"?", word, near);
     else
         diag_error(p->diag, loc, "expected a test step (client, helo, mail, rcpt, data, header, eoh, body, "
-                                 "message, eom, rset, dns, dns-fail, macro, authserv-id, enable, later, added or "
+                                 "message, eom, rset, dns, dns-fail, macro, authserv-id, enable, store, later, added or "
                                  "removed), found \"%s\"", word);
     return NULL;
 }

@@ -22,8 +22,8 @@ need_redis
 DELAY=3
 R="$T/rules"
 copy_gateway_rules "$R"
-# The one line that switches greylisting on, as an admin would.
-sed -i 's/^    #\[greylisting\] greylist /    [greylisting] greylist /' "$R/gateway.rules"
+# The one word that switches greylisting on, as an admin would: "off" goes.
+sed -i 's/^    \[greylisting\] off greylist /    [greylisting] greylist /' "$R/gateway.rules"
 grep -q '^    \[greylisting\] greylist if' "$R/gateway.rules" ||
     setup_failed "the greylist line of the shipped gateway rules is not the one this test switches on"
 cat >>"$R/gateway.rules" <<EOF

@@ -205,7 +205,7 @@ static const struct bad_case bad_cases[] = {
     { "test_step_kind", "on rcpt { reject; }\ntest \"t\" {\n    client 192.0.2.1;\n    deliver \"x\";\n}\n",
       NULL, NULL, NULL, 1, 0,
       { { NULL, 4, 5, "expected a test step (client, helo, mail, rcpt, data, header, eoh, body, message, eom, "
-                      "rset, dns, dns-fail, macro, authserv-id, enable, later, added or removed), found \"deliver\"" } } },
+                      "rset, dns, dns-fail, macro, authserv-id, enable, store, later, added or removed), found \"deliver\"" } } },
     { "test_step_typo", "on rcpt { reject; }\ntest \"t\" {\n    client 192.0.2.1;\n    mial \"<a@b.example>\";\n}\n",
       NULL, NULL, NULL, 1, 0, { { NULL, 4, 5, "unknown test step \"mial\": did you mean \"mail\"?" } } },
     { "test_step_arguments", "on rcpt { reject; }\ntest \"t\" {\n    client 192.0.2.1;\n    eom \"now\";\n}\n",
@@ -224,9 +224,9 @@ static const struct bad_case bad_cases[] = {
       NULL, NULL, NULL, 1, 0,
       { { NULL, 3, 5, "test \"t\": its DNS: a DNS record could not be read (a record is written \"name. TYPE "
                       "data\", e.g. \"example.org. TXT \\\"v=spf1 -all\\\"\")" } } },
-    { "test_enable_needs_an_off_rule",
-      "on rcpt { [r] reject if recipient.local = \"x\"; }\ntest \"t\" {\n    enable r;\n    client 192.0.2.1;\n}\n",
-      NULL, NULL, NULL, 1, 0, { { NULL, 3, 5, "test \"t\": enable r: expected the label of an 'off' rule" } } },
+    { "test_enable_needs_a_label",
+      "on rcpt { [r] reject if recipient.local = \"x\"; }\ntest \"t\" {\n    enable q;\n    client 192.0.2.1;\n}\n",
+      NULL, NULL, NULL, 1, 0, { { NULL, 3, 5, "test \"t\": enable q: expected the label of a rule" } } },
     { "test_macro_step",
       "on connect { [tls] reject if not macro \"{tls_version}\" ~ \"^TLSv1\\\\.3$\"; }\n"
       "test \"t\" {\n    macro \"{tls_version}\" \"TLSv1.2\";\n    client 192.0.2.1 expect continue;\n}\n",
