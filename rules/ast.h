@@ -193,15 +193,6 @@ struct ruleset {
 struct parser;
 void rules_include(struct parser *p, const char *path, const struct rules_loc *loc);
 
-/* parse.y: fills rs (rules unresolved) and reports syntax errors. */
-int rules_parse_file(struct ruleset *rs, const char *path, struct diag *diag);
-/* The same over text in memory; path names it in messages and anchors relative paths. */
-int rules_parse_buffer(struct ruleset *rs, const char *path, const char *buf, size_t len,
-                       struct diag *diag);
-
-/* compile.c: resolves names, checks types and replies, loads list files. */
-void rules_compile(struct ruleset *rs, struct diag *diag);
-
 /* lists.c */
 int list_load_file(struct list *l, const char *path, struct diag *diag, const char **error_r);
 int list_add_entry(struct list *l, const char *entry, const struct rules_loc *loc, struct diag *diag);
@@ -217,8 +208,7 @@ int dnslist_test(const struct list *l, const struct envelope *env, enum fact_typ
 /* Ask every DNS question the stage's rules need, at once, before they run. */
 void rules_prefetch(const struct ruleset *rs, enum stage stage, struct envelope *env);
 
-/* selftest.c: run the rule file's own tests; failures are errors. */
-void rules_run_tests(struct ruleset *rs, struct diag *diag);
+void ruleset_free(struct ruleset *rs);
 void test_free(struct rule_test *t);
 void test_step_free(struct test_step *st);
 

@@ -12,7 +12,7 @@
 #include "policy/auth/authresult.h"
 #include "policy/smtp/address.h"
 #include "policy/smtp/idn.h"
-#include "rules/ast.h"
+#include "rules/load.h"
 #include "rules/suggest.h"
 
 static struct list *find_list(const struct ruleset *rs, const char *name)

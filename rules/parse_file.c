@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "rules/load.h"
 #include "rules/parser.h"
 #include "grammar.h"
 

@@ -1,5 +1,6 @@
 /*
- * ruleset.c: load, share and free rule sets.
+ * ruleset.c: the rule set type: share, free, describe (rules/load.c makes
+ * one from a file).
  *
  * A rule set is immutable once ruleset_load returns it: sessions hold a
  * reference for their whole life, a reload builds a new one next to it,
@@ -64,7 +65,7 @@ void rule_free(struct rule *r)
     free(r);
 }
 
-static void ruleset_free(struct ruleset *rs)
+void ruleset_free(struct ruleset *rs)
 {
     for (int s = 0; s < STAGE_COUNT; s++) {
         struct rule *r = rs->stages[s];
@@ -96,43 +97,6 @@ static void ruleset_free(struct ruleset *rs)
     free(rs->files);
     free(rs->path);
     free(rs);
-}
-
-static struct ruleset *load(const char *path, const char *buf, size_t len, struct diag *diag)
-{
-    struct ruleset *rs = calloc(1, sizeof *rs);
-    unsigned errors = diag->errors;
-    int rc;
-
-    if (rs != NULL)
-        greylist_params_init(&rs->greylist);
-    if (rs == NULL || (rs->path = strdup(path)) == NULL) {
-        diag_error(diag, NULL, "%s: out of memory", path);
-        free(rs);
-        return NULL;
-    }
-    atomic_init(&rs->refs, 1);
-    rc = buf ? rules_parse_buffer(rs, path, buf, len, diag) : rules_parse_file(rs, path, diag);
-    if (rc == 0)
-        rules_compile(rs, diag);
-    /* The file's own tests run only on rules that compiled. */
-    if (rc == 0 && diag->errors == errors)
-        rules_run_tests(rs, diag);
-    if (diag->errors != errors) {
-        ruleset_free(rs);
-        return NULL;
-    }
-    return rs;
-}
-
-struct ruleset *ruleset_load(const char *path, struct diag *diag)
-{
-    return load(path, NULL, 0, diag);
-}
-
-struct ruleset *ruleset_load_buffer(const char *name, const char *buf, size_t len, struct diag *diag)
-{
-    return load(name, buf, len, diag);
 }
 
 struct ruleset *ruleset_ref(struct ruleset *rs)

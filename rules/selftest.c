@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "rules/ast.h"
+#include "rules/load.h"
 #include "rules/conn.h"
 #include "rules/selftest_world.h"
 #include "rules/suggest.h"
