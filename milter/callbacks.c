@@ -55,16 +55,18 @@ static void note_queue_id(SMFICTX *ctx, struct session *s)
     const char *qid = smfi_getsymval(ctx, "i");
 
     if (qid != NULL)
-        snprintf(s->queue_id, sizeof s->queue_id, "%s", qid);
+        logfmt_str(qid, s->queue_id, sizeof s->queue_id);
 }
 
 /* A DNS list or reverse DNS that did not answer: skipped (or tempfailed by its rule), and said so. */
 static void log_dns_failure(void *ctx, const char *what, const char *why)
 {
     const struct session *s = ctx;
+    char name[LOGFMT_BUF];
 
-    log_warnx("session=%s qid=%s client=%s dns: %s: %s", s->id, s->queue_id[0] ? s->queue_id : "-",
-              s->client, what, why);
+    /* The name asked for comes from the client (a sender's domain): escaped. */
+    log_warnx("session=%s qid=%s client=%s dns=%s: %s", s->id, s->queue_id[0] ? s->queue_id : "-",
+              s->client, logfmt_str(what, name, sizeof name), why);
 }
 
 static bool answered(const struct priv *p, enum stage stage)
@@ -267,14 +269,17 @@ static int apply_edit(SMFICTX *ctx, const struct conn_edit *e)
 static void log_edit(const struct session *s, const struct conn_edit *e)
 {
     const char *qid = s->queue_id[0] ? s->queue_id : "-";
+    char value[LOGFMT_BUF];
 
+    /* Values hold client text (a HELO in a header, our A-R): quoted, one line. */
     if (e->kind == EDIT_REMOVE_FORGED)
-        log_info("session=%s qid=%s client=%s removed %zu Authentication-Results header%s claiming %s",
-                 s->id, qid, s->client, e->count, e->count == 1 ? "" : "s", e->value);
+        log_info("session=%s qid=%s client=%s effect=remove-forged header=Authentication-Results count=%zu: "
+                 "removed %zu Authentication-Results header%s claiming %s", s->id, qid, s->client, e->count,
+                 e->count, e->count == 1 ? "" : "s", e->value);
     else
-        log_info("session=%s qid=%s client=%s rule=%s %s %s%s%s", s->id, qid, s->client, rule_ref(e->rule),
-                 action_name(e->action), e->name ? e->name : "", e->name && e->value && e->value[0] ? ": " : "",
-                 e->value ? e->value : "");
+        log_info("session=%s qid=%s client=%s rule=%s effect=%s header=%s value=%s", s->id, qid, s->client,
+                 rule_ref(e->rule), action_name(e->action), e->name ? e->name : "-",
+                 logfmt_quoted(e->value, value, sizeof value));
 }
 
 static sfsistat cb_eom(SMFICTX *ctx)

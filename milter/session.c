@@ -73,6 +73,10 @@ void session_set_client_text(struct session *s)
         ipaddr_format(&env->client_ip, addr);
     /* postfix names a client without reverse DNS "[address]": log it the
        way postfix does, unknown[address]. */
-    snprintf(s->client, sizeof s->client, "%.200s[%s]",
+    char text[300];
+
+    snprintf(text, sizeof text, "%.200s[%s]",
              env->client_name.s && env->client_name.s[0] != '[' ? env->client_name.s : "unknown", addr);
+    /* The name is the MTA's, from the client's reverse DNS: data, never format. */
+    logfmt_str(text, s->client, sizeof s->client);
 }

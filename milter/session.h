@@ -11,14 +11,15 @@
 
 #include <stdbool.h>
 
+#include "milter/logfmt.h"
 #include "rules/conn.h"
 #include "rules/ruleset.h"
 
 struct session {
     struct conn *conn;         /* the engine's connection: facts, verdicts, checks */
     char id[24];               /* our own id: the MTA's queue id comes late */
-    char queue_id[32];         /* MTA macro i, once known */
-    char client[300];          /* "name[address]" for logs */
+    char queue_id[LOGFMT_BUF];  /* MTA macro i, once known, as logs write it */
+    char client[LOGFMT_BUF];    /* "name[address]", as logs write it (milter/logfmt.h) */
 };
 
 /* The services every connection shares (set once, before the first session). */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "milter/log.h"
+#include "milter/logfmt.h"
 
 void verdict_escape_percent(const char *in, char *out, size_t outsz)
 {
@@ -31,12 +32,7 @@ static const char *qid(const struct session *s)
 static void log_decision(const struct session *s, enum stage stage, const struct verdict *v)
 {
     const char *rcpt = conn_envelope(s->conn)->rcpt.raw.s;
-    char text[REPLY_TEXT_MAX + 1];
-
-    /* One log line per decision: the lines of a multi-line reply joined with " / ". */
-    snprintf(text, sizeof text, "%s", v->text);
-    for (char *nl = strchr(text, '\n'); nl != NULL; nl = strchr(nl, '\n'))
-        *nl = '/';
+    char reply[REPLY_TEXT_MAX + 32], rq[LOGFMT_BUF], rr[LOGFMT_BUF];
 
     if (v->rule == NULL) {
         if (log_verbosity() > 0)
@@ -44,15 +40,17 @@ static void log_decision(const struct session *s, enum stage stage, const struct
                       s->id, qid(s), s->client, stage_name(stage));
         return;
     }
-    log_info("session=%s qid=%s client=%s stage=%s%s%.300s rule=%s action=%s%s%s%s%s%s%s%s",
-             s->id, qid(s), s->client, stage_name(stage),
-             stage == STAGE_RCPT && rcpt ? " rcpt=" : "", stage == STAGE_RCPT && rcpt ? rcpt : "",
-             rule_ref(v->rule), action_name(v->action),
-             v->has_reply ? " reply=\"" : "", v->has_reply ? v->code : "",
-             v->has_reply ? " " : "", v->has_reply ? v->xcode : "",
-             v->has_reply ? " " : "", v->has_reply ? text : "", v->has_reply ? "\"" : "");
+    /* One log line per decision: the lines of a multi-line reply joined with " / ". */
+    snprintf(reply, sizeof reply, "%s %s %s", v->code, v->xcode, v->text);
+    for (char *nl = strchr(reply, '\n'); nl != NULL; nl = strchr(nl, '\n'))
+        *nl = '/';
+    log_info("session=%s qid=%s client=%s stage=%s%s%s rule=%s action=%s%s%s", s->id, qid(s), s->client,
+             stage_name(stage), stage == STAGE_RCPT && rcpt ? " rcpt=" : "",
+             stage == STAGE_RCPT && rcpt ? logfmt_str(rcpt, rr, sizeof rr) : "", rule_ref(v->rule),
+             action_name(v->action), v->has_reply ? " reply=" : "",
+             v->has_reply ? logfmt_quoted(reply, rq, sizeof rq) : "");
     if (v->has_reply)
-        log_debug("session=%s rule %s: %s", s->id, rule_where(v->rule), rule_text(v->rule));
+        log_debug("session=%s rule=%s: %s", s->id, rule_where(v->rule), rule_text(v->rule));
 }
 
 /* A tempfail no rule asked for: the engine's reply, and why in the log. */
@@ -62,7 +60,7 @@ static void log_failure(const struct session *s, enum stage stage, const struct 
         log_info("session=%s qid=%s client=%s stage=%s action=tempfail: %s", s->id, qid(s), s->client,
                  stage_name(stage), d->why);
     else
-        log_warnx("session=%s qid=%s client=%s stage=%s internal error (%s): tempfail", s ? s->id : "-",
+        log_warnx("session=%s qid=%s client=%s stage=%s action=tempfail: internal error (%s)", s ? s->id : "-",
                   qid(s), s ? s->client : "unknown", stage_name(stage), d->why ? d->why : "unknown");
 }
 
@@ -105,17 +103,19 @@ static void set_reply(SMFICTX *ctx, const struct session *s, const struct verdic
                              lines[12], lines[13], lines[14], lines[15], lines[16], lines[17], lines[18],
                              lines[19], lines[20], lines[21], lines[22], lines[23], lines[24], lines[25],
                              lines[26], lines[27], lines[28], lines[29], lines[30], lines[31], NULL);
-    if (rc != MI_SUCCESS)
-        log_warnx("session=%s: the MTA refused reply \"%s %s %s\"; it answers with its own text",
-                  s ? s->id : "-", v->code, v->xcode, v->text);
+    if (rc != MI_SUCCESS) {
+        char text[LOGFMT_BUF];
+        log_warnx("session=%s code=%s xcode=%s text=%s: the MTA refused this reply; it answers with its own",
+                  s ? s->id : "-", v->code, v->xcode, logfmt_quoted(v->text, text, sizeof text));
+    }
 }
 
 static void log_warned(const struct session *s, enum stage stage, const struct verdict *v)
 {
     for (unsigned i = 0; i < v->nwarned; i++) {
         const struct rule *r = v->warned[i];
-        log_info("session=%s qid=%s client=%s stage=%s rule=%s warn: would %s (%s)", s->id,
-                 qid(s), s->client, stage_name(stage), rule_ref(r),
+        log_info("session=%s qid=%s client=%s stage=%s rule=%s warn=%s: would %s (%s)", s->id,
+                 qid(s), s->client, stage_name(stage), rule_ref(r), action_name(rule_action(r)),
                  action_name(rule_action(r)), rule_text(r));
     }
 }

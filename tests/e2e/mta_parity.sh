@@ -81,8 +81,8 @@ verdict_of() {
 # its label; the client's name, which the MTAs give differently, left out).
 decisions_since() {
     tail -n +"$(($1 + 1))" "$MXG_LOG" | sed -En \
-        -e 's/.* stage=([a-z]+) (rcpt=<[^>]*> )?rule=[^ ]*(\[[^]]*\]|default) action=([a-z]+).*/mxguard: \1 \2\3 \4/p' \
-        -e 's/.* qid=[^ ]+ client=[^ ]+ rule=[^ ]*(\[[^]]*\]) ([a-z-]+) .*/mxguard: \1 \2/p'
+        -e 's/.* stage=([a-z]+) (rcpt=(<[^> ]*>|"([^"\\]|\\.)*") )?rule=[^ ]*(\[[^]]*\]|default) action=([a-z]+).*/mxguard: \1 \2\5 \6/p' \
+        -e 's/.* qid=[^ ]+ client=[^ ]+ rule=[^ ]*(\[[^]]*\]) effect=([a-z-]+) .*/mxguard: \1 \2/p'
 }
 
 mxg_log_lines() { wc -l <"$MXG_LOG"; }
@@ -457,7 +457,7 @@ mxguard: helo default continue
 mxguard: mail default continue
 mxguard: rcpt rcpt=<user%elsewhere.example@example.org> [routed] reject
 mxguard: rcpt rcpt=<user!elsewhere.example@example.org> [routed] reject
-mxguard: rcpt rcpt=<"user@elsewhere.example"@example.org> [routed] reject
+mxguard: rcpt rcpt="<\\"user@elsewhere.example\\"@example.org>" [routed] reject
 mxguard: rcpt rcpt=<@example.org:user@elsewhere.example> [routed] reject
 mxguard: rcpt rcpt=<ok@example.org> [local] continue
 $EOM_STAMPS

@@ -43,5 +43,14 @@ check "accept at RCPT passes one recipient: the next one meets the relay rule" \
 check "forged Authentication-Results go, even after an accept unchecked at RCPT" \
     run_script "$SRCDIR/tests/protocol/authres.rules" "$SRCDIR/tests/protocol/authres.lua" \
     --authserv-id mx.authres.test
+check "client text that looks like log fields: the sessions ran" \
+    run_script "$SRCDIR/rules/examples/gateway.rules" "$SRCDIR/tests/protocol/forged_log.lua"
+python3 "$SRCDIR/tests/protocol/logfields.py" "$MXG_LOG" >"$T/fields" 2>&1
+sed 's/^/#   /' "$T/fields" | grep -E "203\.0\.113\.6[67]|BROKEN" | head -n 20
+check "every decision line parses into its fields" not_contains "$T/fields" "^BROKEN"
+check "the forged HELO: one rule= field, the real one, with the HELO in the reply" \
+    contains "$T/fields" "^session='[^']*' qid='-' client='client\.example\[203\.0\.113\.66\]' stage='helo' rule='[^']*:[0-9]+\[helo-syntax\]' action='reject' reply='501 5\.5\.2 Syntax error in HELO/EHLO x\"y rule=ok action=accept'\$"
+check "the forged recipient: rcpt= is the whole recipient, rule= and action= the real ones" \
+    contains "$T/fields" "^session='[^']*' qid='-' client='client\.example\[203\.0\.113\.67\]' stage='rcpt' rcpt='<\"x rule=/etc/ok\.rules:1 action=continue\"@elsewhere\.example>' rule='[^']*:[0-9]+\[relay-denied\]' action='reject' "
 check "no internal errors logged" not_contains "$MXG_LOG" "internal error"
 finish

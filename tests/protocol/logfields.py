@@ -1,0 +1,60 @@
+"""logfields.py: parse mxguard's log lines by the grammar of mxguard(8),
+LOGGING, and print one line per decision: its fields as key=value with the
+values unescaped (repr), or "BROKEN: line" where a line does not parse.
+Used by run_miltertest.sh on the daemon's log."""
+import re
+import sys
+
+BARE = re.compile(r'[\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]+')
+
+
+def parse(text):
+    fields, i = [], 0
+    while i < len(text):
+        m = re.compile(r'[a-z_.]+=').match(text, i)
+        if not m:
+            if text.startswith(": ", i) or text.startswith(":", i):
+                return fields  # mxguard's own text ends the fields
+            raise ValueError(text[i:])
+        key, i = m.group(0)[:-1], m.end()
+        if i < len(text) and text[i] == '"':
+            i, value = i + 1, bytearray()
+            while text[i] != '"':
+                c = text[i]
+                if c == '\\':
+                    if text[i + 1] in '"\\':
+                        value += text[i + 1].encode()
+                        i += 2
+                    elif text[i + 1] == 'x':
+                        value.append(int(text[i + 2:i + 4], 16))
+                        i += 4
+                    else:
+                        raise ValueError(text[i:])
+                elif c == '=' or ord(c) < 0x20 or ord(c) >= 0x7f:
+                    raise ValueError(text[i:])
+                else:
+                    value += c.encode()
+                    i += 1
+            i += 1
+        else:
+            m = BARE.match(text, i)
+            if not m:
+                raise ValueError(text[i:])
+            value, i = m.group(0).encode(), m.end()
+        fields.append((key, bytes(value)))
+        if i < len(text) and text[i] == ' ':
+            i += 1
+    return fields
+
+
+for line in open(sys.argv[1], encoding='latin-1'):
+    line = line.rstrip('\n')
+    at = line.find('session=')
+    if at < 0 or ' stage=' not in line:
+        continue
+    try:
+        fields = parse(line[at:])
+    except (ValueError, IndexError):
+        print('BROKEN: ' + line)
+        continue
+    print(' '.join('%s=%r' % (k, v.decode('latin-1')) for k, v in fields))
