@@ -115,6 +115,18 @@ static void evaluate(struct conn *c, enum stage stage, bool recorded, bool answe
         decide_failure(d, CONN_INTERNAL_ERROR, c->failed_why);
         return;
     }
+    if (!(ruleset_stages(c->rules) & STAGE_BIT(stage)) && !c->flow.conn_refused) {
+        /* No rule here (a step taken only for its facts, such as every
+           header for DKIM): the default, without a pass over no rules. */
+        d->v.action = ACTION_NONE;
+        d->v.rule = NULL;
+        d->v.has_reply = d->v.dns_failure = false;
+        d->v.nwarned = d->v.neffects = d->v.effects_dropped = 0;
+        d->v.new_tags = 0;
+        d->origin = FLOW_EVALUATED;
+        d->answer = ACTION_CONTINUE;
+        return;
+    }
     rc = flow_eval(&c->flow, c->rules, stage, stage != STAGE_CONNECT, &c->env, &d->v, &d->origin);
     if (rc == FLOW_DNS_FAILURE) {
         decide_failure(d, CONN_DNS_FAILURE, "a DNS list did not answer (on-error tempfail)");
