@@ -115,7 +115,8 @@ static void evaluate(struct conn *c, enum stage stage, bool recorded, bool answe
         decide_failure(d, CONN_INTERNAL_ERROR, c->failed_why);
         return;
     }
-    if (!(ruleset_stages(c->rules) & STAGE_BIT(stage)) && !c->flow.conn_refused) {
+    if (!(ruleset_stages(c->rules) & STAGE_BIT(stage)) && !c->flow.conn_refused && !c->flow.conn_accepted &&
+        !(stage >= STAGE_MAIL && c->flow.msg_accepted)) {
         /* No rule here (a step taken only for its facts, such as every
            header for DKIM): the default, without a pass over no rules. */
         d->v.action = ACTION_NONE;
