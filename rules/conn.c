@@ -25,7 +25,6 @@ struct conn {
     bool failed;              /* recording a fact failed: the next answered step tempfails */
     bool explain;             /* fill decision.tested */
     const char *failed_why;
-    unsigned messages;
     struct conn_headers headers; /* names of this message's headers, for delete-header */
     struct conn_edits edits;     /* built at end of message */
 };
@@ -235,7 +234,6 @@ void conn_mail(struct conn *c, const char *path, char *const *params, const char
     bool ok;
 
     new_message(c);
-    c->messages++;
     ok = envelope_set_auth_user(&c->env, auth_user) == 0 && envelope_set_sender(&c->env, path) == 0;
     envelope_set_mail_params(&c->env, params);
     evaluate(c, STAGE_MAIL, ok, answered, d);
@@ -309,4 +307,3 @@ const struct flow *conn_flow(const struct conn *c) { return &c->flow; }
 struct sendauth *conn_auth(const struct conn *c) { return c->env.auth; }
 struct dns_cache *conn_dns(const struct conn *c) { return c->env.dns; }
 struct statecheck *conn_state(const struct conn *c) { return c->env.state; }
-unsigned conn_messages(const struct conn *c) { return c->messages; }

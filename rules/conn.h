@@ -118,6 +118,5 @@ const struct flow *conn_flow(const struct conn *c);
 struct sendauth *conn_auth(const struct conn *c);
 struct dns_cache *conn_dns(const struct conn *c);
 struct statecheck *conn_state(const struct conn *c);
-unsigned conn_messages(const struct conn *c);
 
 #endif

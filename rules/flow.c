@@ -100,7 +100,6 @@ int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool c
         f->msg_accepted = true; /* the MTA drops the message and asks no more about it */
     } else if (refuses(v->action) && !message_stage) {
         f->conn_refused = true;
-        f->refused_at = stage;
         f->conn_verdict = *v;
         if (!can_reply && v->has_reply) {
             /* Keep the admin's text for the next stage that can say it;

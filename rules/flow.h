@@ -29,7 +29,6 @@ struct flow {
     bool conn_accepted;
     bool msg_accepted;
     bool conn_refused;          /* conn_verdict answers every later command */
-    enum stage refused_at;      /* connect or helo */
     struct verdict conn_verdict;
 };
 
