@@ -54,8 +54,10 @@ static void note_queue_id(SMFICTX *ctx, struct session *s)
 {
     const char *qid = smfi_getsymval(ctx, "i");
 
-    if (qid != NULL)
+    if (qid != NULL) {
         logfmt_str(qid, s->queue_id, sizeof s->queue_id);
+        snprintf(s->qid_raw, sizeof s->qid_raw, "%s", qid);
+    }
 }
 
 /* A DNS list or reverse DNS that did not answer: skipped (or tempfailed by its rule), and said so. */
@@ -174,6 +176,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 
     if (p == NULL)
         return no_session(ctx, STAGE_MAIL);
+    conn_end_message(p->s->conn, NULL); /* a message before this one that did not end: its record */
     session_new_message(p->s);
     note_queue_id(ctx, p->s);
     conn_mail(p->s->conn, argv && argv[0] ? argv[0] : "", argv && argv[0] ? argv + 1 : NULL,
@@ -302,10 +305,13 @@ static sfsistat cb_eom(SMFICTX *ctx)
     for (size_t i = 0; i < nedits; i++) {
         if (apply_edit(ctx, &edits[i]) != MI_SUCCESS) {
             decision_internal_error(&d, "the MTA refused a header edit");
-            return verdict_answer(ctx, p->s, STAGE_EOM, &d, true);
+            rc = verdict_answer(ctx, p->s, STAGE_EOM, &d, true);
+            conn_end_message(p->s->conn, &d);
+            return rc;
         }
         log_edit(p->s, &edits[i]);
     }
+    conn_end_message(p->s->conn, NULL);
     return rc;
 }
 
@@ -314,6 +320,7 @@ static sfsistat cb_abort(SMFICTX *ctx)
     struct priv *p = smfi_getpriv(ctx);
 
     if (p != NULL) {
+        note_queue_id(ctx, p->s);
         conn_abort(p->s->conn);
         session_new_message(p->s);
     }

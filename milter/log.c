@@ -60,6 +60,22 @@ static void emit(int prio, const char *fmt, va_list ap, const char *suffix)
     }
 }
 
+void log_info_line(const char *line)
+{
+    if (use_stderr) {
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+        fprintf(stderr, "%s %s[%ld]: %s\n", stamp, log_ident, (long)getpid(), line);
+        return;
+    }
+    syslog(LOG_INFO, "%s", line);
+    if (tee_stderr)
+        fprintf(stderr, "mxguard: %s\n", line);
+}
+
 #define LOG_FN(name, prio, with_errno)                              \
     void name(const char *fmt, ...)                                 \
     {                                                               \

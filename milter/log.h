@@ -12,6 +12,8 @@ void log_open(const char *ident, bool to_stderr, int verbose);
 void log_tee_stderr(bool on);
 int log_verbosity(void);
 
+/* A line built already (a decision record: up to 8 KB, beyond the formatted lines' 2 KB). */
+void log_info_line(const char *line);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* warn appends strerror(errno); warnx does not. */

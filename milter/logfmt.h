@@ -11,6 +11,7 @@
  *
  *   line   = field *(SP field) [": " text]   ; text written by mxguard only
  *   field  = key "=" value
+ *   key    = 1*(%x61-7A / %x30-39 / "_" / ".")   ; written by mxguard only
  *   value  = bare / quoted
  *   bare   = 1*(%x21 / %x23-3C / %x3E-5B / %x5D-7E)
  *   quoted = DQUOTE *(%x20-21 / %x23-3C / %x3E-5B / %x5D-7E / "\" DQUOTE / "\\" / "\x" 2HEXDIG) DQUOTE

@@ -29,6 +29,7 @@
 #include "milter/mta_notes.h"
 #include "milter/options.h"
 #include "milter/privdrop.h"
+#include "milter/records.h"
 #include "milter/rules_holder.h"
 #include "milter/supervisor.h"
 #include "milter/test_session.h"
@@ -339,6 +340,11 @@ static int filter_main(void *arg)
         struct conn_services svc = { resolver, o->dns_budget_ms, &auth, &state };
         session_set_services(&svc);
     }
+    /* Opened here, as the run user (inside the chroot), as every reopen will be. */
+    if (o->records != NULL && records_open(o->records) < 0) {
+        log_warn("--records %s: cannot open", o->records);
+        return SUPERVISOR_EXIT_FATAL;
+    }
     /* A restarted child serves the file as it is now; if it is broken, the
        rules the supervisor checked at start-up. */
     rules_holder_reload("filter start");
@@ -350,6 +356,7 @@ static int filter_main(void *arg)
         log_warnx("milter main loop failed");
         return 1;
     }
+    records_close();
     if (resolver != NULL) {
         unsigned long asked, from_memo;
         dns_resolver_counts(resolver, &asked, &from_memo);

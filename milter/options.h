@@ -21,6 +21,7 @@ struct options {
     bool check;
     const char *user;       /* USER or USER:GROUP */
     const char *pidfile;
+    const char *records;    /* JSON lines of decision records; NULL: the log line only */
     const char *chroot_dir;
     int verbose;
     mode_t umask;

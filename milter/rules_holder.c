@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "milter/log.h"
+#include "milter/records.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ruleset *current;
@@ -71,8 +72,10 @@ static void *signal_thread(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
     for (;;) {
-        if (sigwait(&set, &sig) == 0 && sig == SIGUSR1)
+        if (sigwait(&set, &sig) == 0 && sig == SIGUSR1) {
+            records_reopen(); /* logrotate moved it; the signal also reloads */
             rules_holder_reload("reload");
+        }
     }
     return NULL;
 }

@@ -4,6 +4,7 @@
 #include "milter/session.h"
 
 #include "milter/log.h"
+#include "milter/records.h"
 #include "policy/state/statecheck.h"
 
 #include <stdatomic.h>
@@ -43,6 +44,7 @@ struct session *session_new(struct ruleset *rules)
     snprintf(s->id, sizeof s->id, "%lx.%lx", (unsigned long)getpid(),
              atomic_fetch_add(&counter, 1) + 1);
     snprintf(s->client, sizeof s->client, "unknown");
+    conn_set_record_sink(s->conn, records_write, s);
     return s;
 }
 
@@ -62,6 +64,7 @@ const struct ruleset *session_rules(const struct session *s)
 void session_new_message(struct session *s)
 {
     s->queue_id[0] = '\0';
+    s->qid_raw[0] = '\0';
 }
 
 void session_set_client_text(struct session *s)

@@ -19,6 +19,7 @@ struct session {
     struct conn *conn;         /* the engine's connection: facts, verdicts, checks */
     char id[24];               /* our own id: the MTA's queue id comes late */
     char queue_id[LOGFMT_BUF];  /* MTA macro i, once known, as logs write it */
+    char qid_raw[128];          /* the same as the MTA gave it (bounded), for records */
     char client[LOGFMT_BUF];    /* "name[address]", as logs write it (milter/logfmt.h) */
 };
 

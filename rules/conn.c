@@ -14,9 +14,11 @@
 #include <strings.h>
 
 #include "policy/auth/sendauth.h"
+#include "policy/monotime.h"
 #include "policy/dns/dnscache.h"
 #include "policy/state/statecheck.h"
 #include "rules/conn_edits.h"
+#include "rules/conn_record.h"
 
 struct conn {
     struct envelope env;
@@ -27,6 +29,7 @@ struct conn {
     const char *failed_why;
     struct conn_headers headers; /* names of this message's headers, for delete-header */
     struct conn_edits edits;     /* built at end of message */
+    struct conn_record record;   /* what happened, for the driver's sink */
 };
 
 static void set_reply(struct verdict *v, const char *code, const char *xcode, const char *text)
@@ -177,7 +180,22 @@ struct conn *conn_new(struct ruleset *rules, const struct conn_services *svc, co
         conn_free(c);
         return NULL;
     }
+    conn_record_begin(&c->record, RECORD_CONNECTION, &c->env);
     return c;
+}
+
+void conn_set_record_sink(struct conn *c, record_sink_fn *fn, void *ctx)
+{
+    c->record.sink = fn;
+    c->record.sink_ctx = ctx;
+}
+
+/* A step ended: its time and decision go to the record. */
+static void recorded(struct conn *c, enum stage stage, long long t0, const struct decision *d)
+{
+    conn_record_time(&c->record, stage, monotime_us() - t0);
+    if (d != NULL)
+        conn_record_decision(&c->record, stage, d);
 }
 
 /* Forget the message; the connection's facts and verdicts stay. */
@@ -196,6 +214,7 @@ void conn_free(struct conn *c)
 {
     if (c == NULL)
         return;
+    conn_record_emit(&c->record, &c->env, c->rules);
     new_message(c);
     flow_free(&c->flow);
     dns_cache_free(c->env.dns);
@@ -219,43 +238,63 @@ void conn_set_macros(struct conn *c, envelope_macro_fn *fn, void *ctx)
 
 void conn_connect(struct conn *c, const char *name, const struct ipaddr *ip, struct decision *d)
 {
+    long long t0 = monotime_us();
+
     /* Connect never carries a reply: the MTA greets, later steps answer. */
     evaluate(c, STAGE_CONNECT, envelope_set_client(&c->env, name, ip) == 0, true, d);
+    recorded(c, STAGE_CONNECT, t0, d);
 }
 
 void conn_helo(struct conn *c, const char *helo, bool answered, struct decision *d)
 {
+    long long t0 = monotime_us();
+
     evaluate(c, STAGE_HELO, envelope_set_helo(&c->env, helo) == 0, answered, d);
+    recorded(c, STAGE_HELO, t0, d);
 }
 
 void conn_mail(struct conn *c, const char *path, char *const *params, const char *auth_user,
                bool answered, struct decision *d)
 {
+    long long t0;
     bool ok;
 
+    if (c->record.r.kind == RECORD_MESSAGE)
+        conn_record_emit(&c->record, &c->env, c->rules); /* the last message ended without its end */
     new_message(c);
+    t0 = monotime_us();
+    conn_record_begin(&c->record, RECORD_MESSAGE, &c->env);
     ok = envelope_set_auth_user(&c->env, auth_user) == 0 && envelope_set_sender(&c->env, path) == 0;
     envelope_set_mail_params(&c->env, params);
     evaluate(c, STAGE_MAIL, ok, answered, d);
+    recorded(c, STAGE_MAIL, t0, d);
 }
 
 void conn_rcpt(struct conn *c, const char *path, bool answered, struct decision *d)
 {
+    long long t0 = monotime_us();
+
     evaluate(c, STAGE_RCPT, envelope_set_rcpt(&c->env, path) == 0, answered, d);
     /* Counted once, here: what recipient.count means everywhere. A
        discard is the MTA accepting the recipient and dropping the
        message later, so its recipient counts too. */
     d->rcpt_accepted = d->answer == ACTION_CONTINUE || d->answer == ACTION_ACCEPT || d->answer == ACTION_DISCARD;
     envelope_rcpt_done(&c->env, d->rcpt_accepted);
+    recorded(c, STAGE_RCPT, t0, NULL);
+    conn_record_rcpt(&c->record, path, d);
 }
 
 void conn_data(struct conn *c, struct decision *d)
 {
+    long long t0 = monotime_us();
+
     evaluate(c, STAGE_DATA, true, true, d);
+    recorded(c, STAGE_DATA, t0, d);
 }
 
 void conn_header(struct conn *c, const char *name, const char *value, bool answered, struct decision *d)
 {
+    long long t0 = monotime_us();
     bool ok = envelope_set_header(&c->env, name, value) == 0;
 
     if (ok && ruleset_deletes_headers(c->rules))
@@ -263,41 +302,70 @@ void conn_header(struct conn *c, const char *name, const char *value, bool answe
     if (ok && c->env.auth != NULL)
         ok = sendauth_header(c->env.auth, name, value) == 0;
     evaluate(c, STAGE_HEADER, ok, answered, d);
+    recorded(c, STAGE_HEADER, t0, d);
 }
 
 void conn_eoh(struct conn *c, struct decision *d)
 {
+    long long t0 = monotime_us();
+
     evaluate(c, STAGE_EOH, true, true, d);
+    recorded(c, STAGE_EOH, t0, d);
 }
 
+/* The body's time counts as the end of data's: it is checked there. */
 void conn_body(struct conn *c, const unsigned char *data, size_t len)
 {
+    long long t0 = monotime_us();
+
     if (c->env.auth != NULL && sendauth_body(c->env.auth, data, len) < 0 && !c->failed) {
         c->failed = true;
         c->failed_why = "the body could not be checked";
     }
+    recorded(c, STAGE_EOM, t0, NULL);
+}
+
+static bool quarantines(const struct conn_edit *edits, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (edits[i].kind == EDIT_QUARANTINE)
+            return true;
+    return false;
 }
 
 void conn_eom(struct conn *c, struct decision *d, const struct conn_edit **edits, size_t *nedits)
 {
+    long long t0 = monotime_us();
     const char *why;
 
     *edits = NULL;
     *nedits = 0;
     evaluate(c, STAGE_EOM, true, true, d);
     /* Edits apply only to a message that is let through. */
-    if (d->answer != ACTION_CONTINUE && d->answer != ACTION_ACCEPT)
-        return;
-    if (conn_edits_build(&c->edits, &c->env, c->rules, &c->flow, &c->headers, &why) < 0) {
+    if ((d->answer == ACTION_CONTINUE || d->answer == ACTION_ACCEPT) &&
+        conn_edits_build(&c->edits, &c->env, c->rules, &c->flow, &c->headers, &why) < 0)
         decide_failure(d, CONN_INTERNAL_ERROR, why);
-        return;
+    else if (d->answer == ACTION_CONTINUE || d->answer == ACTION_ACCEPT) {
+        *edits = c->edits.list;
+        *nedits = c->edits.n;
     }
-    *edits = c->edits.list;
-    *nedits = c->edits.n;
+    recorded(c, STAGE_EOM, t0, NULL);
+    conn_record_eom(&c->record, d, (unsigned)*nedits, quarantines(*edits, *nedits));
+}
+
+void conn_end_message(struct conn *c, const struct decision *final)
+{
+    if (c->record.r.kind != RECORD_MESSAGE)
+        return;
+    if (final != NULL && final->failure != CONN_OK)
+        conn_record_eom(&c->record, final, 0, false);
+    conn_record_emit(&c->record, &c->env, c->rules);
 }
 
 void conn_abort(struct conn *c)
 {
+    if (c->record.r.kind == RECORD_MESSAGE)
+        conn_record_emit(&c->record, &c->env, c->rules);
     new_message(c);
 }
 

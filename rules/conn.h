@@ -20,6 +20,7 @@
 
 #include "policy/smtp/envelope.h"
 #include "rules/flow.h"
+#include "rules/record.h"
 #include "rules/ruleset.h"
 
 struct dns_resolver;
@@ -81,6 +82,13 @@ struct conn;
 struct conn *conn_new(struct ruleset *rules, const struct conn_services *svc, const char **error_r);
 void conn_free(struct conn *c);
 
+/*
+ * Where the connection's records go (rules/record.h): one per message, at
+ * conn_end_message, a new MAIL FROM, an abort or conn_free, and one for a
+ * connection that ends without a message. Without a sink none is made.
+ */
+void conn_set_record_sink(struct conn *c, record_sink_fn *fn, void *ctx);
+
 /* Fill decision.tested (the simulator and rule tests show it; the daemon does not). */
 void conn_set_explain(struct conn *c, bool on);
 
@@ -105,6 +113,9 @@ void conn_eoh(struct conn *c, struct decision *d);
 void conn_body(struct conn *c, const unsigned char *data, size_t len);
 /* End of message: the decision and, when it lets the message through, the edits. */
 void conn_eom(struct conn *c, struct decision *d, const struct conn_edit **edits, size_t *nedits);
+/* The end of data's answer was given (final: its decision if the driver
+   changed it, say, the MTA refused an edit; else NULL): write the record. */
+void conn_end_message(struct conn *c, const struct decision *final);
 /* RSET, or the MTA's abort: the message is forgotten, the connection stays. */
 void conn_abort(struct conn *c);
 

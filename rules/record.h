@@ -19,6 +19,10 @@
 #include "rules/ruleset.h"
 #include "rules/stage.h"
 
+struct dns_cache;
+struct spf_outcome;
+struct dkim_outcome;
+
 #define RECORD_RCPTS_MAX 50  /* recipients itemised; the rest are only counted */
 #define RECORD_ADDR_MAX 256  /* bytes of an address kept (RFC 5321: a path is at most 256) */
 #define RECORD_REPLY_MAX 320 /* bytes of a reply kept */
@@ -48,6 +52,7 @@ enum record_check { CHECK_DNS, CHECK_SPF, CHECK_DKIM, CHECK_STORE, CHECK_COUNT }
 
 struct record {
     enum record_kind kind;
+    bool refused;               /* outcome is a refusal (or discard) of the message or connection */
     struct timespec ended;      /* wall clock at the end */
     const struct envelope *env; /* client, HELO, sender, auth user; rcpt is the last one */
     const struct ruleset *rules;
@@ -83,5 +88,15 @@ struct record {
     const char *greylist;                 /* "pass", "tempfail", "error", ... of the last check; NULL: none */
     unsigned store_errors;                /* store calls that failed */
 };
+
+/* The driver's writer of records, called once per record. */
+typedef void record_sink_fn(void *ctx, const struct record *r);
+
+/* What records call an answer: "accept" (continue or accept), "reject", "tempfail", "discard". */
+const char *record_action_name(enum action a);
+/* The outcome: an action's name, "aborted" or "closed". */
+const char *record_outcome_name(const struct record *r);
+/* The deciding rule as logs name it: "file:line[label]", "default", or "-" for an engine failure. */
+const char *record_rule_ref(const struct record_verdict *v);
 
 #endif

@@ -53,6 +53,11 @@ int sendauth_body(struct sendauth *a, const unsigned char *data, size_t len);
 
 /* The DKIM outcome of the message, verified on first use. Never NULL. */
 const struct dkim_outcome *sendauth_dkim(struct sendauth *a);
+/* The outcome if the message was verified, else NULL (records report only what was checked). */
+const struct dkim_outcome *sendauth_dkim_known(const struct sendauth *a);
+
+/* Microseconds spent on SPF and on DKIM since the session began (running totals). */
+void sendauth_time_us(const struct sendauth *a, unsigned long *spf_us, unsigned long *dkim_us);
 
 /*
  * The positions (1-based, among headers of that name) of the

@@ -19,6 +19,7 @@ struct dns_cache {
     struct bl_result bl[DNSCACHE_NAMES_MAX];
     unsigned nbl;
     long last_wait_ms;
+    unsigned long waited_us; /* every prefetch's wait, for records */
     unsigned reported;     /* block-list results reported so far */
     long stage_start;      /* ms; 0: not in a stage (each prefetch has its own budget) */
     unsigned overflow;     /* names not asked: the cache was full */
@@ -122,6 +123,7 @@ void dns_cache_prefetch(struct dns_cache *c, const struct ipaddr *client, bool w
                         const char *const *bl_names, int n)
 {
     long start = c->stage_start != 0 ? c->stage_start : monotime_ms();
+    long long t0 = monotime_us();
     struct dns_batch *b;
     int ptr_idx = -1, a_idx[DNSCACHE_NAMES_MAX], txt_idx[DNSCACHE_NAMES_MAX];
     unsigned first_new = c->nbl;
@@ -169,6 +171,22 @@ void dns_cache_prefetch(struct dns_cache *c, const struct ipaddr *client, bool w
     }
     dns_batch_free(b);
     c->last_wait_ms = monotime_ms() - start;
+    c->waited_us += (unsigned long)(monotime_us() - t0);
+}
+
+unsigned long dns_cache_waited_us(const struct dns_cache *c)
+{
+    return c != NULL ? c->waited_us : 0;
+}
+
+unsigned dns_cache_bl_count(const struct dns_cache *c)
+{
+    return c != NULL ? c->nbl : 0;
+}
+
+const struct bl_result *dns_cache_bl_at(const struct dns_cache *c, unsigned i)
+{
+    return i < c->nbl ? &c->bl[i] : NULL;
 }
 
 const struct rdns_result *dns_cache_rdns(const struct dns_cache *c)

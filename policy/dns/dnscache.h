@@ -62,6 +62,13 @@ const struct bl_result *dns_cache_bl(const struct dns_cache *c, const char *qnam
 void dns_cache_report_failures(struct dns_cache *c, void (*fn)(void *ctx, const char *what, const char *why),
                                void *ctx);
 
+/* The block-list lookups of the message, in the order they were asked (records). */
+unsigned dns_cache_bl_count(const struct dns_cache *c);
+const struct bl_result *dns_cache_bl_at(const struct dns_cache *c, unsigned i);
+
+/* Microseconds every prefetch of the session waited, in all (a running total). */
+unsigned long dns_cache_waited_us(const struct dns_cache *c);
+
 /* Milliseconds the last prefetch waited (for logs and the benchmark). */
 long dns_cache_last_wait_ms(const struct dns_cache *c);
 

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/monotime.h"
+
 struct counted {
     bool conn;              /* this connection was counted */
     unsigned msg_seq;       /* the message counted last (0: none) */
@@ -22,6 +24,8 @@ struct statecheck {
     struct counted counted[STATECHECK_LIMITS_MAX];
     unsigned greylist_checks;         /* so far in the session */
     struct greylist_outcome greylist; /* the last one's */
+    unsigned long store_us;           /* running totals, for records */
+    unsigned errors;
 };
 
 struct statecheck *statecheck_new(const struct statecheck_config *cfg)
@@ -57,7 +61,11 @@ enum greylist_verdict statecheck_greylist(struct statecheck *s, const struct env
     memset(&t.client, 0, sizeof t.client);
     if (env->have_client_ip)
         t.client = env->client_ip;
+    long long t0 = monotime_us();
+
     greylist_check(s->cfg->store, now(s), &t, p, out);
+    s->store_us += (unsigned long)(monotime_us() - t0);
+    s->errors += out->verdict == GREYLIST_ERROR;
     s->greylist = *out;
     s->greylist_checks++;
     return out->verdict;
@@ -101,6 +109,7 @@ enum ratelimit_status statecheck_ratelimit(struct statecheck *s, const struct en
                                            unsigned long limit, struct ratelimit_result *out)
 {
     unsigned cost;
+    long long t0;
 
     if (idx >= STATECHECK_LIMITS_MAX) {
         memset(out, 0, sizeof *out);
@@ -109,7 +118,17 @@ enum ratelimit_status statecheck_ratelimit(struct statecheck *s, const struct en
         return out->status;
     }
     cost = cost_of(&s->counted[idx], env, unit);
-    if (ratelimit_hit(s->cfg->store, key, window, limit, cost, now(s), out) == RATELIMIT_ERROR)
+    t0 = monotime_us();
+    if (ratelimit_hit(s->cfg->store, key, window, limit, cost, now(s), out) == RATELIMIT_ERROR) {
         s->counted[idx] = (struct counted){ 0 }; /* not counted after all: the next test tries again */
+        s->errors++;
+    }
+    s->store_us += (unsigned long)(monotime_us() - t0);
     return out->status;
+}
+
+void statecheck_totals(const struct statecheck *s, unsigned long *store_us, unsigned *errors)
+{
+    *store_us = s != NULL ? s->store_us : 0;
+    *errors = s != NULL ? s->errors : 0;
 }

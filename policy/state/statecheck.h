@@ -58,4 +58,7 @@ enum ratelimit_status statecheck_ratelimit(struct statecheck *s, const struct en
                                            enum ratelimit_unit unit, const char *key, unsigned window,
                                            unsigned long limit, struct ratelimit_result *out);
 
+/* Microseconds spent asking the store, and the calls that failed, since the session began. */
+void statecheck_totals(const struct statecheck *s, unsigned long *store_us, unsigned *errors);
+
 #endif

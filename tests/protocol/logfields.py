@@ -11,7 +11,7 @@ BARE = re.compile(r'[\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]+')
 def parse(text):
     fields, i = [], 0
     while i < len(text):
-        m = re.compile(r'[a-z_.]+=').match(text, i)
+        m = re.compile(r'[a-z0-9_.]+=').match(text, i)
         if not m:
             if text.startswith(": ", i) or text.startswith(":", i):
                 return fields  # mxguard's own text ends the fields
