@@ -1,7 +1,13 @@
 """logfields.py: parse mxguard's log lines by the grammar of mxguard(8),
 LOGGING, and print one line per decision: its fields as key=value with the
 values unescaped (repr), or "BROKEN: line" where a line does not parse.
-Used by run_miltertest.sh on the daemon's log."""
+Used by run_miltertest.sh on the daemon's log.
+
+logfields.py --records FILE prints each decision record (a line with
+"record=") as one JSON object of its fields, values unescaped (bytes that
+are not UTF-8 as U+FFFD), or "BROKEN: line" where it does not parse or a
+key comes twice. Used by tests/e2e/postfix_records.sh."""
+import json
 import re
 import sys
 
@@ -46,6 +52,28 @@ def parse(text):
             i += 1
     return fields
 
+
+def records(path):
+    for line in open(path, encoding='latin-1'):
+        line = line.rstrip('\n')
+        at = line.find('record=')
+        if at < 0:
+            continue
+        try:
+            fields = parse(line[at:])
+        except (ValueError, IndexError):
+            print('BROKEN: ' + line)
+            continue
+        keys = [k for k, _ in fields]
+        if len(set(keys)) != len(keys):
+            print('BROKEN: ' + line)
+            continue
+        print(json.dumps({k: v.decode('utf-8', 'replace') for k, v in fields}))
+
+
+if sys.argv[1] == '--records':
+    records(sys.argv[2])
+    sys.exit(0)
 
 for line in open(sys.argv[1], encoding='latin-1'):
     line = line.rstrip('\n')
