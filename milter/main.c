@@ -340,6 +340,7 @@ static int filter_main(void *arg)
         struct conn_services svc = { resolver, o->dns_budget_ms, &auth, &state };
         session_set_services(&svc);
     }
+    records_set_log(!o->no_record_log);
     /* Opened here, as the run user (inside the chroot), as every reopen will be. */
     if (o->records != NULL && records_open(o->records) < 0) {
         log_warn("--records %s: cannot open", o->records);

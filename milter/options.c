@@ -64,6 +64,8 @@ static const struct option_desc descs[] = {
     {.name = "records", .arg = "FILE",
      .doc = "also write each decision record as a JSON line to FILE (reopened on SIGUSR1)",
      .set = set_string, FIELD(records)},
+    {.name = "no-record-log", .doc = "do not log decision records (with --records they still go to its file)",
+     .set = set_flag, FIELD(no_record_log)},
     {.name = "chroot", .letter = 'r', .arg = "DIR", .doc = "chroot to DIR before dropping privileges",
      .set = set_string, FIELD(chroot_dir)},
     {.name = "umask", .arg = "MODE", .default_text = "0117",

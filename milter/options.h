@@ -22,6 +22,7 @@ struct options {
     const char *user;       /* USER or USER:GROUP */
     const char *pidfile;
     const char *records;    /* JSON lines of decision records; NULL: the log line only */
+    bool no_record_log;     /* records to the --records file only */
     const char *chroot_dir;
     int verbose;
     mode_t umask;

@@ -25,6 +25,12 @@ static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
 static int fd = -1;
 static char *path;
 static atomic_ulong lost;
+static bool log_records = true;
+
+void records_set_log(bool on)
+{
+    log_records = on;
+}
 
 static int open_file(const char *p)
 {
@@ -119,6 +125,7 @@ void records_write(void *ctx, const struct record *r)
     struct record_ids ids = { s->id, s->qid_raw };
     char line[RECORD_LINE_MAX];
 
-    log_info_line(record_log_line(r, &ids, line, sizeof line));
+    if (log_records)
+        log_info_line(record_log_line(r, &ids, line, sizeof line));
     write_json(r, &ids);
 }

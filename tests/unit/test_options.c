@@ -284,6 +284,8 @@ static const char *const documented[] = {
     "-n, --check",
     "-u, --user USER[:GROUP]",
     "-P, --pidfile FILE",
+    "--records FILE",
+    "--no-record-log",
     "-r, --chroot DIR",
     "--umask MODE",
     "--allow-root",
