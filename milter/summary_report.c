@@ -202,15 +202,15 @@ static void print_head(const struct summary_counts *c, const char *rule, const c
 
     for (int i = 0; i < OUT_COUNT; i++)
         msgs += c->msgs[i], conns += c->conns[i];
-    fprintf(out, "mxguard summary: %ld records (%ld messages, %ld connections without a message)\n", msgs + conns,
-            msgs, conns);
+    fprintf(out, "mxguard summary: records: %ld; messages: %ld; connections without a message: %ld\n",
+            msgs + conns, msgs, conns);
     if (rule != NULL || day != NULL) {
         char esc[LOGFMT_BUF];
         fprintf(out, "only records");
-        if (rule != NULL)
-            fprintf(out, " where rule %s decided", logfmt_str(rule, esc, sizeof esc));
         if (day != NULL)
             fprintf(out, " of %s (UTC)", day);
+        if (rule != NULL)
+            fprintf(out, " where rule %s decided", logfmt_str(rule, esc, sizeof esc));
         fprintf(out, "\n");
     }
 }
