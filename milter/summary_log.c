@@ -53,10 +53,10 @@ static int rcpt_field(struct srec *r, const struct kv_field *f)
     unsigned long i;
     struct srec_rcpt *rc;
 
-    if (strncmp(f->key, "rcpt.", 5) != 0 || f->key[5] < '1' || f->key[5] > '9')
-        return 0;
+    if (strncmp(f->key, "rcpt.", 5) != 0 || f->key[5] < '0' || f->key[5] > '9')
+        return 0; /* not a recipient's (rcpt.more) */
     i = strtoul(f->key + 5, &end, 10);
-    if (i < 1 || i > SREC_RCPTS_MAX || (*end != '\0' && *end != '.'))
+    if (f->key[5] == '0' || i > SREC_RCPTS_MAX || (*end != '\0' && *end != '.'))
         return -1;
     rc = &r->rcpt[i - 1];
     if (*end == '\0') {

@@ -101,6 +101,58 @@ check "--day yesterday" same_report "$T/relay.moved" "$T/yesterday"
 sed "s/^2026-12-06 /$today /" "$T/relay.body" >"$T/relay.today"
 check "--day today" same_report "$T/relay.today" "$T/today"
 
+# --- the contract, strictly: each line below breaks it and is not counted ----
+# (sed expressions on a good record; "good" first, to show the base parses)
+LOG1=$(sed -n 2p "$R/syslog.txt")
+JSON1=$(sed -n 1p "$R/records.jsonl")
+# one_line FORM WHAT EDIT: the record of FORM changed by EDIT is one record ("good") or one line not parsed.
+one_line() {
+    printf '%s\n' "$([ "$1" = log ] && echo "$LOG1" || echo "$JSON1")" | sed "$3" >"$T/one"
+    "$MXGUARD" --summary "$T/one" >"$T/out" 2>"$T/err"
+    if [ "$2" = good ]; then
+        check "$1: a good record is one" contains "$T/out" '^Lines read: 1; records: 1; other lines: 0; not parsed: 0$'
+    else
+        check "$1: $2: not parsed" contains "$T/out" '^Lines read: 1; records: 0; other lines: 0; not parsed: 1$'
+    fi
+}
+while IFS='|' read -r what edit; do one_line log "$what" "$edit"; done <<'EOF'
+good|s/x/x/
+no outcome|s/ outcome=accept//
+an outcome the contract does not know|s/outcome=accept/outcome=continue/
+a time that is not UTC|s/\.000Z/+01:00/
+a time that is no time|s/T23:10/T24:10/
+a repeated field|s/ rule=default/ rule=default rule=x/
+a forged second outcome|s/ headers=0/ outcome=reject headers=0/
+recipient 0|s/rcpt\.2/rcpt.0/g
+recipient 51|s/rcpt\.2/rcpt.51/g
+a recipient without a rule|s/ rcpt\.2\.rule=default//
+an action the contract does not know|s/rcpt\.2\.action=accept/rcpt.2.action=continue/
+more taken than RCPT commands|s/taken=1/taken=3/
+a message with no sender|s/ from=[^ ]*//
+a message that was closed|s/outcome=accept/outcome=closed/
+a connection that was aborted|s/record=message/record=connection/; s/outcome=accept/outcome=aborted/
+a client without its address|s/client=mail.example.org\[192.0.2.10\]/client=mail.example.org/
+text after the fields|s/$/: text/
+a quoted value cut off|s/ access denied".*$//
+a bare 8-bit byte|s/helo=mail/helo=m\xffil/
+two spaces|s/ auth=-/  auth=-/
+EOF
+while IFS='|' read -r what edit; do one_line JSON "$what" "$edit"; done <<'EOF'
+good|s/x/x/
+two objects on a line|s/$/{}/
+trailing text|s/$/ x/
+not JSON at all|s/:/=/g
+a count as a string|s/"rcpts":2/"rcpts":"2"/
+a negative count|s/"taken":1/"taken":-1/
+a client as a string|s/"client":{[^}]*}/"client":"192.0.2.10"/
+recipients not a list|s/"recipients":\[/"recipients":{"x":[/; s/\],"rcpts_more"/]},"rcpts_more"/
+a recipient without an action|s/"action":"accept",//
+an outcome the contract does not know|s/"outcome":"accept"/"outcome":"continue"/
+a time that is not UTC|s/\.000Z/+01:00/
+invalid UTF-8|s/mail\.example\.org/m\xffil.example.org/
+no record kind|s/"record":"message",//
+EOF
+
 # --- mistakes -----------------------------------------------------------------
 "$MXGUARD" --summary "$R/no-such-file" >"$T/out" 2>"$T/err"
 check "a file that cannot be read: exit 1" test $? -eq 1
