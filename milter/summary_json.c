@@ -69,8 +69,10 @@ static int client(struct srec *r, struct json_object *o)
     struct json_object *c;
 
     if (!json_object_object_get_ex(o, "client", &c) || c == NULL || !json_object_is_type(c, json_type_object) ||
-        str(c, "ip", false, &r->ip) < 0 || str(c, "name", true, &r->name) < 0)
+        str(c, "ip", true, &r->ip) < 0 || str(c, "name", true, &r->name) < 0)
         return -1;
+    if (r->ip.len == 0)
+        r->ip = (struct sstr){ "unknown", 7 }; /* the log line's ip=unknown */
     if (r->name.len == 0)
         r->name = (struct sstr){ "unknown", 7 }; /* as the log line's unknown[address] */
     return 0;

@@ -79,9 +79,9 @@ static int rcpt_field(struct srec *r, const struct kv_field *f)
 }
 
 /* The fields --summary reads; each at most once. */
-enum key { K_RECORD, K_TIME, K_CLIENT, K_IP, K_FROM, K_RCPTS, K_TAKEN, K_OUTCOME, K_STAGE, K_RULE, K_COUNT };
-static const char *const keys[K_COUNT] = { "record", "time", "client", "ip", "from",
-                                           "rcpts", "taken", "outcome", "stage", "rule" };
+enum key { K_RECORD, K_TIME, K_CLIENT, K_IP, K_FROM, K_RCPTS, K_TAKEN, K_OUTCOME, K_STAGE, K_RULE, K_CUT, K_COUNT };
+static const char *const keys[K_COUNT] = { "record", "time", "client", "ip", "from",  "rcpts",
+                                           "taken",  "outcome", "stage", "rule", "cut" };
 
 static int take_fields(struct srec *r, const struct kv_line *kv, const struct kv_field *f[K_COUNT])
 {
@@ -101,8 +101,30 @@ static int take_fields(struct srec *r, const struct kv_line *kv, const struct kv
     return 0;
 }
 
+/*
+ * Every itemised recipient has its address, action and rule; in a line
+ * that says fields were left out (cut=N), a recipient that lost one is
+ * left out of the counts, not guessed at.
+ */
+static int recipients_whole(struct srec *r, bool cut)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < r->nrcpt; i++) {
+        bool whole = r->rcpt[i].addr.p != NULL && r->rcpt[i].action >= 0 && r->rcpt[i].rule.p != NULL;
+        if (!whole && !cut)
+            return -1;
+        if (whole)
+            r->rcpt[n++] = r->rcpt[i];
+    }
+    r->nrcpt = n;
+    return 0;
+}
+
 static int fill(struct srec *r, const struct kv_field *f[K_COUNT], const char **error_r)
 {
+    unsigned long cut;
+
     *error_r = "a field missing or malformed";
     if (f[K_RECORD] == NULL || f[K_TIME] == NULL || f[K_CLIENT] == NULL || f[K_IP] == NULL ||
         f[K_OUTCOME] == NULL || f[K_RULE] == NULL)
@@ -114,7 +136,8 @@ static int fill(struct srec *r, const struct kv_field *f[K_COUNT], const char **
     if (client_name(f[K_CLIENT], &r->name) < 0 || (r->message && f[K_FROM] == NULL))
         return -1;
     if ((f[K_RCPTS] != NULL && number(f[K_RCPTS], &r->rcpts) < 0) ||
-        (f[K_TAKEN] != NULL && number(f[K_TAKEN], &r->taken) < 0))
+        (f[K_TAKEN] != NULL && number(f[K_TAKEN], &r->taken) < 0) ||
+        (f[K_CUT] != NULL && number(f[K_CUT], &cut) < 0))
         return -1;
     r->time = sv(f[K_TIME]);
     r->ip = sv(f[K_IP]);
@@ -124,11 +147,10 @@ static int fill(struct srec *r, const struct kv_field *f[K_COUNT], const char **
     if (f[K_STAGE] != NULL)
         r->stage = sv(f[K_STAGE]);
     r->rule = sv(f[K_RULE]);
-    for (unsigned i = 0; i < r->nrcpt; i++)
-        if (r->rcpt[i].addr.p == NULL || r->rcpt[i].action < 0 || r->rcpt[i].rule.p == NULL) {
-            *error_r = "a recipient without its address, action or rule";
-            return -1;
-        }
+    if (recipients_whole(r, f[K_CUT] != NULL) < 0) {
+        *error_r = "a recipient without its address, action or rule";
+        return -1;
+    }
     return srec_check(r, error_r);
 }
 

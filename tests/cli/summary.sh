@@ -153,6 +153,24 @@ invalid UTF-8|s/mail\.example\.org/m\xffil.example.org/
 no record kind|s/"record":"message",//
 EOF
 
+# A line that says fields were left out (cut=N): a recipient that lost
+# one is left out of the counts, the rest of the record counts.
+printf '%s\n' "$LOG1" | sed 's/ rcpt\.1\.rule=[^ ]*//; s/$/ cut=1/' >"$T/one"
+"$MXGUARD" --summary "$T/one" >"$T/out" 2>"$T/err"
+check "log: cut=N: the record counts" contains "$T/out" '^Lines read: 1; records: 1; other lines: 0; not parsed: 0$'
+check "log: cut=N: the recipient that lost its rule does not" not_contains "$T/out" 'mxguard\.rules:40\[relay\]'
+check "log: cut=N: the others do" contains "$T/out" '^       2  accept    default$'
+printf '%s\n' "$LOG1" | sed 's/ rcpt\.1\.rule=[^ ]*//; s/$/ cut=x/' >"$T/one"
+"$MXGUARD" --summary "$T/one" >"$T/out" 2>"$T/err"
+check "log: cut=x: not parsed" contains "$T/out" '^Lines read: 1; records: 0; other lines: 0; not parsed: 1$'
+# A client without an address (a local socket): ip=unknown in the log, null in JSON.
+printf '%s\n' "$JSON1" | sed 's/"ip":"192\.0\.2\.10"/"ip":null/; s/"name":"mail\.example\.org"/"name":null/' >"$T/one.json"
+printf '%s\n' "$LOG1" | sed 's/client=mail\.example\.org\[192\.0\.2\.10\] ip=192\.0\.2\.10/client=unknown[unknown] ip=unknown/' >"$T/one.log"
+"$MXGUARD" --summary "$T/one.json" >"$T/out.json" 2>/dev/null
+"$MXGUARD" --summary "$T/one.log" >"$T/out.log" 2>/dev/null
+check "no client address: unknown, in both forms" contains "$T/out.json" '^       1       1         0  unknown  unknown$'
+check "no client address: the same report from both forms" same_report "$T/out.log" "$T/out.json"
+
 # --- mistakes -----------------------------------------------------------------
 "$MXGUARD" --summary "$R/no-such-file" >"$T/out" 2>"$T/err"
 check "a file that cannot be read: exit 1" test $? -eq 1
