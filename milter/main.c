@@ -31,6 +31,7 @@
 #include "milter/privdrop.h"
 #include "milter/records.h"
 #include "milter/rules_holder.h"
+#include "milter/summary.h"
 #include "milter/supervisor.h"
 #include "milter/test_session.h"
 #include "milter/auth_setup.h"
@@ -379,6 +380,10 @@ int main(int argc, char **argv)
     case OPTIONS_EXIT_OK: return 0;
     case OPTIONS_USAGE: return 2;
     case OPTIONS_RUN: break;
+    }
+    if (o.summary) {
+        struct summary_opts so = { o.summary_rule, o.summary_day, o.summary_files, o.nsummary_files };
+        return summary_run(&so, stdout, stderr);
     }
     if (o.check)
         return run_check(&o);

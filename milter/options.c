@@ -40,7 +40,7 @@ struct option_desc {
 };
 
 static option_set_fn set_string, set_flag, set_count, set_decimal, set_octal, set_restart, set_macro,
-    set_forwarder, set_dns_mode, set_host_name, set_store, show_help, show_version;
+    set_forwarder, set_dns_mode, set_host_name, set_store, set_day, show_help, show_version;
 
 #define FIELD(f) .offset = offsetof(struct options, f), .size = sizeof(((struct options *)0)->f)
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -93,6 +93,12 @@ static const struct option_desc descs[] = {
      .doc = "with --test-session: as if SECONDS had passed (greylisting, rate limits)",
      .set = set_decimal, FIELD(test_later), .min = 0, .max = 10L * 366 * 86400,
      .expected = "seconds (0 to 10 years)"},
+    {.name = "summary", .doc = "report on the decision records in the files named after the options "
+            "(logs or --records JSON; none or -: standard input)", .set = set_flag, FIELD(summary)},
+    {.name = "rule", .arg = "REF", .doc = "with --summary: only records where this rule decided "
+            "(label, file:line or the whole ref)", .set = set_string, FIELD(summary_rule)},
+    {.name = "day", .arg = "DAY", .doc = "with --summary: only records of DAY (UTC): today, yesterday "
+            "or YYYY-MM-DD", .set = set_day, FIELD(summary_day), .expected = "today, yesterday or YYYY-MM-DD"},
     {.name = "dns", .arg = "ADDR[@PORT]",
      .doc = "ask this DNS server (a forwarder); repeatable; means --dns-mode forward",
      .set = set_forwarder, .asks_dns = true},
@@ -331,6 +337,21 @@ static int set_store(struct options *o, const struct option_desc *d, const char 
     return 0;
 }
 
+/* today, yesterday, or a date of the calendar as YYYY-MM-DD. */
+static int set_day(struct options *o, const struct option_desc *d, const char *arg)
+{
+    static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int y, m, day;
+
+    if (strcmp(arg, "today") == 0 || strcmp(arg, "yesterday") == 0)
+        return set_string(o, d, arg);
+    if (strlen(arg) != 10 || strspn(arg, "0123456789-") != 10 || arg[4] != '-' || arg[7] != '-' ||
+        sscanf(arg, "%4d-%2d-%2d", &y, &m, &day) != 3 || m < 1 || m > 12 || day < 1 || day > mdays[m - 1] ||
+        (m == 2 && day == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0))))
+        return bad_value(d, arg);
+    return set_string(o, d, arg);
+}
+
 /* ---- parsing ------------------------------------------------------------------- */
 
 static void defaults(struct options *o)
@@ -374,11 +395,20 @@ static const struct option_desc *desc_of(int c)
 }
 
 /* What no single option can check: combinations, and words left over. */
-static enum options_result check_rest(int argc, char **argv, const struct options *o)
+static enum options_result check_rest(int argc, char **argv, struct options *o)
 {
     if (o->dns.mode == DNS_MODE_FORWARD && o->dns.nforwarders == 0) {
         fprintf(stderr, "mxguard: --dns-mode forward needs --dns ADDR[@PORT]\n");
         return OPTIONS_USAGE;
+    }
+    if ((o->summary_rule != NULL || o->summary_day != NULL) && !o->summary) {
+        fprintf(stderr, "mxguard: --rule and --day go with --summary\n");
+        return OPTIONS_USAGE;
+    }
+    if (o->summary) {
+        o->summary_files = argv + optind;
+        o->nsummary_files = argc - optind;
+        return OPTIONS_RUN;
     }
     if (optind < argc) {
         fprintf(stderr, "mxguard: unexpected argument \"%s\"\nTry 'mxguard --help'.\n", argv[optind]);

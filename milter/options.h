@@ -44,6 +44,11 @@ struct options {
     unsigned dkim_min_key_bits;   /* shorter RSA keys give dkim=policy */
     const char *store_settings[32];/* --store NAME=VALUE, applied in order */
     int nstore_settings;
+    bool summary;                 /* --summary: report on decision records, then exit */
+    const char *summary_rule;     /* --rule REF */
+    const char *summary_day;      /* --day today|yesterday|YYYY-MM-DD */
+    char **summary_files;         /* the words after the options (none: standard input) */
+    int nsummary_files;
 };
 
 enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_USAGE };

@@ -118,6 +118,41 @@ static void test_defaults(void **state)
     assert_null(p.o.test_session);
     assert_int_equal(p.o.test_later, 0);
     assert_int_equal(p.o.dns.nforwarders + p.o.ntest_macros + p.o.nstore_settings, 0);
+    assert_false(p.o.summary);
+    assert_null(p.o.summary_rule);
+    assert_null(p.o.summary_day);
+    assert_int_equal(p.o.nsummary_files, 0);
+}
+
+/* --summary takes the words after the options as its files, in order, wherever getopt found them. */
+static void test_summary_options(void **state)
+{
+    struct parsed p;
+
+    (void)state;
+    parse(&p, "--summary", "--rule", "relay", "--day", "yesterday", "a.log", "-", "b.jsonl", NULL);
+    assert_int_equal(p.result, OPTIONS_RUN);
+    assert_string_equal(p.err, "");
+    assert_true(p.o.summary);
+    assert_string_equal(p.o.summary_rule, "relay");
+    assert_string_equal(p.o.summary_day, "yesterday");
+    assert_int_equal(p.o.nsummary_files, 3);
+    assert_string_equal(p.o.summary_files[0], "a.log");
+    assert_string_equal(p.o.summary_files[1], "-");
+    assert_string_equal(p.o.summary_files[2], "b.jsonl");
+
+    parse(&p, "/var/log/mail.log", "--summary", "--day=2024-02-29", NULL);
+    assert_int_equal(p.result, OPTIONS_RUN);
+    assert_int_equal(p.o.nsummary_files, 1);
+    assert_string_equal(p.o.summary_files[0], "/var/log/mail.log");
+    assert_string_equal(p.o.summary_day, "2024-02-29");
+    assert_null(p.o.summary_rule);
+
+    parse(&p, "--summary", "--day", "today", NULL);
+    assert_int_equal(p.result, OPTIONS_RUN);
+    assert_int_equal(p.o.nsummary_files, 0); /* standard input */
+    parse(&p, "--summary", "--day", "2000-02-29", NULL);
+    assert_int_equal(p.result, OPTIONS_RUN);
 }
 
 static void test_each_option_sets_its_field(void **state)
@@ -236,8 +271,20 @@ static const struct bad_case {
     {{"--umask"}, "mxguard: option '--umask' requires an argument\n" TRY},
     {{"--allow-root=yes"}, "mxguard: option '--allow-root' doesn't allow an argument\n" TRY},
     {{"--d", "1"},
-     "mxguard: option '--d' is ambiguous; possibilities: '--dns' '--dns-mode' '--dns-trust-anchor' "
+     "mxguard: option '--d' is ambiguous; possibilities: '--day' '--dns' '--dns-mode' '--dns-trust-anchor' "
      "'--dns-timeout' '--dns-budget' '--dkim-max-signatures' '--dkim-min-key-bits'\n" TRY},
+    {{"--summary", "--day", "tomorrow"},
+     "mxguard: --day: expected today, yesterday or YYYY-MM-DD, found \"tomorrow\"\n" TRY},
+    {{"--summary", "--day", "2023-02-29"},
+     "mxguard: --day: expected today, yesterday or YYYY-MM-DD, found \"2023-02-29\"\n" TRY},
+    {{"--summary", "--day", "2026-13-01"},
+     "mxguard: --day: expected today, yesterday or YYYY-MM-DD, found \"2026-13-01\"\n" TRY},
+    {{"--summary", "--day", "2026-1-01"},
+     "mxguard: --day: expected today, yesterday or YYYY-MM-DD, found \"2026-1-01\"\n" TRY},
+    {{"--summary", "--day", "2026-12-0x"},
+     "mxguard: --day: expected today, yesterday or YYYY-MM-DD, found \"2026-12-0x\"\n" TRY},
+    {{"--rule", "relay"}, "mxguard: --rule and --day go with --summary\n"},
+    {{"--day", "today", "x.log"}, "mxguard: --rule and --day go with --summary\n"},
 };
 
 static void test_bad_values_and_their_messages(void **state)
@@ -296,6 +343,9 @@ static const char *const documented[] = {
     "--auth-user USER",
     "--macro NAME=VALUE",
     "--later SECONDS",
+    "--summary",
+    "--rule REF",
+    "--day DAY",
     "--dns ADDR[@PORT]",
     "--dns-mode MODE",
     "--dns-trust-anchor FILE",
@@ -426,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_each_option_sets_its_field),
         cmocka_unit_test(test_dns_options),
+        cmocka_unit_test(test_summary_options),
         cmocka_unit_test(test_bad_values_and_their_messages),
         cmocka_unit_test(test_repeatable_options_have_bounds),
         cmocka_unit_test(test_help_lists_every_option_and_each_is_accepted),
