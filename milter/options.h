@@ -42,6 +42,8 @@ struct options {
     unsigned dkim_min_key_bits;   /* shorter RSA keys give dkim=policy */
     const char *store_settings[32];/* --store NAME=VALUE, applied in order */
     int nstore_settings;
+    const char *metrics_listen;   /* --metrics-listen ADDR (checked); NULL: no endpoint */
+    bool stats;                   /* --stats: print the running daemon's numbers */
 };
 
 enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_USAGE };

@@ -4,6 +4,7 @@
 #include "milter/session.h"
 
 #include "milter/log.h"
+#include "milter/metrics.h"
 #include "policy/state/statecheck.h"
 
 #include <stdatomic.h>
@@ -43,6 +44,7 @@ struct session *session_new(struct ruleset *rules)
     snprintf(s->id, sizeof s->id, "%lx.%lx", (unsigned long)getpid(),
              atomic_fetch_add(&counter, 1) + 1);
     snprintf(s->client, sizeof s->client, "unknown");
+    metrics_session_open();
     return s;
 }
 
@@ -50,6 +52,7 @@ void session_free(struct session *s)
 {
     if (s == NULL)
         return;
+    metrics_session_close();
     conn_free(s->conn);
     free(s);
 }
