@@ -144,7 +144,7 @@ static void by_label(const struct scrape *sc, FILE *out, const char *title, stru
         fprintf(out, "%s%s %.0f", sep, *v, x);
         sep = ", ";
     }
-    fprintf(out, "%s\n", *sep == '\0' ? "none" : "");
+    fprintf(out, "%s\n", *sep == '\0' ? "nothing counted" : "");
 }
 
 static const char *const stages[] = { "connect", "helo", "mail", "rcpt", "data", "header", "eoh", "eom", NULL };
@@ -163,7 +163,8 @@ static void print_traffic(const struct scrape *sc, FILE *out)
     by_label(sc, out, "  by outcome", (struct sel){ "mxguard_connections_without_message_total", "outcome", NULL, NULL },
              conns, false);
     by_label(sc, out, "recipients", (struct sel){ "mxguard_recipients_total", "action", NULL, NULL }, answers + 1, false);
-    fprintf(out, "decisions (stage: action count)\n");
+    fprintf(out, "decisions (stage: action count)%s\n",
+            val0(sc, "mxguard_decisions_total", NULL, NULL) == 0 ? ": none" : "");
     for (const char *const *s = stages; *s != NULL; s++) {
         const char *sep = "";
         if (val0(sc, "mxguard_decisions_total", "stage", *s) == 0)
@@ -286,6 +287,11 @@ static void print_duration(FILE *out, double s, bool beyond)
 static void latency(const struct scrape *sc, FILE *out, const char *family, const char *key,
                     const char *const *values)
 {
+    char name[96];
+
+    snprintf(name, sizeof name, "%s_count", family);
+    if (val0(sc, name, NULL, NULL) == 0)
+        fprintf(out, "  nothing measured yet\n");
     for (const char *const *v = values; *v != NULL; v++) {
         double n, n99, p50, p99;
         bool b50, b99;
