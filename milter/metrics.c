@@ -89,14 +89,28 @@ void metrics_note_decision(enum stage stage, const struct decision *d)
 {
     if ((d->origin != FLOW_EVALUATED && d->origin != FLOW_DEFERRED) || (unsigned)stage >= STAGE_COUNT)
         return;
-    INC(metrics.decisions[stage][answer_of(d->answer)]);
-    if (d->failure == CONN_DNS_FAILURE || d->failure == CONN_INTERNAL_ERROR)
-        INC(metrics.failures[d->failure == CONN_DNS_FAILURE ? 0 : 1]);
-    note_rule(d->v.rule, true, false);
+    /* Deferred: the refusal is counted by metrics_note_deferred; the
+       warn and effect rules that matched are reported now. */
+    if (d->origin == FLOW_EVALUATED) {
+        INC(metrics.decisions[stage][answer_of(d->answer)]);
+        if (d->failure == CONN_DNS_FAILURE || d->failure == CONN_INTERNAL_ERROR)
+            INC(metrics.failures[d->failure == CONN_DNS_FAILURE ? 0 : 1]);
+        note_rule(d->v.rule, true, false);
+    }
     for (unsigned i = 0; i < d->v.nwarned && i < VERDICT_WARN_MAX; i++)
         note_rule(d->v.warned[i], false, true);
     for (unsigned i = 0; i < d->v.neffects && i < VERDICT_EFFECTS_MAX; i++)
         note_rule(d->v.effects[i].rule, false, false);
+}
+
+void metrics_note_deferred(const struct verdict *v)
+{
+    enum stage stage = v->rule != NULL ? rule_stage(v->rule) : STAGE_CONNECT;
+
+    if ((unsigned)stage >= STAGE_COUNT)
+        return;
+    INC(metrics.decisions[stage][answer_of(v->action)]);
+    note_rule(v->rule, true, false);
 }
 
 static void observe(struct m_histogram *h, unsigned long us)

@@ -34,10 +34,22 @@ void metrics_session_close(void);
 /*
  * One answered step: its stage and answer, an engine failure by kind,
  * and the rules that decided, warned or added an effect. Counts only
- * decisions the rules made at this step (FLOW_EVALUATED, FLOW_DEFERRED),
- * never a refused connection's repeated answer.
+ * decisions the rules made at this step (FLOW_EVALUATED), never a
+ * refused connection's repeated answer (FLOW_REPEATED) nor a step let
+ * through unchecked (FLOW_SKIPPED). A refusal at connect is answered
+ * at the next step (rules/flow.h): the connect step comes as
+ * FLOW_DEFERRED, without its rule (only its warn and effect rules are
+ * counted here), and then repeats; see metrics_note_deferred.
  */
 void metrics_note_decision(enum stage stage, const struct decision *d);
+
+/*
+ * The refusal behind a FLOW_DEFERRED decision, counted once: at its
+ * stage (connect), with its action and deciding rule. The driver calls
+ * it with conn_flow(c)->conn_verdict after a decision whose origin is
+ * FLOW_DEFERRED.
+ */
+void metrics_note_deferred(const struct verdict *v);
 
 /* One record (rules/record.h): outcomes, recipients, facts, latencies. */
 void metrics_note_record(const struct record *r);
