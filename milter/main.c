@@ -26,6 +26,8 @@
 #include "milter/session.h"
 #include "policy/dns/dns.h"
 #include "milter/log.h"
+#include "milter/metrics.h"
+#include "milter/metrics_http.h"
 #include "milter/mta_notes.h"
 #include "milter/options.h"
 #include "milter/privdrop.h"
@@ -36,6 +38,7 @@
 #include "milter/test_session.h"
 #include "milter/auth_setup.h"
 #include "milter/state_setup.h"
+#include "milter/stats.h"
 #include "rules/ruleset.h"
 
 static struct ruleset *load_rules(const char *path, bool quiet_ok)
@@ -347,6 +350,15 @@ static int filter_main(void *arg)
         log_warn("--records %s: cannot open", o->records);
         return SUPERVISOR_EXIT_FATAL;
     }
+    metrics_init();
+    metrics_set_resolver(resolver);
+    metrics_set_store(state.store);
+    if (o->metrics_listen != NULL) {
+        struct listen_addr la;
+        const char *why;
+        if (listen_addr_parse(o->metrics_listen, &la, &why) == 0) /* checked with the options */
+            metrics_http_start(&la);
+    }
     /* A restarted child serves the file as it is now; if it is broken, the
        rules the supervisor checked at start-up. */
     rules_holder_reload("filter start");
@@ -356,9 +368,11 @@ static int filter_main(void *arg)
     }
     if (smfi_main() != MI_SUCCESS) {
         log_warnx("milter main loop failed");
+        metrics_http_stop();
         return 1;
     }
     records_close();
+    metrics_http_stop();
     if (resolver != NULL) {
         unsigned long asked, from_memo;
         dns_resolver_counts(resolver, &asked, &from_memo);
@@ -389,6 +403,8 @@ int main(int argc, char **argv)
         return run_check(&o);
     if (o.test_session != NULL)
         return run_test_session(&o);
+    if (o.stats)
+        return stats_run(o.metrics_listen, stdout);
 
     log_open("mxguard", o.foreground, o.verbose);
     log_tee_stderr(!o.foreground);

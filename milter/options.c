@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "milter/listen_addr.h"
 #include "policy/state/store.h"
 
 #define OPTION_DONE 1 /* a setter's "exit 0 now" (--help, --version) */
@@ -40,7 +41,7 @@ struct option_desc {
 };
 
 static option_set_fn set_string, set_flag, set_count, set_decimal, set_octal, set_restart, set_macro,
-    set_forwarder, set_dns_mode, set_host_name, set_store, set_day, show_help, show_version;
+    set_forwarder, set_dns_mode, set_host_name, set_store, set_day, set_listen, show_help, show_version;
 
 #define FIELD(f) .offset = offsetof(struct options, f), .size = sizeof(((struct options *)0)->f)
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -131,6 +132,13 @@ static const struct option_desc descs[] = {
      .doc = "a state store setting for greylisting and rate limits, e.g. backend=redis (repeatable; "
             "see mxguard(8))",
      .set = set_store},
+    {.name = "metrics-listen", .arg = "ADDR",
+     .doc = "serve Prometheus metrics on ADDR: IP:PORT, [IPv6]:PORT or PORT (127.0.0.1); off by default",
+     .set = set_listen, FIELD(metrics_listen),
+     .expected = "127.0.0.1:PORT, [::1]:PORT or a PORT"},
+    {.name = "stats", .doc = "print the running daemon's counters, from its --metrics-listen endpoint "
+                             "(default " LISTEN_ADDR_DEFAULT ")",
+     .set = set_flag, FIELD(stats)},
     {.name = "verbose", .letter = 'v', .doc = "log more; with -n, print the rules as understood",
      .set = set_count, FIELD(verbose)},
     {.name = "version", .letter = 'V', .doc = "print the version and exit", .set = show_version},
@@ -349,6 +357,19 @@ static int set_day(struct options *o, const struct option_desc *d, const char *a
         sscanf(arg, "%4d-%2d-%2d", &y, &m, &day) != 3 || m < 1 || m > 12 || day < 1 || day > mdays[m - 1] ||
         (m == 2 && day == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0))))
         return bad_value(d, arg);
+    return set_string(o, d, arg);
+}
+
+/* Checked here, so a typo is a usage error at start-up. */
+static int set_listen(struct options *o, const struct option_desc *d, const char *arg)
+{
+    struct listen_addr a;
+    const char *error;
+
+    if (listen_addr_parse(arg, &a, &error) < 0) {
+        fprintf(stderr, "mxguard: --%s: expected %s, found \"%s\" (%s)\n", d->name, d->expected, arg, error);
+        return -1;
+    }
     return set_string(o, d, arg);
 }
 

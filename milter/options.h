@@ -49,6 +49,8 @@ struct options {
     const char *summary_day;      /* --day today|yesterday|YYYY-MM-DD */
     char **summary_files;         /* the words after the options (none: standard input) */
     int nsummary_files;
+    const char *metrics_listen;   /* --metrics-listen ADDR (checked); NULL: no endpoint */
+    bool stats;                   /* --stats: print the running daemon's numbers */
 };
 
 enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_USAGE };

@@ -13,14 +13,23 @@
 
 #include "milter/log.h"
 #include "milter/records.h"
+#include "milter/metrics.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ruleset *current;
 static const char *rules_path;
 static unsigned generation = 1;
 
+/* Its per-rule counters, before any session sees it. */
+static void attach(struct ruleset *rs)
+{
+    if (metrics_attach_rules(rs) < 0)
+        log_warnx("out of memory for the counters of %s: its rules are not counted", ruleset_path(rs));
+}
+
 void rules_holder_init(struct ruleset *rs, const char *path)
 {
+    attach(rs);
     pthread_mutex_lock(&lock);
     current = rs;
     rules_path = path;
@@ -53,6 +62,7 @@ int rules_holder_reload(const char *why)
         return -1;
     }
     diag_free(&diag);
+    attach(fresh);
     pthread_mutex_lock(&lock);
     old = current;
     current = fresh;
@@ -74,7 +84,7 @@ static void *signal_thread(void *arg)
     for (;;) {
         if (sigwait(&set, &sig) == 0 && sig == SIGUSR1) {
             records_reopen(); /* logrotate moved it; the signal also reloads */
-            rules_holder_reload("reload");
+            metrics_reload(rules_holder_reload("reload") == 0);
         }
     }
     return NULL;

@@ -5,6 +5,7 @@
 
 #include "milter/log.h"
 #include "milter/records.h"
+#include "milter/metrics.h"
 #include "policy/state/statecheck.h"
 
 #include <stdatomic.h>
@@ -45,6 +46,7 @@ struct session *session_new(struct ruleset *rules)
              atomic_fetch_add(&counter, 1) + 1);
     snprintf(s->client, sizeof s->client, "unknown");
     conn_set_record_sink(s->conn, records_write, s);
+    metrics_session_open();
     return s;
 }
 
@@ -52,6 +54,7 @@ void session_free(struct session *s)
 {
     if (s == NULL)
         return;
+    metrics_session_close();
     conn_free(s->conn);
     free(s);
 }

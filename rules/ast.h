@@ -103,6 +103,8 @@ struct rule {
     char ref[320];               /* "file:line[label]" for logs */
     char *text;                  /* canonical form */
     struct rule *next;
+    struct ruleset *rs;          /* the rule set it belongs to */
+    unsigned index;              /* 0..nrules-1, in the order loaded */
 };
 
 /* A test case written in the rule file: "test NAME { steps }". */
@@ -187,6 +189,8 @@ struct ruleset {
     unsigned score_stages;       /* ... dnsbl.score/count/reason (every DNS list) */
     bool rdns_for_score;         /* a DNS list checks rdns.name */
     unsigned rdns_first_stages;  /* stages where reverse DNS must be known before the lists are asked */
+    void *attachment;            /* a driver's (ruleset_set_attachment), freed with the rule set */
+    void (*attachment_free)(void *);
 };
 
 /* parse_file.c: parse an included file into the same rule set. */

@@ -116,5 +116,6 @@ void rule_add(struct parser *p, char *label, bool warn, enum action a, struct re
     *p->rs->tail[p->stage] = r;
     p->rs->tail[p->stage] = &r->next;
     p->last_rule = r;
-    p->rs->nrules++;
+    r->rs = p->rs;
+    r->index = p->rs->nrules++;
 }

@@ -67,6 +67,8 @@ void rule_free(struct rule *r)
 
 void ruleset_free(struct ruleset *rs)
 {
+    if (rs->attachment_free != NULL)
+        rs->attachment_free(rs->attachment);
     for (int s = 0; s < STAGE_COUNT; s++) {
         struct rule *r = rs->stages[s];
         while (r != NULL) {
@@ -130,6 +132,20 @@ bool ruleset_uses_dns(const struct ruleset *rs)
     return (rs->dns_stages | rs->rdns_stages | rs->score_stages) != 0 || rs->uses_spf || rs->uses_dkim;
 }
 const char *rule_where(const struct rule *r) { return r->where; }
+unsigned rule_index(const struct rule *r) { return r->index; }
+const struct rule *ruleset_first_rule(const struct ruleset *rs, enum stage s) { return rs->stages[s]; }
+const struct rule *rule_next(const struct rule *r) { return r->next; }
+const struct ruleset *rule_ruleset(const struct rule *r) { return r->rs; }
+void *ruleset_attachment(const struct ruleset *rs) { return rs->attachment; }
+
+int ruleset_set_attachment(struct ruleset *rs, void *p, void (*free_fn)(void *))
+{
+    if (rs->attachment != NULL)
+        return -1;
+    rs->attachment = p;
+    rs->attachment_free = free_fn;
+    return 0;
+}
 const char *rule_label(const struct rule *r) { return r->label ? r->label : ""; }
 const char *rule_ref(const struct rule *r) { return r->ref; }
 enum action rule_action(const struct rule *r) { return r->action; }

@@ -127,6 +127,21 @@ unsigned ruleset_rule_count(const struct ruleset *rs);
 /* Test cases the rule file carries; all of them passed if it loaded. */
 unsigned ruleset_test_count(const struct ruleset *rs);
 
+/*
+ * A driver's own data, one slot per rule set (the daemon's per-rule
+ * counters): set once, before the rule set is shared (-1 when already
+ * set); free_fn(p) runs when the rule set is freed.
+ */
+int ruleset_set_attachment(struct ruleset *rs, void *p, void (*free_fn)(void *));
+void *ruleset_attachment(const struct ruleset *rs);
+
+/* A rule's place in its rule set, 0..ruleset_rule_count()-1, and that rule set. */
+unsigned rule_index(const struct rule *r);
+const struct ruleset *rule_ruleset(const struct rule *r);
+/* The rules of stage s in order: the first, then each one's next (NULL at the end). */
+const struct rule *ruleset_first_rule(const struct ruleset *rs, enum stage s);
+const struct rule *rule_next(const struct rule *r);
+
 /* "file:line" of a rule, and its canonical text. */
 const char *rule_where(const struct rule *r);
 const char *rule_text(const struct rule *r);

@@ -34,6 +34,7 @@ struct dns_resolver {
     atomic_bool stop;
     int timeout_ms;
     atomic_ulong asked, from_memo; /* questions, and those the memo answered */
+    atomic_ulong timeouts, servfail; /* questions abandoned at a deadline; SERVFAIL answers */
 };
 
 struct callback_arg;
@@ -230,6 +231,14 @@ void dns_resolver_counts(struct dns_resolver *r, unsigned long *asked, unsigned 
     *from_memo = atomic_load(&r->from_memo);
 }
 
+void dns_resolver_stats(struct dns_resolver *r, struct dns_stats *out)
+{
+    out->asked = atomic_load_explicit(&r->asked, memory_order_relaxed);
+    out->from_memo = atomic_load_explicit(&r->from_memo, memory_order_relaxed);
+    out->timeouts = atomic_load_explicit(&r->timeouts, memory_order_relaxed);
+    out->servfail = atomic_load_explicit(&r->servfail, memory_order_relaxed);
+}
+
 /* ---- answers ------------------------------------------------------------- */
 
 /* A wire-format name (PTR rdata) as text, lower case, no trailing dot. */
@@ -401,6 +410,8 @@ static void on_answer(void *arg, int err, struct ub_result *res)
     pthread_mutex_lock(&b->lock);
     if (!q->abandoned) {
         fill_answer(&q->answer, ca->rrtype, ca->raw, err, res);
+        if (err == 0 && res != NULL && res->rcode == 2)
+            atomic_fetch_add_explicit(&b->r->servfail, 1, memory_order_relaxed);
         if (err == 0 && res != NULL && !res->bogus && res->ttl > 0)
             dns_memo_put(b->r->memo, ca->name, ca->rrtype, ca->raw, &q->answer, (unsigned)res->ttl, now_s());
         q->done = true;
@@ -499,6 +510,8 @@ void dns_batch_wait(struct dns_batch *b, int deadline_ms)
         }
     }
     pthread_mutex_unlock(&b->lock);
+    if (ncancel > 0)
+        atomic_fetch_add_explicit(&b->r->timeouts, (unsigned long)ncancel, memory_order_relaxed);
     for (int k = 0; k < ncancel; k++) {
         /* Cancelled: its callback will never run, so drop its reference
            here. Not cancelled: the answer is on its way and drops it. */

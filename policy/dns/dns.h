@@ -49,6 +49,13 @@ int dns_resolver_timeout_ms(const struct dns_resolver *r);
    (policy/dns/dns_memo.h) without asking libunbound. */
 void dns_resolver_counts(struct dns_resolver *r, unsigned long *asked, unsigned long *from_memo);
 
+/* The same with the failures (for the daemon's metrics): questions still
+   unanswered at their batch's deadline, and answers with RCODE SERVFAIL. */
+struct dns_stats {
+    unsigned long asked, from_memo, timeouts, servfail;
+};
+void dns_resolver_stats(struct dns_resolver *r, struct dns_stats *out);
+
 /* A set of questions asked together. NULL when out of memory. */
 struct dns_batch *dns_batch_new(struct dns_resolver *r);
 

@@ -3,7 +3,8 @@
  * call gets whatever the backend (key and value bounds).
  *
  * Must never turn a backend's error into "not found", and never let a key
- * or value past its bound reach a backend.
+ * or value past its bound reach a backend. Counts calls, errors and
+ * outages (relaxed atomics: the daemon's metrics read them).
  */
 #include "policy/state/store_impl.h"
 
@@ -177,56 +178,84 @@ const char *store_backend_name(const struct store *s)
     return s->ops->name;
 }
 
-static bool key_ok(size_t klen, const char **why_r)
+/* Counts a call the caller refused before the backend saw it: an error, not an outage. */
+static bool key_ok(struct store *s, size_t klen, const char **why_r)
 {
     if (klen > 0 && klen <= STORE_KEY_MAX)
         return true;
+    atomic_fetch_add_explicit(&s->calls, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
     if (why_r != NULL)
         *why_r = "store key empty or too long";
     return false;
 }
 
+/* Count what the backend answered; an error after an answer starts an outage. */
+static enum store_result counted(struct store *s, enum store_result r)
+{
+    atomic_fetch_add_explicit(&s->calls, 1, memory_order_relaxed);
+    if (r != STORE_ERROR) {
+        if (atomic_load_explicit(&s->down, memory_order_relaxed))
+            atomic_store_explicit(&s->down, false, memory_order_relaxed);
+        return r;
+    }
+    atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+    if (!atomic_exchange_explicit(&s->down, true, memory_order_relaxed))
+        atomic_fetch_add_explicit(&s->outages, 1, memory_order_relaxed);
+    return r;
+}
+
+void store_stats(struct store *s, struct store_stats *out)
+{
+    out->calls = atomic_load_explicit(&s->calls, memory_order_relaxed);
+    out->errors = atomic_load_explicit(&s->errors, memory_order_relaxed);
+    out->outages = atomic_load_explicit(&s->outages, memory_order_relaxed);
+    out->up = !atomic_load_explicit(&s->down, memory_order_relaxed);
+}
+
 enum store_result store_get(struct store *s, const void *key, size_t klen, void *val, size_t valsz,
                             size_t *vlen_r, time_t now, const char **why_r)
 {
-    if (!key_ok(klen, why_r))
+    if (!key_ok(s, klen, why_r))
         return STORE_ERROR;
-    return s->ops->get(s, key, klen, val, valsz, vlen_r, now, why_r);
+    return counted(s, s->ops->get(s, key, klen, val, valsz, vlen_r, now, why_r));
 }
 
 enum store_result store_set(struct store *s, const void *key, size_t klen, const void *val, size_t vlen,
                             time_t expires, time_t now, const char **why_r)
 {
-    if (!key_ok(klen, why_r))
+    if (!key_ok(s, klen, why_r))
         return STORE_ERROR;
     if (vlen > STORE_VALUE_MAX) {
+        atomic_fetch_add_explicit(&s->calls, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
         if (why_r != NULL)
             *why_r = "store value too long";
         return STORE_ERROR;
     }
-    return s->ops->set(s, key, klen, val, vlen, expires, now, why_r);
+    return counted(s, s->ops->set(s, key, klen, val, vlen, expires, now, why_r));
 }
 
 enum store_result store_incr(struct store *s, const void *key, size_t klen, int64_t by, time_t expires,
                              time_t now, int64_t *value_r, const char **why_r)
 {
-    if (!key_ok(klen, why_r))
+    if (!key_ok(s, klen, why_r))
         return STORE_ERROR;
-    return s->ops->incr(s, key, klen, by, expires, now, value_r, why_r);
+    return counted(s, s->ops->incr(s, key, klen, by, expires, now, value_r, why_r));
 }
 
 enum store_result store_del(struct store *s, const void *key, size_t klen, time_t now, const char **why_r)
 {
-    if (!key_ok(klen, why_r))
+    if (!key_ok(s, klen, why_r))
         return STORE_ERROR;
-    return s->ops->del(s, key, klen, now, why_r);
+    return counted(s, s->ops->del(s, key, klen, now, why_r));
 }
 
 enum store_result store_expire(struct store *s, time_t now, unsigned batch, unsigned *removed_r,
                                const char **why_r)
 {
     *removed_r = 0;
-    return s->ops->expire(s, now, batch > 0 ? batch : 1, removed_r, why_r);
+    return counted(s, s->ops->expire(s, now, batch > 0 ? batch : 1, removed_r, why_r));
 }
 
 int store_parse_counter(const void *val, size_t vlen, int64_t *out)

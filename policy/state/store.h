@@ -101,6 +101,17 @@ struct store *store_memory_open(void);
 const char *store_backend_name(const struct store *s);
 
 /*
+ * What the calls did so far (the daemon's metrics read it): calls,
+ * those that failed, outages (the store going from answering to
+ * failing), and whether its last answer was not an error.
+ */
+struct store_stats {
+    unsigned long calls, errors, outages;
+    bool up;
+};
+void store_stats(struct store *s, struct store_stats *out);
+
+/*
  * The calls. why_r (may be NULL) receives a static reason on STORE_ERROR.
  */
 /* Copy the value into val (valsz bytes), its length into *vlen_r. */

@@ -5,6 +5,8 @@
 #ifndef MXG_POLICY_STORE_IMPL_H
 #define MXG_POLICY_STORE_IMPL_H
 
+#include <stdatomic.h>
+
 #include "policy/state/store.h"
 
 struct store_ops {
@@ -21,9 +23,12 @@ struct store_ops {
     void (*close)(struct store *s);
 };
 
-/* Each backend's own struct starts with this. */
+/* Each backend's own struct starts with this (allocated zeroed: no
+   calls yet, and up). store.c alone touches the counters. */
 struct store {
     const struct store_ops *ops;
+    atomic_ulong calls, errors, outages;
+    atomic_bool down;   /* the backend's last answer was an error */
 };
 
 struct store *store_lmdb_open(const struct store_config *cfg, const char **error_r);

@@ -122,6 +122,8 @@ static void test_defaults(void **state)
     assert_null(p.o.summary_rule);
     assert_null(p.o.summary_day);
     assert_int_equal(p.o.nsummary_files, 0);
+    assert_null(p.o.metrics_listen); /* no endpoint unless asked for */
+    assert_false(p.o.stats);
 }
 
 /* --summary takes the words after the options as its files, in order, wherever getopt found them. */
@@ -200,6 +202,19 @@ static void test_each_option_sets_its_field(void **state)
     parse(&p, "--later", "316224000", NULL);
     assert_int_equal(p.result, OPTIONS_RUN);
     assert_int_equal(p.o.test_later, 316224000L);
+    /* The metrics endpoint: the three forms, and --stats. */
+    parse(&p, "--metrics-listen", "127.0.0.1:9469", "--stats", NULL);
+    assert_int_equal(p.result, OPTIONS_RUN);
+    assert_string_equal(p.o.metrics_listen, "127.0.0.1:9469");
+    assert_true(p.o.stats);
+    parse(&p, "--metrics-listen", "[::1]:9470", NULL);
+    assert_int_equal(p.result, OPTIONS_RUN);
+    assert_string_equal(p.o.metrics_listen, "[::1]:9470");
+    parse(&p, "--metrics-listen=9471", NULL);
+    assert_int_equal(p.result, OPTIONS_RUN);
+    assert_string_equal(p.o.metrics_listen, "9471");
+    parse(&p, "--metrics-listen", "0.0.0.0:9469", NULL); /* allowed when given: the daemon warns */
+    assert_int_equal(p.result, OPTIONS_RUN);
 }
 
 static void test_dns_options(void **state)
@@ -264,6 +279,15 @@ static const struct bad_case {
      "mxguard: --dkim-min-key-bits: expected bits (512 to 16384), found \"511\"\n" TRY},
     {{"--store", "backend"}, "mxguard: --store backend: expected NAME=VALUE\n" TRY},
     {{"--store", "redis-hots=1"}, "mxguard: --store redis-hots=1: no such store setting\n" TRY},
+    {{"--metrics-listen", "localhost:9469"},
+     "mxguard: --metrics-listen: expected 127.0.0.1:PORT, [::1]:PORT or a PORT, found \"localhost:9469\" "
+     "(not an IPv4 address (write IPv6 as [ADDRESS]:PORT))\n" TRY},
+    {{"--metrics-listen", "::1:9469"},
+     "mxguard: --metrics-listen: expected 127.0.0.1:PORT, [::1]:PORT or a PORT, found \"::1:9469\" "
+     "(expected ADDRESS:PORT, [IPv6]:PORT or PORT)\n" TRY},
+    {{"--metrics-listen", "127.0.0.1:65536"},
+     "mxguard: --metrics-listen: expected 127.0.0.1:PORT, [::1]:PORT or a PORT, found \"127.0.0.1:65536\" "
+     "(expected a port from 1 to 65535)\n" TRY},
     {{"-n", "extra"}, "mxguard: unexpected argument \"extra\"\n" TRY},
     {{"--no-such-option"}, "mxguard: unrecognized option '--no-such-option'\n" TRY},
     {{"-Z"}, "mxguard: invalid option -- 'Z'\n" TRY},
@@ -355,6 +379,8 @@ static const char *const documented[] = {
     "--dkim-max-signatures N",
     "--dkim-min-key-bits BITS",
     "--store NAME=VALUE",
+    "--metrics-listen ADDR",
+    "--stats",
     "-v, --verbose",
     "-V, --version",
     "-h, --help",
