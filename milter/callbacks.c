@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "milter/log.h"
+#include "milter/metrics.h"
 #include "milter/mta_notes.h"
 #include "milter/negotiate.h"
 #include "milter/rules_holder.h"
@@ -82,6 +83,9 @@ static sfsistat answer(SMFICTX *ctx, struct priv *p, enum stage stage, const str
     struct session *s = p->s;
     const struct flow *f = conn_flow(s->conn);
 
+    metrics_note_decision(stage, d);
+    if (d->origin == FLOW_DEFERRED)
+        metrics_note_deferred(&f->conn_verdict); /* the connect rule's refusal, counted once */
     if (conn_dns(s->conn) != NULL)
         dns_cache_report_failures(conn_dns(s->conn), log_dns_failure, s);
     if (!answered(p, stage))

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "milter/log.h"
+#include "milter/metrics.h"
 #include "milter/record_text.h"
 #include "milter/session.h"
 
@@ -125,6 +126,7 @@ void records_write(void *ctx, const struct record *r)
     struct record_ids ids = { s->id, s->qid_raw };
     char line[RECORD_LINE_MAX];
 
+    metrics_note_record(r);
     if (log_records)
         log_info_line(record_log_line(r, &ids, line, sizeof line));
     write_json(r, &ids);

@@ -3,8 +3,8 @@
 # daemon and `mxguard --stats`: sessions and reloads counted, the rules
 # exported by label, promtool accepts the text, other paths get 404,
 # --stats prints the same numbers and says clearly when nothing answers.
-# (Decisions and records move once the callbacks report them: the checks
-# for those come with that change.)
+# (Decisions, records and rule counts against a real MTA's own counts:
+# tests/e2e/postfix_records.sh.)
 . "$SRCDIR/tests/lib/common.sh"
 need_root
 need_cmd miltertest

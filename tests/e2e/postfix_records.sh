@@ -6,7 +6,9 @@
 # tell what postfix's maillog and the sink tell: one record a message,
 # with the real rule, outcome and recipient whatever the client sent; the
 # JSON file holds the same records, one valid JSON object a line, and a
-# rotation by SIGUSR1 loses none.
+# rotation by SIGUSR1 loses none. The counters on the metrics endpoint
+# equal the same counts (and promtool accepts them), and --summary on the
+# records gives the same totals.
 . "$SRCDIR/tests/lib/common.sh"
 . "$SRCDIR/tests/lib/postfix.sh"
 . "$SRCDIR/tests/lib/dns.sh"
@@ -14,6 +16,8 @@ need_postfix
 need_dns
 need_nsd
 need_cmd jq
+need_cmd curl
+need_cmd promtool
 
 dns_zone test. <<'ZONE'
 7.113.0.203.bl  A    127.0.0.2
@@ -43,8 +47,9 @@ chmod -R go+rX "$T/rules"
 # The records file lives where the run user may write and logrotate may move.
 mkdir -p "$T/rec" && chown mxguard "$T/rec"
 JSON="$T/rec/records.json"
+MPORT=$(free_port) || setup_failed "no free port"
 start_mxguard "$T/rules/records.rules" --dns "127.0.0.1@$NSD_PORT" --dns-timeout 2000 --dns-budget 4000 \
-    --records "$JSON" || setup_failed "mxguard did not start"
+    --records "$JSON" --metrics-listen "127.0.0.1:$MPORT" || setup_failed "mxguard did not start"
 start_sink || setup_failed "smtp-sink did not start"
 start_postfix "unix:$MXG_SOCK" || setup_failed "postfix did not start"
 
@@ -87,6 +92,29 @@ check "the filter reopened the records file" wait_for 10 test -e "$JSON"
 send after --xclient-addr 203.0.113.8 --from sender@pass.example --to user@example.org
 check "the message after the rotation is delivered" wait_for 15 sh -c \
     "[ \$(grep -l 'X-Test-Id' '$SINK_DIR'/* 2>/dev/null | wc -l) -ge 5 ]"
+
+# The counters, read while the daemon runs, against postfix's and the sink's counts.
+scrape() { curl -sf --max-time 5 "http://127.0.0.1:$MPORT/metrics" >"$T/metrics.txt"; }
+metric() { awk -v m="$1" '$1 == m { print $2 }' "$T/metrics.txt"; }
+all_in() { scrape && [ "$(metric 'mxguard_messages_total{outcome="accept"}')" = 5 ]; }
+check "the endpoint counts the five delivered messages" wait_for 10 all_in
+sed -n '/^mxguard_\(messages\|recipients\|rule_decided\|spf_results\|sessions\)/s/^/#   /p' "$T/metrics.txt"
+check "messages refused = postfix's refusals of whole messages (5 at RCPT, the rest at end of data)" \
+    [ "$(metric 'mxguard_messages_total{outcome="reject"}')" = "$((pf_eom + 5))" ]
+check "recipients refused = postfix's RCPT refusals" \
+    [ "$(metric 'mxguard_recipients_total{action="reject"}')" = "$pf_rcpt" ]
+check "rcpt decisions that refused = postfix's RCPT refusals" \
+    [ "$(metric 'mxguard_decisions_total{stage="rcpt",action="reject"}')" = "$pf_rcpt" ]
+check "eom decisions that refused = postfix's END-OF-MESSAGE refusals" \
+    [ "$(metric 'mxguard_decisions_total{stage="eom",action="reject"}')" = "$pf_eom" ]
+check "the rules' own counts: relay-denied 4, listed 2, spf-fail 2" \
+    [ "$(metric 'mxguard_rule_decided_total{rule="relay-denied"}') $(metric 'mxguard_rule_decided_total{rule="listed"}') $(metric 'mxguard_rule_decided_total{rule="spf-fail"}')" = "4 2 2" ]
+check "SPF results: 2 fail" [ "$(metric 'mxguard_spf_results_total{identity="mailfrom",result="fail"}')" = 2 ]
+promtool check metrics <"$T/metrics.txt" >"$T/promtool.out" 2>&1
+check "promtool check metrics accepts the endpoint's text" test $? -eq 0 -a ! -s "$T/promtool.out"
+"$MXGUARD" --stats --metrics-listen "127.0.0.1:$MPORT" >"$T/stats.out" 2>&1
+check "mxguard --stats prints the same numbers" test $? -eq 0
+sed 's/^/#   /' "$T/stats.out"
 stop_mxguard
 
 python3 "$SRCDIR/tests/protocol/logfields.py" --records "$MXG_LOG" >"$T/records"
@@ -123,4 +151,19 @@ check "the JSON and log records agree on outcomes" \
     [ "$(jq -r .outcome "$T/all.json" | sort | uniq -c)" = "$(jq -r .outcome "$R" | sort | uniq -c)" ]
 check "JSON: the forged recipient is one string" \
     [ "$(jq -r 'select(.recipients[0].address | test("x rule=")) | .recipients[0].address' "$T/all.json")" = "<$FORGED>" ]
+
+# The summary of the same records, from the log and from the JSON file.
+"$MXGUARD" --summary "$MXG_LOG" >"$T/summary.log.out" 2>&1
+check "--summary reads the daemon's log" test $? -eq 0
+sed 's/^/#   /' "$T/summary.log.out"
+"$MXGUARD" --summary "$JSON.1" "$JSON" >"$T/summary.json.out" 2>&1
+check "--summary reads the JSON file" test $? -eq 0
+check "the log and the JSON file give the same summary" \
+    sh -c "grep -v -i 'lines\\|file' '$T/summary.log.out' >'$T/a'; grep -v -i 'lines\\|file' '$T/summary.json.out' >'$T/b'; cmp -s '$T/a' '$T/b'"
+check "--summary: five messages accepted, seven refused" \
+    sh -c "grep -Eq '^ +5 +accept\$' '$T/summary.log.out' && grep -Eq '^ +7 +reject\$' '$T/summary.log.out'"
+check "--summary: the top rule is relay-denied" \
+    sh -c "grep -A6 -i 'top rules' '$T/summary.log.out' | grep -Eq '^ +4 +reject +.*records.rules:6\\[relay-denied\\]\$'"
+check "--summary: the top refused client" \
+    sh -c "grep -A2 -i 'refused clients' '$T/summary.log.out' | grep -Eq '^ +6 +6 +0 +203\\.0\\.113\\.8 '"
 finish
