@@ -46,11 +46,15 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 
 static json_object *jstr(const char *s)
 {
-    size_t n = strlen(s), o = 0;
-    char *clean = malloc(n * 3 + 1);
+    size_t n = strlen(s), o = 0, ascii = 0;
+    char *clean;
     json_object *j;
 
-    if (clean == NULL)
+    while (ascii < n && (unsigned char)s[ascii] < 0x80)
+        ascii++;
+    if (ascii == n) /* the common case: nothing to clean, no copy */
+        return json_object_new_string_len(s, (int)n);
+    if ((clean = malloc(n * 3 + 1)) == NULL)
         return NULL;
     for (size_t i = 0; i < n;) {
         size_t len = utf8_seq((const unsigned char *)s + i, n - i);
@@ -69,9 +73,10 @@ static json_object *jstr(const char *s)
     return j;
 }
 
+/* Keys are our literals, each put once: json-c neither copies nor looks them up. */
 static void put(json_object *o, const char *key, json_object *v)
 {
-    json_object_object_add(o, key, v);
+    json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT);
 }
 
 static void put_verdict(json_object *o, const struct record_verdict *v)

@@ -24,13 +24,19 @@ struct kvline {
 /* Append " key=value" (value already written by logfmt), or count it out. */
 static void kv_raw(struct kvline *l, const char *key, const char *value)
 {
-    size_t need = strlen(key) + strlen(value) + 2;
+    size_t klen = strlen(key), vlen = strlen(value);
 
-    if (l->len + need >= l->cap) {
+    if (l->len + klen + vlen + 2 >= l->cap) {
         l->cut++;
         return;
     }
-    l->len += (size_t)snprintf(l->buf + l->len, l->cap - l->len, "%s%s=%s", l->len ? " " : "", key, value);
+    if (l->len > 0)
+        l->buf[l->len++] = ' ';
+    memcpy(l->buf + l->len, key, klen);
+    l->len += klen;
+    l->buf[l->len++] = '=';
+    memcpy(l->buf + l->len, value, vlen + 1);
+    l->len += vlen;
 }
 
 static void kv_str(struct kvline *l, const char *key, const char *s)

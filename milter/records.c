@@ -2,6 +2,12 @@
  * records.c: write each decision record as a log line and, with
  * --records, as a JSON line; reopen the JSON file on the reload signal.
  *
+ * JSON lines are gathered in a buffer and written when it is full, at the
+ * latest a second after the first one waited, and before a reopen or the
+ * end: one write for many records, where one write each cost the
+ * benchmark 3% (sessions queued on the file's lock). A record never
+ * spans two writes, so lines never interleave.
+ *
  * Must never hold up or fail a session: a record that cannot be written
  * is counted and said once in a while, the mail goes on.
  */
@@ -13,7 +19,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "milter/log.h"
@@ -21,11 +27,19 @@
 #include "milter/record_text.h"
 #include "milter/session.h"
 
-/* Writers share the descriptor (a read lock); a reopen swaps it (the write lock). */
-static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
+#define RECORDS_BUF (64 * 1024)
+#define RECORDS_FLUSH_MS 1000
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static int fd = -1;
 static char *path;
+static char *buf;
+static size_t blen;
+static bool stopping, flusher_running;
+static pthread_t flusher;
 static atomic_ulong lost;
+static atomic_bool json_on;  /* --records is open: only then is JSON built */
 static bool log_records = true;
 
 void records_set_log(bool on)
@@ -38,86 +52,154 @@ static int open_file(const char *p)
     return open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
 }
 
+/* The 1st, 10th, 100th ... so a full disk does not flood the log too. */
+static void count_lost(unsigned long n)
+{
+    unsigned long was = atomic_fetch_add(&lost, n), now = was + n;
+
+    for (unsigned long p = 1; p <= now; p *= 10)
+        if (p > was)
+            log_warnx("records: %lu record(s) could not be written to %s", now, path ? path : "-");
+}
+
+static size_t lines_in(const char *p, size_t n)
+{
+    size_t k = 0;
+
+    for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+        k++;
+    return k;
+}
+
+/* Write what the buffer holds. Called with the lock held. */
+static void flush_locked(void)
+{
+    size_t done = 0;
+
+    while (done < blen) {
+        ssize_t n = write(fd, buf + done, blen - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            count_lost(lines_in(buf + done, blen - done));
+            break;
+        }
+        done += (size_t)n;
+    }
+    blen = 0;
+}
+
+static void *flush_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&lock);
+    while (!stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += RECORDS_FLUSH_MS / 1000;
+        pthread_cond_timedwait(&wake, &lock, &until);
+        if (blen > 0 && fd >= 0)
+            flush_locked();
+    }
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
 int records_open(const char *p)
 {
-    int f = open_file(p);
+    int f = open_file(p), saved;
 
     if (f < 0)
         return -1;
-    pthread_rwlock_wrlock(&lock);
+    pthread_mutex_lock(&lock);
+    if (buf == NULL && (buf = malloc(RECORDS_BUF)) == NULL) {
+        saved = errno;
+        pthread_mutex_unlock(&lock);
+        close(f);
+        errno = saved;
+        return -1;
+    }
     free(path);
     path = strdup(p);
-    if (fd >= 0)
-        close(fd);
     fd = f;
-    pthread_rwlock_unlock(&lock);
+    atomic_store(&json_on, true);
+    stopping = false;
+    if (!flusher_running && pthread_create(&flusher, NULL, flush_thread, NULL) == 0)
+        flusher_running = true;
+    pthread_mutex_unlock(&lock);
     return 0;
 }
 
 int records_reopen(void)
 {
-    int f, saved;
+    int f;
 
-    pthread_rwlock_wrlock(&lock);
+    pthread_mutex_lock(&lock);
     if (path == NULL) {
-        pthread_rwlock_unlock(&lock);
+        pthread_mutex_unlock(&lock);
         return 0;
     }
+    flush_locked(); /* what came before the signal goes to the file logrotate moved */
     if ((f = open_file(path)) < 0) {
-        saved = errno;
-        pthread_rwlock_unlock(&lock);
-        errno = saved;
         log_warn("records: cannot reopen %s; still writing to the file it was", path);
+        pthread_mutex_unlock(&lock);
         return -1;
     }
     close(fd);
     fd = f;
-    pthread_rwlock_unlock(&lock);
+    pthread_mutex_unlock(&lock);
     return 0;
 }
 
 void records_close(void)
 {
-    pthread_rwlock_wrlock(&lock);
-    if (fd >= 0)
+    atomic_store(&json_on, false);
+    pthread_mutex_lock(&lock);
+    stopping = true;
+    pthread_cond_signal(&wake);
+    pthread_mutex_unlock(&lock);
+    if (flusher_running)
+        pthread_join(flusher, NULL);
+    flusher_running = false;
+    pthread_mutex_lock(&lock);
+    if (fd >= 0) {
+        flush_locked();
         close(fd);
+    }
     fd = -1;
     free(path);
-    path = NULL;
-    pthread_rwlock_unlock(&lock);
+    free(buf);
+    path = buf = NULL;
+    pthread_mutex_unlock(&lock);
 }
 
-/* One write per record: with O_APPEND, lines from many threads never interleave. */
 static void write_json(const struct record *r, const struct record_ids *ids)
 {
     char *line;
-    struct iovec iov[2];
-    ssize_t n;
     size_t len;
 
-    pthread_rwlock_rdlock(&lock);
-    if (fd < 0) {
-        pthread_rwlock_unlock(&lock);
+    if (!atomic_load_explicit(&json_on, memory_order_relaxed))
         return;
-    }
     if ((line = record_json_line(r, ids)) == NULL) {
-        pthread_rwlock_unlock(&lock);
-        atomic_fetch_add(&lost, 1);
+        count_lost(1);
         return;
     }
     len = strlen(line);
-    iov[0] = (struct iovec){ line, len };
-    iov[1] = (struct iovec){ "\n", 1 };
-    n = writev(fd, iov, 2);
-    pthread_rwlock_unlock(&lock);
-    free(line);
-    if (n != (ssize_t)len + 1) {
-        unsigned long k = atomic_fetch_add(&lost, 1) + 1;
-        /* The 1st, 10th, 100th ... so a full disk does not flood the log too. */
-        for (unsigned long p = 1; p <= k; p *= 10)
-            if (p == k)
-                log_warnx("records: %lu record(s) could not be written to %s", k, path ? path : "-");
+    line[len] = '\n'; /* over the NUL: the line is written with its length */
+    pthread_mutex_lock(&lock);
+    if (fd >= 0) {
+        if (blen + len + 1 > RECORDS_BUF)
+            flush_locked();
+        if (len + 1 > RECORDS_BUF) { /* larger than the buffer: on its own */
+            if (write(fd, line, len + 1) != (ssize_t)(len + 1))
+                count_lost(1);
+        } else {
+            memcpy(buf + blen, line, len + 1);
+            blen += len + 1;
+        }
     }
+    pthread_mutex_unlock(&lock);
+    free(line);
 }
 
 void records_write(void *ctx, const struct record *r)

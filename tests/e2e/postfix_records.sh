@@ -92,6 +92,8 @@ check "the filter reopened the records file" wait_for 10 test -e "$JSON"
 send after --xclient-addr 203.0.113.8 --from sender@pass.example --to user@example.org
 check "the message after the rotation is delivered" wait_for 15 sh -c \
     "[ \$(grep -l 'X-Test-Id' '$SINK_DIR'/* 2>/dev/null | wc -l) -ge 5 ]"
+check "a record is in the file within seconds, not only at the end" \
+    wait_for 5 grep -q '"record":"message"' "$JSON"
 
 # The counters, read while the daemon runs, against postfix's and the sink's counts.
 scrape() { curl -sf --max-time 5 "http://127.0.0.1:$MPORT/metrics" >"$T/metrics.txt"; }
