@@ -297,6 +297,27 @@ static void check_dns(const struct options *o, const struct ruleset *rs)
 static struct sendauth_config auth;
 static struct statecheck_config state;
 
+/* What the filter tells the admin: records (log and --records file), counters and their endpoint. */
+static int observe_setup(const struct options *o, struct dns_resolver *resolver)
+{
+    records_set_log(!o->no_record_log);
+    /* Opened here, as the run user (inside the chroot), as every reopen will be. */
+    if (o->records != NULL && records_open(o->records) < 0) {
+        log_warn("--records %s: cannot open", o->records);
+        return -1;
+    }
+    metrics_init();
+    metrics_set_resolver(resolver);
+    metrics_set_store(state.store);
+    if (o->metrics_listen != NULL) {
+        struct listen_addr la;
+        const char *why;
+        if (listen_addr_parse(o->metrics_listen, &la, &why) == 0) /* checked with the options */
+            metrics_http_start(&la);
+    }
+    return 0;
+}
+
 static int filter_main(void *arg)
 {
     const struct options *o = arg;
@@ -344,21 +365,8 @@ static int filter_main(void *arg)
         struct conn_services svc = { resolver, o->dns_budget_ms, &auth, &state };
         session_set_services(&svc);
     }
-    records_set_log(!o->no_record_log);
-    /* Opened here, as the run user (inside the chroot), as every reopen will be. */
-    if (o->records != NULL && records_open(o->records) < 0) {
-        log_warn("--records %s: cannot open", o->records);
+    if (observe_setup(o, resolver) < 0)
         return SUPERVISOR_EXIT_FATAL;
-    }
-    metrics_init();
-    metrics_set_resolver(resolver);
-    metrics_set_store(state.store);
-    if (o->metrics_listen != NULL) {
-        struct listen_addr la;
-        const char *why;
-        if (listen_addr_parse(o->metrics_listen, &la, &why) == 0) /* checked with the options */
-            metrics_http_start(&la);
-    }
     /* A restarted child serves the file as it is now; if it is broken, the
        rules the supervisor checked at start-up. */
     rules_holder_reload("filter start");
