@@ -139,17 +139,15 @@ static void put_rules(json_object *o, const struct record *r)
 
 static void put_dns(json_object *o, const struct record *r)
 {
-    static const char *const rdns_names[] = { NULL, "confirmed", "unconfirmed", "none", "tempfail" };
-    static const char *const bl_names[] = { "listed", "clean", "tempfail" };
     const struct rdns_result *rd;
     json_object *lists;
 
     if (r->dns == NULL)
         return;
     rd = dns_cache_rdns(r->dns);
-    if (rdns_names[rd->status] != NULL) {
+    if (record_rdns_name(r) != NULL) {
         json_object *rdns = json_object_new_object();
-        put(rdns, "status", jstr(rdns_names[rd->status]));
+        put(rdns, "status", jstr(record_rdns_name(r)));
         put(rdns, "ptr", rd->ptr[0] ? jstr(rd->ptr) : NULL);
         put(o, "rdns", rdns);
     }
@@ -158,7 +156,7 @@ static void put_dns(json_object *o, const struct record *r)
         const struct bl_result *b = dns_cache_bl_at(r->dns, j);
         json_object *l = json_object_new_object(), *codes = json_object_new_array();
         put(l, "zone", jstr(b->qname));
-        put(l, "result", jstr(bl_names[b->status]));
+        put(l, "result", jstr(record_list_result_name(b->status)));
         for (unsigned k = 0; b->status == DNS_FOUND && k < b->ncodes; k++) {
             char a[IPADDR_TEXT_MAX];
             ipaddr_format(&b->codes[k], a);
@@ -200,14 +198,13 @@ static void put_auth(json_object *o, const struct record *r)
 
 static void put_times(json_object *o, const struct record *r)
 {
-    static const char *const checks[CHECK_COUNT] = { "dns", "spf", "dkim", "store" };
     json_object *us = json_object_new_object();
 
     for (int s = 0; s < STAGE_COUNT; s++)
         if (r->us_stage[s] > 0)
             put(us, stage_name((enum stage)s), json_object_new_int64((int64_t)r->us_stage[s]));
     for (int c = 0; c < CHECK_COUNT; c++)
-        put(us, checks[c], json_object_new_int64((int64_t)r->us_check[c]));
+        put(us, record_check_name((enum record_check)c), json_object_new_int64((int64_t)r->us_check[c]));
     put(o, "us", us);
 }
 

@@ -146,16 +146,14 @@ static void kv_rules(struct kvline *l, const struct record *r)
 
 static void kv_dns(struct kvline *l, const struct record *r)
 {
-    static const char *const rdns[] = { NULL, "confirmed", "unconfirmed", "none", "tempfail" };
-    static const char *const bl[] = { "listed", "clean", "tempfail" };
     const struct rdns_result *rd;
     char key[32], codes[80];
 
     if (r->dns == NULL)
         return;
     rd = dns_cache_rdns(r->dns);
-    if (rdns[rd->status] != NULL) {
-        kv_raw(l, "rdns", rdns[rd->status]);
+    if (record_rdns_name(r) != NULL) {
+        kv_raw(l, "rdns", record_rdns_name(r));
         if (rd->ptr[0] != '\0')
             kv_str(l, "ptr", rd->ptr);
     }
@@ -165,7 +163,7 @@ static void kv_dns(struct kvline *l, const struct record *r)
         snprintf(key, sizeof key, "dnsl.%u", j + 1);
         kv_str(l, key, b->qname);
         snprintf(key, sizeof key, "dnsl.%u.result", j + 1);
-        kv_raw(l, key, bl[b->status]);
+        kv_raw(l, key, record_list_result_name(b->status));
         codes[0] = '\0';
         for (unsigned k = 0; k < b->ncodes && o < sizeof codes - IPADDR_TEXT_MAX; k++) {
             char a[IPADDR_TEXT_MAX];
@@ -206,7 +204,6 @@ static void kv_auth(struct kvline *l, const struct record *r)
 
 static void kv_times(struct kvline *l, const struct record *r)
 {
-    static const char *const checks[CHECK_COUNT] = { "us.dns", "us.spf", "us.dkim", "us.store" };
     char key[32];
 
     for (int s = 0; s < STAGE_COUNT; s++) {
@@ -215,8 +212,10 @@ static void kv_times(struct kvline *l, const struct record *r)
         snprintf(key, sizeof key, "us.%s", stage_name((enum stage)s));
         kv_num(l, key, r->us_stage[s]);
     }
-    for (int c = 0; c < CHECK_COUNT; c++)
-        kv_num(l, checks[c], r->us_check[c]);
+    for (int c = 0; c < CHECK_COUNT; c++) {
+        snprintf(key, sizeof key, "us.%s", record_check_name((enum record_check)c));
+        kv_num(l, key, r->us_check[c]);
+    }
 }
 
 const char *record_log_line(const struct record *r, const struct record_ids *ids, char *out, size_t outsz)

@@ -46,6 +46,27 @@ const char *record_rule_ref(const struct record_verdict *v)
     return v->rule != NULL ? rule_ref(v->rule) : "default";
 }
 
+const char *record_rdns_name(const struct record *r)
+{
+    static const char *const names[] = { NULL, "confirmed", "unconfirmed", "none", "tempfail" };
+
+    return r->dns != NULL ? names[dns_cache_rdns(r->dns)->status] : NULL;
+}
+
+const char *record_list_result_name(int dns_status)
+{
+    static const char *const names[] = { "listed", "clean", "tempfail" };
+
+    return dns_status >= 0 && dns_status <= 2 ? names[dns_status] : "tempfail";
+}
+
+const char *record_check_name(enum record_check c)
+{
+    static const char *const names[CHECK_COUNT] = { "dns", "spf", "dkim", "store" };
+
+    return names[c];
+}
+
 static void marks(struct conn_record *cr, const struct envelope *env)
 {
     statecheck_totals(env->state, &cr->mark_store, &cr->mark_errors);

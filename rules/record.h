@@ -96,6 +96,13 @@ typedef void record_sink_fn(void *ctx, const struct record *r);
 const char *record_action_name(enum action a);
 /* The outcome: an action's name, "aborted" or "closed". */
 const char *record_outcome_name(const struct record *r);
+/* Reverse DNS as records name it ("confirmed", ...), NULL when it was not asked. */
+const char *record_rdns_name(const struct record *r);
+/* A DNS list lookup's result: "listed", "clean" or "tempfail". */
+const char *record_list_result_name(int dns_status);
+/* "dns", "spf", "dkim", "store" */
+const char *record_check_name(enum record_check c);
+
 /* The deciding rule as logs name it: "file:line[label]", "default", or "-" for an engine failure. */
 const char *record_rule_ref(const struct record_verdict *v);
 
