@@ -92,6 +92,7 @@ void log_info_line(const char *line)
 LOG_FN(log_info, LOG_INFO, 0)
 LOG_FN(log_warn, LOG_WARNING, 1)
 LOG_FN(log_warnx, LOG_WARNING, 0)
+LOG_FN(log_errx, LOG_ERR, 0)
 
 void log_debug(const char *fmt, ...)
 {

@@ -19,6 +19,8 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* warn appends strerror(errno); warnx does not. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A failure mxguard answered with a tempfail (an internal error): priority err. */
+void log_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Start-up only: log and exit(1). */
 void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void log_fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -60,7 +60,7 @@ static void log_failure(const struct session *s, enum stage stage, const struct 
         log_info("session=%s qid=%s client=%s stage=%s action=tempfail: %s", s->id, qid(s), s->client,
                  stage_name(stage), d->why);
     else
-        log_warnx("session=%s qid=%s client=%s stage=%s action=tempfail: internal error (%s)", s ? s->id : "-",
+        log_errx("session=%s qid=%s client=%s stage=%s action=tempfail: internal error (%s)", s ? s->id : "-",
                   qid(s), s ? s->client : "unknown", stage_name(stage), d->why ? d->why : "unknown");
 }
 
