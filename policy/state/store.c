@@ -213,12 +213,14 @@ void store_stats(struct store *s, struct store_stats *out)
     out->up = !atomic_load_explicit(&s->down, memory_order_relaxed);
 }
 
+/* The backends always get somewhere to say why (the caller's or a scratch
+   one): store.h lets a caller pass NULL, and the Redis backend writes it. */
 enum store_result store_get(struct store *s, const void *key, size_t klen, void *val, size_t valsz,
                             size_t *vlen_r, time_t now, const char **why_r)
 {
     if (!key_ok(s, klen, why_r))
         return STORE_ERROR;
-    return counted(s, s->ops->get(s, key, klen, val, valsz, vlen_r, now, why_r));
+    return counted(s, s->ops->get(s, key, klen, val, valsz, vlen_r, now, why_r ? why_r : &(const char *){ NULL }));
 }
 
 enum store_result store_set(struct store *s, const void *key, size_t klen, const void *val, size_t vlen,
@@ -233,7 +235,7 @@ enum store_result store_set(struct store *s, const void *key, size_t klen, const
             *why_r = "store value too long";
         return STORE_ERROR;
     }
-    return counted(s, s->ops->set(s, key, klen, val, vlen, expires, now, why_r));
+    return counted(s, s->ops->set(s, key, klen, val, vlen, expires, now, why_r ? why_r : &(const char *){ NULL }));
 }
 
 enum store_result store_incr(struct store *s, const void *key, size_t klen, int64_t by, time_t expires,
@@ -241,14 +243,14 @@ enum store_result store_incr(struct store *s, const void *key, size_t klen, int6
 {
     if (!key_ok(s, klen, why_r))
         return STORE_ERROR;
-    return counted(s, s->ops->incr(s, key, klen, by, expires, now, value_r, why_r));
+    return counted(s, s->ops->incr(s, key, klen, by, expires, now, value_r, why_r ? why_r : &(const char *){ NULL }));
 }
 
 enum store_result store_del(struct store *s, const void *key, size_t klen, time_t now, const char **why_r)
 {
     if (!key_ok(s, klen, why_r))
         return STORE_ERROR;
-    return counted(s, s->ops->del(s, key, klen, now, why_r));
+    return counted(s, s->ops->del(s, key, klen, now, why_r ? why_r : &(const char *){ NULL }));
 }
 
 enum store_result store_expire(struct store *s, time_t now, unsigned batch, unsigned *removed_r,

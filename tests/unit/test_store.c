@@ -300,6 +300,9 @@ static void test_redis_down(void **state)
     for (int i = 0; i < 50; i++) {
         assert_int_equal(store_get(s, "k", 1, val, sizeof val, &vlen, T0, &why), STORE_ERROR);
         assert_int_equal(store_del(s, "k", 1, T0, &why), STORE_ERROR);
+        /* store.h lets a caller leave out why_r: no backend may write through it. */
+        assert_int_equal(store_get(s, "k", 1, val, sizeof val, &vlen, T0, NULL), STORE_ERROR);
+        assert_int_equal(store_incr(s, "k", 1, 1, T0 + 60, T0, &(int64_t){ 0 }, NULL), STORE_ERROR);
         assert_int_equal(greylist_check(s, T0, &t, &p, &o), GREYLIST_ERROR);
         assert_int_equal(o.reason, GREYLIST_STORE_ERROR);
         assert_int_equal(ratelimit_hit(s, "client:192.0.2.1", 60, 10, 1, T0, &rl), RATELIMIT_ERROR);
