@@ -195,7 +195,7 @@ static void recorded(struct conn *c, enum stage stage, long long t0, const struc
 {
     conn_record_time(&c->record, stage, monotime_us() - t0);
     if (d != NULL)
-        conn_record_decision(&c->record, stage, d);
+        conn_record_decision(&c->record, stage, d, &c->env);
 }
 
 /* Forget the message; the connection's facts and verdicts stay. */

@@ -135,12 +135,15 @@ static void note_rules(struct conn_record *cr, enum stage stage, const struct de
     }
 }
 
-void conn_record_decision(struct conn_record *cr, enum stage stage, const struct decision *d)
+void conn_record_decision(struct conn_record *cr, enum stage stage, const struct decision *d,
+                          const struct envelope *env)
 {
     struct record *r = &cr->r;
 
     if (d->origin == FLOW_SKIPPED)
         return;
+    if (!cr->open && refuses(d->answer))
+        conn_record_begin(cr, RECORD_CONNECTION, env);
     note_rules(cr, stage, d);
     /* The first refusal is the outcome: a later step repeats it at most. */
     if (refuses(d->answer) && !r->refused) {

@@ -24,8 +24,10 @@ struct conn_record {
 /* A new record; a message record that follows the connection's keeps what connect and HELO did. */
 void conn_record_begin(struct conn_record *cr, enum record_kind kind, const struct envelope *env);
 void conn_record_time(struct conn_record *cr, enum stage stage, long long us);
-/* A step's decision (not a recipient's: conn_record_rcpt). */
-void conn_record_decision(struct conn_record *cr, enum stage stage, const struct decision *d);
+/* A step's decision (not a recipient's: conn_record_rcpt). A refusal after
+   the last message's record (a second HELO, say) starts a connection record. */
+void conn_record_decision(struct conn_record *cr, enum stage stage, const struct decision *d,
+                          const struct envelope *env);
 void conn_record_rcpt(struct conn_record *cr, const char *path, const struct decision *d);
 /* The end of data was answered d, with edits header edits (quarantine among them). */
 void conn_record_eom(struct conn_record *cr, const struct decision *d, unsigned edits, bool quarantined);

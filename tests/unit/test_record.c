@@ -159,6 +159,19 @@ static void test_connection_without_a_message(void **state)
     c = open_conn("bad.example");
     conn_free(c);
     assert_int_equal(nrecords, 2);
+    /* A refusal after the last message's record: a connection record of its own. */
+    {
+        struct decision d;
+        c = open_conn("mail.client.example");
+        conn_mail(c, "<a@outside.example>", NULL, NULL, true, &d);
+        conn_abort(c);
+        conn_helo(c, "bad.example", true, &d);
+        conn_free(c);
+        assert_int_equal(nrecords, 4);
+        assert_non_null(strstr(lines[2], "record=message "));
+        assert_non_null(strstr(lines[3], "record=connection "));
+        assert_non_null(strstr(lines[3], " outcome=reject stage=helo rule=rec.rules:2[bad-helo] "));
+    }
     assert_non_null(strstr(lines[1], " outcome=reject stage=helo rule=rec.rules:2[bad-helo] reply=\"550 5.7.1 go away\""));
     assert_string_equal(jfield(1, "record"), "connection");
 }
