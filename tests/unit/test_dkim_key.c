@@ -29,9 +29,9 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define B64_MAX 4096
 
-/* Two RSA keys made once for the whole run, and their encodings. */
-static EVP_PKEY *key1, *key2;
-static char pkcs1[B64_MAX], spki[B64_MAX], pkcs1_other[B64_MAX];
+/* RSA keys made once for the whole run, and their encodings. */
+static EVP_PKEY *key1, *key2, *key_short;
+static char pkcs1[B64_MAX], spki[B64_MAX], pkcs1_other[B64_MAX], pkcs1_short[B64_MAX];
 
 static void b64(const unsigned char *der, int n, char *out)
 {
@@ -52,11 +52,13 @@ static void encode(EVP_PKEY *pk, int spki_form, char *out)
 static int setup(void **state)
 {
     (void)state;
-    if ((key1 = EVP_RSA_gen(2048)) == NULL || (key2 = EVP_RSA_gen(1024)) == NULL)
+    if ((key1 = EVP_RSA_gen(2048)) == NULL || (key2 = EVP_RSA_gen(1024)) == NULL ||
+        (key_short = EVP_RSA_gen(512)) == NULL)
         return -1;
     encode(key1, 0, pkcs1);
     encode(key1, 1, spki);
     encode(key2, 0, pkcs1_other);
+    encode(key_short, 0, pkcs1_short);
     return 0;
 }
 
@@ -65,6 +67,7 @@ static int teardown(void **state)
     (void)state;
     EVP_PKEY_free(key1);
     EVP_PKEY_free(key2);
+    EVP_PKEY_free(key_short);
     return 0;
 }
 
@@ -213,6 +216,10 @@ static void test_record_left_alone(void **state)
     assert_null(fixed("this is not a key record"));
     assert_null(fixed("v=DKIM1; k=rsa; p=!!not*base64!!"));
     assert_null(fixed("v=DKIM1; k=rsa; p=MIIBCgKCAQEA"));          /* the start of a PKCS#1 key */
+    assert_null(fixed("v=DKIM1; k=rsa; p=MAMCAQE="));              /* SEQUENCE { INTEGER 1 } */
+    /* SEQUENCE { 1, 1 } is an RSAPublicKey of nonsense numbers: it goes
+       on as SPKI, and libopendkim judges it as it judges one published so. */
+    assert_non_null(fixed("v=DKIM1; k=rsa; p=MAYCAQECAQE="));
     assert_null(fixed("v=DKIM1; k=rsa; p=dGhpcyBpcyBubyBrZXk="));  /* "this is no key" */
     assert_null(fixed("v=DKIM1; k=rsa; h=sha256"));                 /* no p= */
     assert_null(fixed(""));
@@ -468,6 +475,7 @@ static char *sign_with(EVP_PKEY *pk, const char *selector)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     DKIM_LIB *lib = dkim_init(NULL, NULL);
+    unsigned minbits = 512;
     char *pem, *keytext, *sig;
     unsigned char *hdr;
     size_t hlen;
@@ -477,6 +485,7 @@ static char *sign_with(EVP_PKEY *pk, const char *selector)
 
     assert_non_null(bio);
     assert_non_null(lib);
+    (void)dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_MINKEYBITS, &minbits, sizeof minbits);
     assert_int_equal(PEM_write_bio_PrivateKey(bio, pk, NULL, NULL, 0, NULL, NULL), 1);
     n = BIO_get_mem_data(bio, &pem);
     keytext = strndup(pem, (size_t)n);
@@ -532,21 +541,25 @@ static void test_messages(void **state)
         zone_txt("spki._domainkey.example.test", "v=DKIM1; k=rsa; t=s; p=", spki),
         zone_txt("bare._domainkey.example.test", "p=", pkcs1),
         zone_txt("other._domainkey.example.test", "v=DKIM1; p=", pkcs1_other),
+        zone_txt("short._domainkey.example.test", "v=DKIM1; p=", pkcs1_short),
     };
     struct dns_config cfg = { .mode = DNS_MODE_LOCAL, .query_timeout_ms = 3000,
                               .records = (const char *const *)records, .nrecords = ARRAY_SIZE(records) };
     struct dkim_limits lim = { .deadline_ms = 3000 };
     static const struct {
         const char *selector;
+        EVP_PKEY **key;
         enum auth_result result;
         unsigned bits;
         const char *problem;
     } cases[] = {
-        { "pkcs1", AUTH_PASS, 2048, "" },
-        { "spki", AUTH_PASS, 2048, "" },
-        { "bare", AUTH_PASS, 2048, "" },
+        { "pkcs1", &key1, AUTH_PASS, 2048, "" },
+        { "spki", &key1, AUTH_PASS, 2048, "" },
+        { "bare", &key1, AUTH_PASS, 2048, "" },
         /* The key published is what is checked: another key fails. */
-        { "other", AUTH_FAIL, 1024, "signature mismatch" },
+        { "other", &key1, AUTH_FAIL, 1024, "signature mismatch" },
+        /* A short key in PKCS#1 form meets the same policy as in SPKI. */
+        { "short", &key_short, AUTH_POLICY, 512, "key of 512 bits, fewer than 1024" },
     };
     const char *error = NULL;
     struct dns_resolver *r = dns_resolver_new(&cfg, &error);
@@ -557,7 +570,7 @@ static void test_messages(void **state)
     c = dkim_checker_new(r, &lim, &error);
     assert_non_null(c);
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-        char *sig = sign_with(key1, cases[i].selector);
+        char *sig = sign_with(*cases[i].key, cases[i].selector);
         struct dkim_outcome out;
 
         verify(c, sig, &out);
