@@ -8,7 +8,10 @@
  * one round trip. Must never wait past the message's deadline, never hand
  * libopendkim more bytes than its buffer holds, and never turn a lookup
  * that failed (timeout, SERVFAIL, bogus) into an answer: that is an error,
- * which libopendkim reports as a key failure, our temperror.
+ * which libopendkim reports as a key failure, our temperror. A key record
+ * whose p= is a bare PKCS#1 RSAPublicKey reaches libopendkim rewritten as
+ * its SubjectPublicKeyInfo (policy/auth/dkim_key.c); any other answer as
+ * it came.
  */
 #include "policy/auth/dkim_dns.h"
 
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "policy/auth/dkim_key.h"
 #include "policy/monotime.h"
 
 static _Thread_local struct dkim_keys *serving;
@@ -160,6 +164,7 @@ static int hook_waitreply(void *service, void *qh, struct timeval *timeout, size
     struct dkim_keywait *w = qh;
     struct dkim_keyq *q = &w->keys->q[w->q];
     const struct dns_answer *a;
+    size_t n;
 
     /* libopendkim's own timeout is ignored: the message's deadline rules. */
     (void)service;
@@ -179,9 +184,14 @@ static int hook_waitreply(void *service, void *qh, struct timeval *timeout, size
         q->permanent = true;
         return DKIM_DNS_ERROR;
     }
-    memcpy(w->buf, a->packet, a->packet_len);
+    /* The memo keeps the answer as it came: the rewrite goes to libopendkim's buffer. */
+    n = dkim_key_packet_fix(a->packet, a->packet_len, w->buf, w->buflen);
+    if (n == 0) {
+        memcpy(w->buf, a->packet, a->packet_len);
+        n = a->packet_len;
+    }
     if (bytes != NULL)
-        *bytes = a->packet_len;
+        *bytes = n;
     if (dnssec != NULL)
         *dnssec = a->secure ? DKIM_DNSSEC_SECURE : DKIM_DNSSEC_UNKNOWN;
     return DKIM_DNS_SUCCESS;
