@@ -403,11 +403,12 @@ static void sig_mismatch(const struct dkim_check *m, struct dkim_sig_outcome *o,
  * 8301 3.1: rsa-sha1 "MUST NOT be used for signing or verifying", such
  * signatures "have permanently failed evaluation as discussed in Section
  * 6.1 of [RFC6376]", where an algorithm the verifier does not implement is
- * a PERMFAIL: RFC 8601 2.7.1 calls that permerror ("unrecoverable, a later
- * attempt is unlikely to produce a final result"), the result mxguard
- * gives any other a= it does not know. Not fail: nothing was verified and
- * found wrong. Not policy: that one is the receiver's own setting (the
- * key size above), and this is no setting, no verifier may accept it.
+ * a PERMFAIL: RFC 8601 2.7.1 calls that permerror (an error "that is
+ * unrecoverable"; "a later attempt is unlikely to produce a final
+ * result"), the result mxguard gives any other a= it does not know. Not
+ * fail: nothing was verified and found wrong. Not policy: that one is for
+ * the receiver's own settings (the key size above); no verifier may
+ * accept rsa-sha1.
  */
 static void sig_result(const struct dkim_check *m, DKIM_SIGINFO *sig, struct dkim_sig_outcome *o)
 {

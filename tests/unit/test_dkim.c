@@ -241,7 +241,10 @@ static const char test_key[] =
     "-----END PRIVATE KEY-----\n";
 
 static const char *const key_records[] = {
-    "sel._domainkey.example.test. TXT \"v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDLOxFXSbk4VdxB0Uf+HaVXwqL2IXS2ZiplK8Hy/giQbtr94OKQ5sSB/0+pPorZrpYf08ffdwfFD2FBzzc6y3HT2M9RB21Okb2J6YQpN9yxvFftGEFR1uIbcPCTJeW4JZpr5DK1iGForBf4wk0bGnxW5zuVTvFPBZ8lHBtglXaG9QIDAQAB\"",
+    "sel._domainkey.example.test. TXT \"v=DKIM1; k=rsa; p="
+    "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDLOxFXSbk4VdxB0Uf+HaVXwqL2IXS2ZiplK8Hy/giQ"
+    "btr94OKQ5sSB/0+pPorZrpYf08ffdwfFD2FBzzc6y3HT2M9RB21Okb2J6YQpN9yxvFftGEFR1uIbcPCT"
+    "JeW4JZpr5DK1iGForBf4wk0bGnxW5zuVTvFPBZ8lHBtglXaG9QIDAQAB\"",
 };
 
 static const char *const signed_headers[] = {
