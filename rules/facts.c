@@ -445,7 +445,7 @@ static const struct fact_def facts[] = {
     { "daemon.name", FACT_STRING, STAGE_CONNECT, get_daemon_name,
       "the name of the MTA's listener that took the connection (macro {daemon_name})", "{daemon_name}", false },
     { "dkim.algorithm", FACT_STRING, STAGE_EOM, get_dkim_algorithm,
-      "the algorithm of the signature that speaks for the message (rsa-sha256, ed25519-sha256)", NULL, false },
+      "the algorithm of the signature that speaks for the message (rsa-sha256, ed25519-sha256; rsa-sha1 never passes)", NULL, false },
     { "dkim.domain", FACT_DOMAIN, STAGE_EOM, get_dkim_domain,
       "the signing domain (d=) of the first signature that passed, else of the first one evaluated", NULL, false },
     { "dkim.key_bits", FACT_NUMBER, STAGE_EOM, get_dkim_key_bits,

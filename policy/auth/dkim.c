@@ -7,8 +7,9 @@
  * (DKIM_LIBFLAGS_DELAYSIGPROC) so the keys asked for at the end of the
  * headers arrive while the body streams in. Must never report a DNS
  * failure as anything but temperror, never feed libopendkim past a
- * configured limit, and never let a message cost more than the signature
- * cap in key lookups and body hashes.
+ * configured limit, never let a message cost more than the signature
+ * cap in key lookups and body hashes, and never let an rsa-sha1
+ * signature pass (RFC 8301): libopendkim would.
  */
 #include "policy/auth/dkim.h"
 
@@ -65,6 +66,7 @@ static void limits_defaults(struct dkim_limits *l)
 }
 
 static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs);
+static bool sig_rsa_sha1(DKIM_SIGINFO *sig);
 
 static int checker_options(DKIM_LIB *lib, const struct dkim_limits *lim)
 {
@@ -227,6 +229,12 @@ static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
     for (int i = 0; i < nsigs; i++) {
         if (dkim_sig_geterror(sigs[i]) != DKIM_SIGERROR_UNKNOWN)
             continue; /* malformed: no key is needed */
+        if (sig_rsa_sha1(sigs[i])) {
+            /* Never verified (RFC 8301 3.1): no key, no signature check;
+               sig_result says why. */
+            (void)dkim_sig_seterror(sigs[i], DKIM_SIGERROR_INVALID_A);
+            continue;
+        }
         if (dkim_keys_name((const char *)dkim_sig_getselector(sigs[i]),
                            (const char *)dkim_sig_getdomain(sigs[i]), name, sizeof name) < 0) {
             (void)dkim_sig_seterror(sigs[i], DKIM_SIGERROR_DOMAIN);
@@ -309,6 +317,19 @@ static void copy_token(char *dst, size_t dstsz, const unsigned char *src, size_t
     dst[o] = '\0';
 }
 
+/*
+ * a=rsa-sha1, in any case: libopendkim would verify it. Read from the tag
+ * itself, not dkim_sig_getsignalg(): that one is DKIM_SIGN_RSASHA1 (0)
+ * for a signature whose a= libopendkim never got to.
+ */
+static bool sig_rsa_sha1(DKIM_SIGINFO *sig)
+{
+    char a[24];
+
+    copy_token(a, sizeof a, dkim_sig_gettagvalue(sig, false, (unsigned char *)"a"), sizeof a);
+    return strcasecmp(a, "rsa-sha1") == 0;
+}
+
 static void sig_identity(DKIM_SIGINFO *sig, struct dkim_sig_outcome *o)
 {
     const unsigned char *d = dkim_sig_getdomain(sig), *s = dkim_sig_getselector(sig);
@@ -377,12 +398,27 @@ static void sig_mismatch(const struct dkim_check *m, struct dkim_sig_outcome *o,
  * 8301 3.2: not a valid signature; RFC 8601 2.7.1: signed, but refused by
  * the receiver's policy): rules may treat it as fail. A broken signature
  * or key record, an expired signature, is permerror.
+ *
+ * a=rsa-sha1 is permerror, whatever else is true of the signature. RFC
+ * 8301 3.1: rsa-sha1 "MUST NOT be used for signing or verifying", such
+ * signatures "have permanently failed evaluation as discussed in Section
+ * 6.1 of [RFC6376]", where an algorithm the verifier does not implement is
+ * a PERMFAIL: RFC 8601 2.7.1 calls that permerror (an error "that is
+ * unrecoverable"; "a later attempt is unlikely to produce a final
+ * result"), the result mxguard gives any other a= it does not know. Not
+ * fail: nothing was verified and found wrong. Not policy: that one is for
+ * the receiver's own settings (the key size above); no verifier may
+ * accept rsa-sha1.
  */
 static void sig_result(const struct dkim_check *m, DKIM_SIGINFO *sig, struct dkim_sig_outcome *o)
 {
     unsigned flags = dkim_sig_getflags(sig);
     int err = dkim_sig_geterror(sig), bh = dkim_sig_getbh(sig);
 
+    if (sig_rsa_sha1(sig)) {
+        sig_set(o, AUTH_PERMERROR, "rsa-sha1 is not allowed (RFC 8301)");
+        return;
+    }
     if ((flags & DKIM_SIGFLAG_PASSED) != 0 && bh == DKIM_SIGBH_MATCH && err == DKIM_SIGERROR_OK) {
         sig_set(o, AUTH_PASS, "");
         return;

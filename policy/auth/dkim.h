@@ -39,7 +39,7 @@ struct dkim_sig_outcome {
     enum auth_result result;   /* pass fail policy temperror permerror */
     char domain[254];          /* d= */
     char selector[64];         /* s= */
-    char algorithm[24];        /* "rsa-sha256", "ed25519-sha256" */
+    char algorithm[24];        /* a= as signed: "rsa-sha256", "ed25519-sha256", "rsa-sha1" */
     unsigned key_bits;         /* 0 when the key was not retrieved */
     char b[12];                /* the first 8 characters of b= (RFC 8601 header.b) */
     char problem[128];         /* why it did not pass */
@@ -87,7 +87,8 @@ int dkim_check_body(struct dkim_check *m, const unsigned char *data, size_t len)
  * than max_body_bytes for a signature covering it); policy (RSA key below
  * min_rsa_bits); temperror (key lookup timeout, SERVFAIL, DNSSEC bogus,
  * garbled answer); permerror (no key record, malformed, doubled or oversized
- * key record, malformed or expired signature, d=/s= no DNS name). Always
+ * key record, malformed or expired signature, d=/s= no DNS name, and
+ * a=rsa-sha1, which RFC 8301 forbids: its key is never asked). Always
  * fills *out; the message is none without a DKIM-Signature field, and
  * permerror past a header limit.
  */

@@ -11,7 +11,8 @@
 # signature malformed or expired -> permerror; RSA key below
 # min_rsa_bits -> policy; key server timeout or SERVFAIL -> temperror
 # (never fail); past a header limit -> permerror; body longer than the
-# bytes hashed -> fail unless l= stays within them.
+# bytes hashed -> fail unless l= stays within them; a valid rsa-sha1
+# signature -> permerror (RFC 8301), its key never asked.
 . "$SRCDIR/tests/lib/common.sh"
 . "$SRCDIR/tests/lib/dns.sh"
 need_dns
@@ -29,6 +30,7 @@ umask 077
 openssl genrsa -out "$K/rsa.pem" 2048 2>/dev/null
 openssl genrsa -out "$K/other.pem" 2048 2>/dev/null
 openssl genrsa -out "$K/short.pem" 512 2>/dev/null
+openssl genrsa -out "$K/rsa1024.pem" 1024 2>/dev/null
 openssl genpkey -algorithm ed25519 -out "$K/ed.pem" 2>/dev/null
 umask 022
 
@@ -50,6 +52,7 @@ rsa._domainkey.example    TXT $(rsa_txt "$K/rsa.pem")
 rsa2._domainkey.example   TXT $(rsa_txt "$K/rsa.pem")
 other._domainkey.example  TXT $(rsa_txt "$K/other.pem")
 short._domainkey.example  TXT $(rsa_txt "$K/short.pem")
+r1024._domainkey.example  TXT $(rsa_txt "$K/rsa1024.pem")
 ed._domainkey.example     TXT $(ed_txt "$K/ed.pem")
 revoked._domainkey.example TXT "v=DKIM1; k=rsa; p="
 junk._domainkey.example   TXT "this is not a key record"
@@ -163,6 +166,33 @@ check "malformed signature: permerror, not none" has '^dkim=permerror nsigs=1 '
 
 verify "$T/msg.eml"
 check "unsigned message: none" has '^dkim=none nsigs=0 evaluated=0 '
+
+# --- rsa-sha1: "MUST NOT be used for signing or verifying" (RFC 8301 3.1) ------------------
+# Valid signatures whose keys are published: libopendkim alone says pass.
+while read -r key sel bits; do
+    sign "$T/msg.eml" "$T/sha1-$sel.eml" "$key" "$sel" example.test -a rsa-sha1
+    verify "$T/sha1-$sel.eml"
+    check "valid rsa-sha1 signature, $bits-bit key: permerror, not pass" has '^dkim=permerror nsigs=1 evaluated=1 '
+    check "... the algorithm and the reason reported" \
+        has "^sig1 result=permerror d=example\\.test s=$sel a=rsa-sha1 bits=0 .*problem=\"rsa-sha1 is not allowed \\(RFC 8301\\)\"\$"
+    check "... and its key never asked" has '^dns asked=0 '
+done <<'KEYS'
+rsa rsa 2048
+rsa1024 r1024 1024
+KEYS
+sign "$T/msg.eml" "$T/sha256-r1024.eml" rsa1024 r1024
+verify "$T/sha256-r1024.eml"
+check "the same 1024-bit key with rsa-sha256: pass" has '^sig1 result=pass d=example\.test s=r1024 a=rsa-sha256 bits=1024 '
+sign "$T/sha1-rsa.eml" "$T/sha1-then-256.eml" rsa rsa2
+verify "$T/sha1-then-256.eml"
+check "rsa-sha256 on top of rsa-sha1: overall pass" has '^dkim=pass nsigs=2 evaluated=2 '
+check "... the rsa-sha1 one still permerror" has '^sig2 result=permerror .*a=rsa-sha1 '
+# Through the rule engine: the A-R reason and dkim.algorithm (its own
+# tests, against messages signed once with the key it publishes).
+"$MXGUARD" -n -c "$SRCDIR/tests/dkim/rsa-sha1.rules" >"$T/rules.out" 2>&1
+rc=$?
+sed 's/^/#   /' "$T/rules.out"
+check "tests/dkim/rsa-sha1.rules: its tests pass (A-R reason, dkim.algorithm)" test "$rc" = 0
 
 # --- ed25519-sha256 (RFC 8463) ------------------------------------------------------------
 "$VERIFY" --ed25519 >"$T/ed"

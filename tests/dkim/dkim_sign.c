@@ -3,13 +3,14 @@
  * API and prints the message with its new DKIM-Signature on top (lines
  * end in LF). opendkim-testmsg cannot serve: it signs rsa-sha1 only.
  *
- *   dkim_sign -k KEYFILE -s SELECTOR -d DOMAIN [-a rsa-sha256|ed25519-sha256]
+ *   dkim_sign -k KEYFILE -s SELECTOR -d DOMAIN [-a rsa-sha256|ed25519-sha256|rsa-sha1]
  *             [-c simple|relaxed] [-l] [-H] [-t TIME -x TTL] FILE
  *
  * Signs the header fields RFC 6376 section 5.4 recommends (as signers
  * commonly do; not earlier DKIM-Signature fields), -H every field. -l adds
  * l= (the body length); -t and -x sign at a fixed time (t=) with an
- * expiry (x=) TTL seconds later. The message is read twice, in pieces, never
+ * expiry (x=) TTL seconds later. rsa-sha1 is for testing that verification
+ * refuses it (RFC 8301). The message is read twice, in pieces, never
  * whole. Never used by the daemon.
  */
 #include <errno.h>
@@ -84,6 +85,18 @@ static void copy_file(const char *path)
     fclose(f);
 }
 
+/* -a: libopendkim's code for the algorithm's name; -1 when it has none. */
+static int sign_alg(const char *alg)
+{
+    if (strcmp(alg, "rsa-sha256") == 0)
+        return DKIM_SIGN_RSASHA256;
+    if (strcmp(alg, "ed25519-sha256") == 0)
+        return DKIM_SIGN_ED25519SHA256;
+    if (strcmp(alg, "rsa-sha1") == 0)
+        return DKIM_SIGN_RSASHA1;
+    return -1;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: dkim_sign -k KEYFILE -s SELECTOR -d DOMAIN [-a ALG] [-c CANON] [-l] [-H]\n"
@@ -120,7 +133,7 @@ int main(int argc, char **argv)
         default: usage();
         }
     }
-    if (keyfile == NULL || selector == NULL || domain == NULL || optind + 1 != argc)
+    if (keyfile == NULL || selector == NULL || domain == NULL || optind + 1 != argc || sign_alg(alg) < 0)
         usage();
     key = read_key(keyfile);
     if ((lib = dkim_init(NULL, NULL)) == NULL)
@@ -141,8 +154,7 @@ int main(int argc, char **argv)
     }
     dkim = dkim_sign(lib, (const unsigned char *)"sign", NULL, (dkim_sigkey_t)key,
                      (const unsigned char *)selector, (const unsigned char *)domain, canon, canon,
-                     strcmp(alg, "ed25519-sha256") == 0 ? DKIM_SIGN_ED25519SHA256 : DKIM_SIGN_RSASHA256,
-                     -1, &st);
+                     sign_alg(alg), -1, &st);
     if (dkim == NULL) {
         fprintf(stderr, "dkim_sign: dkim_sign: %s\n", dkim_getresultstr(st));
         return 1;
