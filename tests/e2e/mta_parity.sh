@@ -599,6 +599,27 @@ EOF
 check "postfix milter_protocol = 2: the log says which steps it does not offer" \
     mxg_log_has "notice: the MTA cannot skip every step mxguard does not need \(it offers protocol steps 0x[0-9a-f]+, without 0x300;"
 
+# Protocol 2 has no SMFIP_HDR_LEADSPC: postfix eats one space after the
+# colon and mxguard puts one back for DKIM. "Subject:  spaced" still
+# verifies; "To:user@example.org" cannot (mxguard(8) says so).
+lead_v2() { # NAME TO-FIELD: send a c=simple message through postfix, print its delivery
+    local id
+    id=$(test_id)
+    printf 'From: Sender <%s>\n%s\nSubject:  spaced\nMessage-ID: <%s@outside.example>\nX-Test-Id: %s\n\nSimple.\n' \
+        "$FROM" "$2" "$id" "$id" >"$T/$1.eml"
+    "$BUILDDIR/tests/dkim/dkim_sign" -k "$T/keys/sel.pem" -s sel -d outside.example -c simple \
+        "$T/$1.eml" >"$T/$1.signed" 2>"$T/sign.err" || { cat "$T/sign.err"; return 1; }
+    mta_send postfix "$T/$1.out" --local-interface "$OUTSIDE" --helo client.mxguard.test --from "$FROM" \
+        --to user@example.org --data "$T/$1.signed"
+    delivery_of postfix "$id" | tee "$T/$1.delivery" | sed 's/^/#   /'
+}
+lead_v2 v2-spaced "To: user@example.org"
+check "postfix milter_protocol = 2: c=simple over \"Subject:  spaced\" still passes (one space put back)" \
+    contains "$T/v2-spaced.delivery" "dkim=pass header\.d=outside\.example"
+lead_v2 v2-nospace "To:user@example.org"
+check "postfix milter_protocol = 2: c=simple over \"To:user@example.org\" cannot pass (the loss mxguard(8) names)" \
+    contains "$T/v2-nospace.delivery" "dkim=fail "
+
 # Stopping leaves nothing behind, and nothing outside $T changed.
 check "the sendmail queue is empty" sm_queue_empty
 stop_sendmail
