@@ -26,6 +26,7 @@ struct priv {
     struct session *s;
     unsigned noreply;  /* STAGE_BIT of the steps negotiated without a reply */
     bool body_noreply; /* SMFIP_NR_BODY negotiated */
+    bool leadspace;    /* SMFIP_HDR_LEADSPC negotiated: values keep the space after the colon */
 };
 
 static const char *macro_lookup(void *ctx, const char *name)
@@ -139,9 +140,11 @@ static sfsistat cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     }
     *pf0 = negotiate_actions(session_rules(p->s), f0);
     mta_notes_negotiation(session_rules(p->s), f0, f1);
-    *pf1 = negotiate_protocol_flags(session_rules(p->s), f1);
+    *pf1 = negotiate_protocol_flags(session_rules(p->s), f1) | negotiate_header_flags(f1);
     p->noreply = negotiate_noreply_stages(*pf1);
     p->body_noreply = (*pf1 & SMFIP_NR_BODY) != 0;
+    p->leadspace = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+    conn_set_header_leadspace(p->s->conn, p->leadspace);
     if (f0 & SMFIF_SETSYMLIST)
         request_macros(ctx, session_rules(p->s));
     return SMFIS_CONTINUE;
@@ -246,7 +249,32 @@ static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
     return p->body_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-static int apply_edit(SMFICTX *ctx, const struct conn_edit *e)
+/* Add, insert or change a header. With SMFIP_HDR_LEADSPC the MTA stores
+   the value as given: it gets the space after the colon from us. */
+static int put_header(SMFICTX *ctx, const struct conn_edit *e, bool leadspace)
+{
+    size_t len = strlen(e->value);
+    char *spaced = NULL, *v = (char *)e->value;
+    int rc;
+
+    if (leadspace) {
+        if ((spaced = malloc(len + 2)) == NULL)
+            return MI_FAILURE;
+        spaced[0] = ' ';
+        memcpy(spaced + 1, e->value, len + 1);
+        v = spaced;
+    }
+    if (e->kind == EDIT_INSERT_TOP)
+        rc = smfi_insheader(ctx, 0, (char *)e->name, v);
+    else if (e->kind == EDIT_ADD)
+        rc = smfi_addheader(ctx, (char *)e->name, v);
+    else
+        rc = smfi_chgheader(ctx, (char *)e->name, 1, v);
+    free(spaced);
+    return rc;
+}
+
+static int apply_edit(SMFICTX *ctx, const struct conn_edit *e, bool leadspace)
 {
     int rc = MI_SUCCESS;
 
@@ -258,11 +286,9 @@ static int apply_edit(SMFICTX *ctx, const struct conn_edit *e)
             rc = smfi_chgheader(ctx, (char *)e->name, (int)e->positions[i - 1], NULL);
         return rc;
     case EDIT_INSERT_TOP:
-        return smfi_insheader(ctx, 0, (char *)e->name, (char *)e->value);
     case EDIT_ADD:
-        return smfi_addheader(ctx, (char *)e->name, (char *)e->value);
     case EDIT_CHANGE:
-        return smfi_chgheader(ctx, (char *)e->name, 1, (char *)e->value);
+        return put_header(ctx, e, leadspace);
     case EDIT_DELETE:
         for (size_t k = e->count; k > 0 && rc == MI_SUCCESS; k--)
             rc = smfi_chgheader(ctx, (char *)e->name, (int)k, NULL);
@@ -307,7 +333,7 @@ static sfsistat cb_eom(SMFICTX *ctx)
                   p->s->queue_id[0] ? p->s->queue_id : "-", conn_flow(p->s->conn)->effects_dropped,
                   FLOW_EFFECTS_MAX);
     for (size_t i = 0; i < nedits; i++) {
-        if (apply_edit(ctx, &edits[i]) != MI_SUCCESS) {
+        if (apply_edit(ctx, &edits[i], p->leadspace) != MI_SUCCESS) {
             decision_internal_error(&d, "the MTA refused a header edit");
             rc = verdict_answer(ctx, p->s, STAGE_EOM, &d, true);
             conn_end_message(p->s->conn, &d);

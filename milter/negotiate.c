@@ -59,6 +59,11 @@ unsigned long negotiate_protocol_flags(const struct ruleset *rs, unsigned long o
     return flags & offered;
 }
 
+unsigned long negotiate_header_flags(unsigned long offered)
+{
+    return SMFIP_HDR_LEADSPC & offered;
+}
+
 unsigned negotiate_noreply_stages(unsigned long flags)
 {
     unsigned m = 0;

@@ -16,6 +16,14 @@
  */
 unsigned long negotiate_protocol_flags(const struct ruleset *rs, unsigned long offered);
 
+/*
+ * SMFIP_HDR_LEADSPC where the MTA offers it (postfix 2.6+ with
+ * milter_protocol 6, sendmail 8.14+): header values then come as they
+ * were after the colon, which DKIM's c=simple hashes, and the values of
+ * the headers we add or change must carry their own leading space.
+ */
+unsigned long negotiate_header_flags(unsigned long offered);
+
 /* STAGE_BIT mask of the steps taken without a reply, from negotiated flags. */
 unsigned negotiate_noreply_stages(unsigned long flags);
 

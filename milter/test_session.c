@@ -126,7 +126,8 @@ static void path_arg(const char *arg, char *out, size_t outsz)
     out[n] = '\0';
 }
 
-/* Evaluate one header (name: value, continuation lines joined); true if refused. */
+/* Evaluate one header (name: value, continuation lines joined), the value
+   with its leading whitespace as written; true if refused. */
 static bool header(struct sim *sim, const char *field)
 {
     char name[ENVELOPE_HEADER_NAME_MAX + 1];
@@ -139,8 +140,7 @@ static bool header(struct sim *sim, const char *field)
         return false; /* not a header: MTAs pass it on as body */
     memcpy(name, field, n);
     name[n] = '\0';
-    while (*value == ' ')
-        value++; /* the MTA strips the space after the colon */
+    /* As an MTA that negotiated SMFIP_HDR_LEADSPC: the value as written (conn_new was told). */
     conn_header(sim->conn, name, value, true, &d);
     /* Without header rules the daemon does not even take the step: say nothing. */
     if (!(ruleset_stages(sim->rs) & STAGE_BIT(STAGE_HEADER)) && d.failure == CONN_OK)
@@ -363,6 +363,7 @@ int test_session_run(const struct ruleset *rs, const struct test_session_opts *o
         fprintf(out, "# the rules greylist or test rate limits, but no --store was given: those checks are "
                      "skipped\n");
     conn_set_macros(sim.conn, sim_macro, (void *)o);
+    conn_set_header_leadspace(sim.conn, true); /* the transcript has the exact bytes */
     conn_set_explain(sim.conn, true);
     snprintf(name, sizeof name, "[%s]", o->client_addr);
     conn_connect(sim.conn, o->client_name ? o->client_name : name, &ip, &d);

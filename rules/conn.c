@@ -26,6 +26,7 @@ struct conn {
     struct flow flow;
     bool failed;              /* recording a fact failed: the next answered step tempfails */
     bool explain;             /* fill decision.tested */
+    bool header_leadspace;    /* header values carry the whitespace after the colon */
     const char *failed_why;
     struct conn_headers headers; /* names of this message's headers, for delete-header */
     struct conn_edits edits;     /* built at end of message */
@@ -292,15 +293,21 @@ void conn_data(struct conn *c, struct decision *d)
     recorded(c, STAGE_DATA, t0, d);
 }
 
+void conn_set_header_leadspace(struct conn *c, bool on)
+{
+    c->header_leadspace = on;
+}
+
 void conn_header(struct conn *c, const char *name, const char *value, bool answered, struct decision *d)
 {
     long long t0 = monotime_us();
-    bool ok = envelope_set_header(&c->env, name, value) == 0;
+    const char *text = value + strspn(value, " \t"); /* what rules see: the value itself */
+    bool ok = envelope_set_header(&c->env, name, text) == 0;
 
     if (ok && ruleset_deletes_headers(c->rules))
         ok = conn_headers_note(&c->headers, name) == 0;
     if (ok && c->env.auth != NULL)
-        ok = sendauth_header(c->env.auth, name, value) == 0;
+        ok = sendauth_header(c->env.auth, name, value, c->header_leadspace) == 0;
     evaluate(c, STAGE_HEADER, ok, answered, d);
     recorded(c, STAGE_HEADER, t0, d);
 }

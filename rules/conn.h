@@ -96,6 +96,15 @@ void conn_set_explain(struct conn *c, bool on);
 void conn_set_macros(struct conn *c, envelope_macro_fn *fn, void *ctx);
 
 /*
+ * Header values reach conn_header as they were on the wire, with the
+ * whitespace after the colon (the MTA negotiated SMFIP_HDR_LEADSPC; the
+ * simulator and rule tests read the text). Off (the default): the MTA ate
+ * one space after the colon, and DKIM's simple canonicalization can only
+ * guess it back.
+ */
+void conn_set_header_leadspace(struct conn *c, bool on);
+
+/*
  * Each SMTP event: record what the MTA said, evaluate the stage, fill *d.
  * answered is false for a step the MTA takes without waiting for our
  * reply: a failure then waits for the next step that is answered.
@@ -107,6 +116,7 @@ void conn_mail(struct conn *c, const char *path, char *const *params, const char
                bool answered, struct decision *d);
 void conn_rcpt(struct conn *c, const char *path, bool answered, struct decision *d);
 void conn_data(struct conn *c, struct decision *d);
+/* Rules see the value without the spaces and tabs after the colon; DKIM sees all of it. */
 void conn_header(struct conn *c, const char *name, const char *value, bool answered, struct decision *d);
 void conn_eoh(struct conn *c, struct decision *d);
 /* A piece of the body, as the MTA passes it (CRLF line ends). Never answered. */

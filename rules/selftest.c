@@ -152,7 +152,8 @@ static bool reach(struct run *r, enum phase want)
     return true;
 }
 
-/* "Name: value", as the MTA passes it: without the space after the colon. */
+/* "Name: value", as an MTA that negotiated SMFIP_HDR_LEADSPC passes it:
+   the value with the whitespace after the colon (conn_new was told). */
 static void header(struct run *r, const char *field)
 {
     char name[ENVELOPE_HEADER_NAME_MAX + 1];
@@ -167,9 +168,7 @@ static void header(struct run *r, const char *field)
     }
     memcpy(name, field, n);
     name[n] = '\0';
-    for (colon++; *colon == ' '; colon++)
-        ;
-    conn_header(r->conn, name, colon, true, &r->d);
+    conn_header(r->conn, name, colon + 1, true, &r->d);
     message_step(r);
 }
 
@@ -248,6 +247,7 @@ static void client(struct run *r, const struct test_step *st)
         return;
     }
     conn_set_macros(r->conn, test_world_macro, (void *)r->t);
+    conn_set_header_leadspace(r->conn, true); /* the test has the exact bytes */
     r->auth_user = st->auth_user;
     snprintf(name, sizeof name, "[%s]", st->value);
     conn_connect(r->conn, st->client_name ? st->client_name : name, &ip, &r->d);

@@ -164,18 +164,22 @@ static int dkim_start(struct sendauth *a)
 }
 
 /*
- * The value as it was on the wire, which is what was signed: MTAs strip
- * the space after the colon (unless SMFIP_HDR_LEADSPC) and pass folded
- * lines with a bare LF. Simple canonicalization needs both back.
+ * The value as it was on the wire, which is what was signed. MTAs pass
+ * folded lines with a bare LF: simple canonicalization needs the CR back.
+ * Without SMFIP_HDR_LEADSPC (wire false) postfix and sendmail eat one
+ * space after the colon, if there is one, and nothing else: one is put
+ * back, unless the value starts with a tab. A field written without a
+ * space after the colon ("To:b@example.org"), or with a space and then a
+ * tab, cannot be told apart, and its c=simple signature fails.
  */
-static char *wire_value(const char *value)
+static char *wire_value(const char *value, bool wire)
 {
     size_t len = strlen(value), o = 0;
     char *w = malloc(2 * len + 2);
 
     if (w == NULL)
         return NULL;
-    if (value[0] != ' ' && value[0] != '\t')
+    if (!wire && value[0] != '\t')
         w[o++] = ' ';
     for (size_t i = 0; i < len; i++) {
         if (value[i] == '\n' && (i == 0 || value[i - 1] != '\r'))
@@ -186,14 +190,15 @@ static char *wire_value(const char *value)
     return w;
 }
 
-int sendauth_header(struct sendauth *a, const char *name, const char *value)
+int sendauth_header(struct sendauth *a, const char *name, const char *value, bool wire)
 {
-    char *wire;
+    const char *text = value + strspn(value, " \t");
+    char *w;
     int rc;
 
     if (strcasecmp(name, "Authentication-Results") == 0) {
         a->ar_seen++;
-        if (a->cfg->authserv_id != NULL && authres_claims(value, strlen(value), a->cfg->authserv_id) &&
+        if (a->cfg->authserv_id != NULL && authres_claims(text, strlen(text), a->cfg->authserv_id) &&
             note_forged(a) < 0)
             return -1;
     }
@@ -203,10 +208,10 @@ int sendauth_header(struct sendauth *a, const char *name, const char *value)
         return -1;
     if (a->dkim == NULL)
         return 0;
-    if ((wire = wire_value(value)) == NULL)
+    if ((w = wire_value(value, wire)) == NULL)
         return -1;
-    rc = dkim_check_header(a->dkim, name, wire);
-    free(wire);
+    rc = dkim_check_header(a->dkim, name, w);
+    free(w);
     return rc;
 }
 

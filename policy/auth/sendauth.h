@@ -45,8 +45,13 @@ const struct spf_outcome *sendauth_spf(struct sendauth *a, const struct envelope
 /* The outcome if it was evaluated, else NULL (for headers that report only what was checked). */
 const struct spf_outcome *sendauth_spf_known(const struct sendauth *a, enum spf_identity id);
 
-/* A header of the message: to DKIM, and remembered if it is an A-R claiming our id. -1: out of memory. */
-int sendauth_header(struct sendauth *a, const char *name, const char *value);
+/*
+ * A header of the message: to DKIM, and remembered if it is an A-R
+ * claiming our id. wire: value is as it was after the colon, leading
+ * whitespace and all (SMFIP_HDR_LEADSPC); else the MTA ate one space,
+ * which DKIM gets back by a guess. -1: out of memory.
+ */
+int sendauth_header(struct sendauth *a, const char *name, const char *value, bool wire);
 /* The end of the headers; called by the first body chunk or the verdict if not before. */
 int sendauth_eoh(struct sendauth *a);
 int sendauth_body(struct sendauth *a, const unsigned char *data, size_t len);

@@ -114,6 +114,26 @@ f=$(sink_files_with "$id7" | head -n 1); f=${f:-/dev/null}
 check "DKIM altered: dkim=fail with the reason" \
     contains <(ar_ours "$f") "dkim=fail reason=\"[^\"]+\" header.d=pass.example header.s=sel"
 
+# 5b. c=simple/simple over fields without exactly one space after the colon:
+# mxguard negotiates SMFIP_HDR_LEADSPC, postfix passes the values as they
+# were, and the signature verifies (with the one space guessed back it failed).
+id9=$(test_id)
+printf 'From: Alice <alice@pass.example>\nTo:user@example.org\nSubject:  spaced\nCc:\tcc@example.org\n'\
+'Date: Sun, 06 Dec 2026 12:00:00 +0000\nMessage-ID: <%s@pass.example>\nX-Test-Id: %s\n\nSimple.\n' \
+    "$id9" "$id9" >"$T/lead.eml"
+"$SIGN" -k "$T/keys/sel.pem" -s sel -d pass.example -c simple "$T/lead.eml" >"$T/lead-signed.eml" 2>"$T/sign.err" ||
+    { cat "$T/sign.err"; setup_failed "dkim_sign failed"; }
+smtp_send "$T/9.out" --xclient-addr "$CLIENT" --from sender@pass.example --to user@example.org \
+    --data "$T/lead-signed.eml"
+check "c=simple, To: and Subject: without one space: delivered" sink_wait_for "$id9" 15
+f=$(sink_files_with "$id9" | head -n 1); f=${f:-/dev/null}
+check "c=simple, To: and Subject: without one space: the fields arrive as sent" \
+    sh -c "grep -q '^To:user@example.org' '$f' && grep -q '^Subject:  spaced' '$f'"
+check "c=simple, To: and Subject: without one space: dkim=pass" \
+    contains <(ar_ours "$f") "dkim=pass header.d=pass.example header.s=sel"
+check "our headers keep one space after the colon (SMFIP_HDR_LEADSPC: the value carries it)" \
+    sh -c "grep -q '^Authentication-Results: $ID;' '$f' && grep -q '^Received-SPF: pass ' '$f'"
+
 # 6. A trusted client (postfix's own 127.0.0.1) is not checked, but a forged header still goes.
 id5=$(test_id)
 smtp_send "$T/5.out" --from app@example.org --to user@example.org --header "X-Test-Id: $id5" \

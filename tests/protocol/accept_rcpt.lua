@@ -17,7 +17,8 @@ local function main()
     check(mt.getreply(conn) == SMFIR_CONTINUE, "another local recipient: continue")
     -- The rules read no header or body: those steps were negotiated away.
     mt.eom(conn)
-    check(mt.eom_check(conn, MT_HDRADD, "X-Checked", "yes"), "end of message rules still ran")
+    -- miltertest offers SMFIP_HDR_LEADSPC: the value carries its space after the colon.
+    check(mt.eom_check(conn, MT_HDRADD, "X-Checked", " yes"), "end of message rules still ran")
     mt.disconnect(conn)
 end
 

@@ -8,7 +8,9 @@
  * Authentication-Results are to be removed; a DNS list that did not
  * answer and an internal error become 451 4.4.3 and 451 4.3.0; a refused
  * HELO holds for the connection; the recipients that count are those let
- * through; the header edits come in the order asked for.
+ * through; the header edits come in the order asked for; header rules
+ * see a value without the whitespace after the colon, whether the driver
+ * passes it (SMFIP_HDR_LEADSPC, the simulator) or the MTA ate one space.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -241,6 +243,35 @@ static void test_refused_message_gets_no_edits(void **state)
     conn_free(c);
 }
 
+/* Header rules compare the value itself, however much whitespace followed the colon. */
+static void test_header_value_without_leading_space(void **state)
+{
+    static const char text[] =
+        "on header {\n"
+        "    [exact] reject 554 5.7.1 \"seen\" if header.name = \"Subject\" and header.value = \"x y\";\n"
+        "}\n";
+    static const char *const values[] = { "x y", " x y", "  x y", "\tx y", " \t x y" };
+    struct decision d;
+
+    (void)state;
+    for (int lead = 0; lead <= 1; lead++) {
+        for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+            struct conn *c = open_conn(text, "203.0.113.5");
+            conn_set_header_leadspace(c, lead == 1);
+            conn_mail(c, "<a@outside.example>", NULL, NULL, true, &d);
+            conn_rcpt(c, "<u@example.org>", true, &d);
+            conn_data(c, &d);
+            conn_header(c, "Subject", values[i], true, &d);
+            assert_int_equal(d.answer, ACTION_REJECT);
+            assert_string_equal(conn_envelope(c)->header_value.s, "x y");
+            /* Whitespace inside or at the end is the value's own. */
+            conn_header(c, "Subject", " x  y", true, &d);
+            assert_int_equal(d.answer, ACTION_CONTINUE);
+            conn_free(c);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_edits_in_order),
         cmocka_unit_test(test_refused_message_gets_no_edits),
         cmocka_unit_test(test_discarded_recipient_counts),
+        cmocka_unit_test(test_header_value_without_leading_space),
     };
     return cmocka_run_group_tests_name("conn", tests, NULL, NULL);
 }
