@@ -106,6 +106,7 @@ enum mta_lack {
     LACK_QUARANTINE = 1u << 1,
     LACK_SYMLIST = 1u << 2,
     LACK_STEPS = 1u << 3,
+    LACK_LEADSPC = 1u << 4,
 };
 
 static unsigned lacks_logged;
@@ -126,10 +127,16 @@ static unsigned lacks_of(const struct ruleset *rs, unsigned long actions, unsign
     return lacks;
 }
 
+/* DKIM needs header values as sent; without the flag the MTA drops the space after the colon. */
+static unsigned lacks_leadspace(const struct ruleset *rs, unsigned long steps)
+{
+    return ruleset_uses_dkim(rs) && !(steps & SMFIP_HDR_LEADSPC) ? LACK_LEADSPC : 0;
+}
+
 void mta_notes_negotiation(const struct ruleset *rs, unsigned long actions, unsigned long steps)
 {
     unsigned long lacking = negotiate_protocol_flags(rs, ~0UL) & ~steps;
-    unsigned lacks = lacks_of(rs, actions, lacking);
+    unsigned lacks = lacks_of(rs, actions, lacking) | lacks_leadspace(rs, steps);
     unsigned fresh = lacks & ~__atomic_fetch_or(&lacks_logged, lacks, __ATOMIC_RELAXED);
 
     if (fresh & LACK_HEADERS)
@@ -148,4 +155,9 @@ void mta_notes_negotiation(const struct ruleset *rs, unsigned long actions, unsi
         log_info("notice: the MTA cannot skip every step mxguard does not need (it offers protocol "
                  "steps 0x%lx, without 0x%lx; postfix with milter_protocol below 6 does that): "
                  "mxguard is sent them and answers each; the verdicts are the same", steps, lacking);
+    if (fresh & LACK_LEADSPC)
+        log_info("notice: the MTA does not pass header values as sent (no SMFIP_HDR_LEADSPC in protocol "
+                 "steps 0x%lx; postfix with milter_protocol below 6, sendmail before 8.14): a DKIM "
+                 "signature with c=simple over a field without exactly one space after the colon "
+                 "cannot verify", steps);
 }

@@ -619,6 +619,8 @@ check "postfix milter_protocol = 2: c=simple over \"Subject:  spaced\" still pas
 lead_v2 v2-nospace "To:user@example.org"
 check "postfix milter_protocol = 2: c=simple over \"To:user@example.org\" cannot pass (the loss mxguard(8) names)" \
     contains "$T/v2-nospace.delivery" "dkim=fail "
+check "postfix milter_protocol = 2: the log says header values do not come as sent, once" \
+    sh -c "[ \$(grep -c 'notice: the MTA does not pass header values as sent (no SMFIP_HDR_LEADSPC' '$MXG_LOG') = 1 ]"
 
 # Stopping leaves nothing behind, and nothing outside $T changed.
 check "the sendmail queue is empty" sm_queue_empty
