@@ -37,11 +37,9 @@ int log_verbosity(void)
     return verbosity;
 }
 
-static void emit(int prio, const char *fmt, va_list ap, const char *suffix)
+/* One line, with mxguard's own text after ": " when suffix is given. */
+static void write_line(int prio, const char *msg, const char *suffix)
 {
-    char msg[2048];
-
-    vsnprintf(msg, sizeof msg, fmt, ap);
     if (use_stderr) {
         char stamp[32];
         time_t now = time(NULL);
@@ -60,20 +58,17 @@ static void emit(int prio, const char *fmt, va_list ap, const char *suffix)
     }
 }
 
+static void emit(int prio, const char *fmt, va_list ap, const char *suffix)
+{
+    char msg[2048];
+
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    write_line(prio, msg, suffix);
+}
+
 void log_info_line(const char *line)
 {
-    if (use_stderr) {
-        char stamp[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(stderr, "%s %s[%ld]: %s\n", stamp, log_ident, (long)getpid(), line);
-        return;
-    }
-    syslog(LOG_INFO, "%s", line);
-    if (tee_stderr)
-        fprintf(stderr, "mxguard: %s\n", line);
+    write_line(LOG_INFO, line, NULL);
 }
 
 #define LOG_FN(name, prio, with_errno)                              \

@@ -100,6 +100,13 @@ static void family(struct buf *b, const char *name, const char *type, const char
     put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one series without labels: its HELP, TYPE and value. */
+static void scalar(struct buf *b, const char *name, const char *type, const char *help, unsigned long v)
+{
+    family(b, name, type, help);
+    put(b, "%s %lu\n", name, v);
+}
+
 static unsigned long get(const atomic_ulong *a)
 {
     return atomic_load_explicit(a, memory_order_relaxed);
@@ -136,8 +143,8 @@ static void render_sessions(struct buf *b)
     put(b, "mxguard_start_time_seconds %lld\n", (long long)metrics.start);
     family(b, "mxguard_sessions_open", "gauge", "SMTP sessions (milter connections) open now.");
     put(b, "mxguard_sessions_open %ld\n", atomic_load_explicit(&metrics.sessions_open, memory_order_relaxed));
-    family(b, "mxguard_sessions_total", "counter", "SMTP sessions (milter connections) started.");
-    put(b, "mxguard_sessions_total %lu\n", get(&metrics.sessions_total));
+    scalar(b, "mxguard_sessions_total", "counter", "SMTP sessions (milter connections) started.",
+           get(&metrics.sessions_total));
     family(b, "mxguard_reloads_total", "counter", "Rule reloads by signal: ok (swapped in) or refused (the old rules kept serving).");
     put(b, "mxguard_reloads_total{result=\"ok\"} %lu\n", get(&metrics.reloads[0]));
     put(b, "mxguard_reloads_total{result=\"refused\"} %lu\n", get(&metrics.reloads[1]));
@@ -190,29 +197,29 @@ static void render_services(struct buf *b)
     if (metrics.resolver != NULL) {
         struct dns_stats d;
         dns_resolver_stats(metrics.resolver, &d);
-        family(b, "mxguard_dns_questions_total", "counter", "DNS questions asked.");
-        put(b, "mxguard_dns_questions_total %lu\n", d.asked);
-        family(b, "mxguard_dns_memo_answers_total", "counter", "DNS questions answered from the filter's memory of earlier answers.");
-        put(b, "mxguard_dns_memo_answers_total %lu\n", d.from_memo);
-        family(b, "mxguard_dns_timeouts_total", "counter", "DNS questions still unanswered at their deadline.");
-        put(b, "mxguard_dns_timeouts_total %lu\n", d.timeouts);
-        family(b, "mxguard_dns_servfail_total", "counter", "DNS answers with RCODE SERVFAIL.");
-        put(b, "mxguard_dns_servfail_total %lu\n", d.servfail);
+        scalar(b, "mxguard_dns_questions_total", "counter", "DNS questions asked.",
+               d.asked);
+        scalar(b, "mxguard_dns_memo_answers_total", "counter", "DNS questions answered from the filter's memory of earlier answers.",
+               d.from_memo);
+        scalar(b, "mxguard_dns_timeouts_total", "counter", "DNS questions still unanswered at their deadline.",
+               d.timeouts);
+        scalar(b, "mxguard_dns_servfail_total", "counter", "DNS answers with RCODE SERVFAIL.",
+               d.servfail);
     }
     if (metrics.store != NULL) {
         struct store_stats st;
         store_stats(metrics.store, &st);
-        family(b, "mxguard_store_up", "gauge", "1 when the state store's last answer was not an error.");
-        put(b, "mxguard_store_up %d\n", st.up ? 1 : 0);
-        family(b, "mxguard_store_calls_total", "counter", "State store calls.");
-        put(b, "mxguard_store_calls_total %lu\n", st.calls);
-        family(b, "mxguard_store_errors_total", "counter", "State store calls that failed.");
-        put(b, "mxguard_store_errors_total %lu\n", st.errors);
-        family(b, "mxguard_store_outages_total", "counter", "Times the state store went from answering to failing.");
-        put(b, "mxguard_store_outages_total %lu\n", st.outages);
+        scalar(b, "mxguard_store_up", "gauge", "1 when the state store's last answer was not an error.",
+               st.up);
+        scalar(b, "mxguard_store_calls_total", "counter", "State store calls.",
+               st.calls);
+        scalar(b, "mxguard_store_errors_total", "counter", "State store calls that failed.",
+               st.errors);
+        scalar(b, "mxguard_store_outages_total", "counter", "Times the state store went from answering to failing.",
+               st.outages);
     }
-    family(b, "mxguard_message_store_errors_total", "counter", "Store calls that failed, as the checks of messages and connections saw them.");
-    put(b, "mxguard_message_store_errors_total %lu\n", get(&metrics.store_errors_seen));
+    scalar(b, "mxguard_message_store_errors_total", "counter", "Store calls that failed, as the checks of messages and connections saw them.",
+           get(&metrics.store_errors_seen));
 }
 
 struct rule_render {

@@ -98,8 +98,7 @@ static void put_envelope(json_object *o, const struct record *r, const struct re
     put(o, "qid", ids->qid && ids->qid[0] ? jstr(ids->qid) : NULL);
     record_time_text(&r->ended, when);
     put(o, "time", jstr(when));
-    put(client, "name", env->client_name.s && env->client_name.s[0] && env->client_name.s[0] != '['
-                            ? jstr(env->client_name.s) : NULL);
+    put(client, "name", record_client_name(env) ? jstr(record_client_name(env)) : NULL);
     if (env->have_client_ip)
         ipaddr_format(&env->client_ip, addr);
     put(client, "ip", env->have_client_ip ? jstr(addr) : NULL);

@@ -88,10 +88,27 @@ static void kv_verdict(struct kvline *l, const char *prefix, const struct record
     }
 }
 
+const char *record_client_name(const struct envelope *env)
+{
+    const char *n = env->client_name.s;
+
+    return n != NULL && n[0] != '\0' && n[0] != '[' ? n : NULL;
+}
+
+void record_client_text(const struct envelope *env, char out[RECORD_CLIENT_MAX])
+{
+    char addr[IPADDR_TEXT_MAX] = "unknown";
+    const char *name = record_client_name(env);
+
+    if (env->have_client_ip)
+        ipaddr_format(&env->client_ip, addr);
+    snprintf(out, RECORD_CLIENT_MAX, "%.200s[%s]", name ? name : "unknown", addr);
+}
+
 static void kv_envelope(struct kvline *l, const struct record *r, const struct record_ids *ids)
 {
     const struct envelope *env = r->env;
-    char addr[IPADDR_TEXT_MAX] = "unknown", client[300], when[32];
+    char addr[IPADDR_TEXT_MAX] = "unknown", client[RECORD_CLIENT_MAX], when[32];
 
     kv_raw(l, "record", r->kind == RECORD_MESSAGE ? "message" : "connection");
     kv_str(l, "session", ids->session);
@@ -100,9 +117,7 @@ static void kv_envelope(struct kvline *l, const struct record *r, const struct r
     kv_raw(l, "time", when);
     if (env->have_client_ip)
         ipaddr_format(&env->client_ip, addr);
-    snprintf(client, sizeof client, "%.200s[%s]",
-             env->client_name.s && env->client_name.s[0] && env->client_name.s[0] != '[' ? env->client_name.s
-                                                                                       : "unknown", addr);
+    record_client_text(env, client);
     kv_str(l, "client", client);
     kv_raw(l, "ip", addr);
     kv_str(l, "helo", env->helo.s && env->helo.s[0] ? env->helo.s : "-");

@@ -4,6 +4,7 @@
 #include "milter/session.h"
 
 #include "milter/log.h"
+#include "milter/record_text.h"
 #include "milter/records.h"
 #include "milter/metrics.h"
 #include "policy/state/statecheck.h"
@@ -72,17 +73,11 @@ void session_new_message(struct session *s)
 
 void session_set_client_text(struct session *s)
 {
-    const struct envelope *env = conn_envelope(s->conn);
-    char addr[IPADDR_TEXT_MAX] = "unknown";
+    char text[RECORD_CLIENT_MAX];
 
-    if (env->have_client_ip)
-        ipaddr_format(&env->client_ip, addr);
     /* postfix names a client without reverse DNS "[address]": log it the
        way postfix does, unknown[address]. */
-    char text[300];
-
-    snprintf(text, sizeof text, "%.200s[%s]",
-             env->client_name.s && env->client_name.s[0] != '[' ? env->client_name.s : "unknown", addr);
+    record_client_text(conn_envelope(s->conn), text);
     /* The name is the MTA's, from the client's reverse DNS: data, never format. */
     logfmt_str(text, s->client, sizeof s->client);
 }

@@ -261,8 +261,7 @@ static void mail_params(const char *rest, char *buf, size_t bufsz, char **params
 /* What the greylist check of this recipient found, after its reply. */
 static void print_greylist(FILE *out, const struct greylist_outcome *g)
 {
-    fprintf(out, "#   greylist: %s, %s, network %s", g->verdict == GREYLIST_PASS ? "pass" :
-                 g->verdict == GREYLIST_TEMPFAIL ? "tempfail" : "error",
+    fprintf(out, "#   greylist: %s, %s, network %s", greylist_verdict_name(g->verdict),
             greylist_reason_text(g->reason), g->network);
     if (g->verdict == GREYLIST_TEMPFAIL)
         fprintf(out, ", %ld s to wait", g->seconds_left);

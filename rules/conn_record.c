@@ -237,10 +237,8 @@ static void facts(struct conn_record *cr, const struct envelope *env)
     r->spf_helo = sendauth_spf_known(env->auth, SPF_ID_HELO);
     r->dkim = sendauth_dkim_known(env->auth);
     r->greylist = NULL;
-    if (statecheck_greylist_checks(env->state) > cr->mark_greylist) {
-        static const char *const names[] = { "pass", "tempfail", "error" };
-        r->greylist = names[statecheck_last_greylist(env->state)->verdict];
-    }
+    if (statecheck_greylist_checks(env->state) > cr->mark_greylist)
+        r->greylist = greylist_verdict_name(statecheck_last_greylist(env->state)->verdict);
 }
 
 void conn_record_emit(struct conn_record *cr, const struct envelope *env, const struct ruleset *rs)

@@ -42,6 +42,11 @@ const char *greylist_reason_text(enum greylist_reason r)
     return (unsigned)r < sizeof text / sizeof text[0] ? text[r] : "?";
 }
 
+const char *greylist_verdict_name(enum greylist_verdict v)
+{
+    return v == GREYLIST_PASS ? "pass" : v == GREYLIST_TEMPFAIL ? "tempfail" : "error";
+}
+
 static void network_of(const struct ipaddr *ip, const struct greylist_params *p,
                        char out[IPADDR_TEXT_MAX + 4])
 {

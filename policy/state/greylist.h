@@ -71,6 +71,9 @@ void greylist_params_init(struct greylist_params *p);
 enum greylist_verdict greylist_check(struct store *s, time_t now, const struct greylist_triplet *t,
                                      const struct greylist_params *p, struct greylist_outcome *out);
 
+/* "pass", "tempfail", "error" */
+const char *greylist_verdict_name(enum greylist_verdict v);
+
 /* "first seen", "too early", "retried", "known", "auto-allowed", "store error" */
 const char *greylist_reason_text(enum greylist_reason r);
 

@@ -53,19 +53,23 @@ def parse(text):
     return fields
 
 
-def records(path):
+def parsed(path, start, keep):
+    """Each line holding start that keep(line) accepts: (line, its fields), fields None if broken."""
     for line in open(path, encoding='latin-1'):
         line = line.rstrip('\n')
-        at = line.find('record=')
-        if at < 0:
+        at = line.find(start)
+        if at < 0 or not keep(line):
             continue
         try:
-            fields = parse(line[at:])
+            yield line, parse(line[at:])
         except (ValueError, IndexError):
-            print('BROKEN: ' + line)
-            continue
-        keys = [k for k, _ in fields]
-        if len(set(keys)) != len(keys):
+            yield line, None
+
+
+def records(path):
+    for line, fields in parsed(path, 'record=', lambda line: True):
+        keys = [k for k, _ in fields or []]
+        if fields is None or len(set(keys)) != len(keys):
             print('BROKEN: ' + line)
             continue
         print(json.dumps({k: v.decode('utf-8', 'replace') for k, v in fields}))
@@ -75,14 +79,8 @@ if sys.argv[1] == '--records':
     records(sys.argv[2])
     sys.exit(0)
 
-for line in open(sys.argv[1], encoding='latin-1'):
-    line = line.rstrip('\n')
-    at = line.find('session=')
-    if at < 0 or ' stage=' not in line:
-        continue
-    try:
-        fields = parse(line[at:])
-    except (ValueError, IndexError):
+for line, fields in parsed(sys.argv[1], 'session=', lambda line: ' stage=' in line):
+    if fields is None:
         print('BROKEN: ' + line)
         continue
     print(' '.join('%s=%r' % (k, v.decode('latin-1')) for k, v in fields))
