@@ -44,6 +44,14 @@ RULES
 chmod -R go+rX "$T/rules"
 "$MXGUARD" -n -c "$T/rules/records.rules" >"$T/check.out" 2>&1 || { cat "$T/check.out"; setup_failed "rules do not load"; }
 
+# A records file that cannot be opened: a clear error and no filter, never mail without records.
+ensure_user
+timeout 30 "$MXGUARD" -f -c "$T/rules/records.rules" -p "unix:$T/bad.sock" -u mxguard --dns=127.0.0.1@9 \
+    --records "$T/no-such-dir/records.json" >"$T/bad.out" 2>&1 </dev/null
+check "an unopenable --records file stops mxguard (exit 1)" test $? -eq 1
+check "and says which file and why" \
+    contains "$T/bad.out" "--records $T/no-such-dir/records.json: cannot open: No such file or directory"
+
 # The records file lives where the run user may write and logrotate may move.
 mkdir -p "$T/rec" && chown mxguard "$T/rec"
 JSON="$T/rec/records.json"
