@@ -152,9 +152,15 @@ int list_add_entry(struct list *l, const char *entry, const struct rules_loc *lo
     case LIST_REGEXES:
         rc = add_regex(l, entry, &error);
         break;
-    default:
+    case LIST_ADDRESSES:
         rc = add_address(l, entry, &err);
         break;
+    default:
+        /* A rate limit holds settings, not entries: a block mistyped
+           inside one (found by fuzz_rules) must not reach a set it lacks. */
+        diag_error(diag, loc, "rate limit <%s>: \"%s\": expected a setting (key, window, limit, count), "
+                   "not a list entry", l->name, entry);
+        return -1;
     }
     if (rc < 0)
         diag_error(diag, loc, "list <%s>: \"%s\": %s", l->name, entry,
