@@ -25,6 +25,7 @@
 #include "milter/callbacks.h"
 #include "milter/session.h"
 #include "policy/dns/dns.h"
+#include "milter/dmarc_history.h"
 #include "milter/log.h"
 #include "milter/metrics.h"
 #include "milter/metrics_http.h"
@@ -306,6 +307,10 @@ static int observe_setup(const struct options *o, struct dns_resolver *resolver)
         log_warn("--records %s: cannot open", o->records);
         return -1;
     }
+    if (o->dmarc_history != NULL && dmarc_history_open(o->dmarc_history, auth.authserv_id) < 0) {
+        log_warn("--dmarc-history %s: cannot open", o->dmarc_history);
+        return -1;
+    }
     metrics_init();
     metrics_set_resolver(resolver);
     metrics_set_store(state.store);
@@ -380,6 +385,7 @@ static int filter_main(void *arg)
         return 1;
     }
     records_close();
+    dmarc_history_close();
     metrics_http_stop();
     if (resolver != NULL) {
         unsigned long asked, from_memo;

@@ -67,6 +67,9 @@ static const struct option_desc descs[] = {
      .set = set_string, FIELD(records)},
     {.name = "no-record-log", .doc = "do not log decision records (with --records they still go to its file)",
      .set = set_flag, FIELD(no_record_log)},
+    {.name = "dmarc-history", .arg = "FILE",
+     .doc = "append DMARC aggregate-report data to FILE in the format opendmarc-import reads "
+            "(reopened on SIGUSR1)", .set = set_string, FIELD(dmarc_history)},
     {.name = "chroot", .letter = 'r', .arg = "DIR", .doc = "chroot to DIR before dropping privileges",
      .set = set_string, FIELD(chroot_dir)},
     {.name = "umask", .arg = "MODE", .default_text = "0117",

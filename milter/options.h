@@ -23,6 +23,7 @@ struct options {
     const char *pidfile;
     const char *records;    /* JSON lines of decision records; NULL: the log line only */
     bool no_record_log;     /* records to the --records file only */
+    const char *dmarc_history; /* DMARC aggregate-report data (OpenDMARC's history format); NULL: none */
     const char *chroot_dir;
     int verbose;
     mode_t umask;

@@ -1,14 +1,16 @@
 /*
  * records.c: write each decision record as a log line and, with
- * --records, as a JSON line; reopen the JSON file on the reload signal.
+ * --records, as a JSON line; and the appending line files those JSON
+ * lines (and --dmarc-history) go to, reopened on the reload signal.
  *
- * JSON lines are gathered in a buffer and written when it is full, at the
- * latest a second after the first one waited, and before a reopen or the
- * end: one write for many records, where one write each cost the
- * benchmark 3% (sessions queued on the file's lock). A record never
- * spans two writes, so lines never interleave.
+ * A line file gathers lines in a buffer and writes them when it is full,
+ * at the latest a second after the first one waited, and before a reopen
+ * or the end: one write for many records, where one write each cost the
+ * benchmark 3% (sessions queued on the file's lock). A line never spans
+ * two writes, so lines never interleave, and the file is opened with
+ * O_APPEND, so another process may rename it away at any time.
  *
- * Must never hold up or fail a session: a record that cannot be written
+ * Must never hold up or fail a session: a line that cannot be written
  * is counted and said once in a while, the mail goes on.
  */
 #include "milter/records.h"
@@ -22,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "milter/dmarc_history.h"
 #include "milter/log.h"
 #include "milter/metrics.h"
 #include "milter/record_text.h"
@@ -29,16 +32,26 @@
 
 #define RECORDS_BUF (64 * 1024)
 #define RECORDS_FLUSH_MS 1000
+#define RECORDS_FILES_MAX 4
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static int fd = -1;
-static char *path;
-static char *buf;
-static size_t blen;
-static bool stopping, flusher_running;
-static pthread_t flusher;
-static atomic_ulong lost;
+struct records_file {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int fd;
+    char *path;
+    const char *what;      /* "records", "dmarc-history": for the log */
+    char *buf;
+    size_t blen;
+    bool stopping, flusher_running;
+    pthread_t flusher;
+    atomic_ulong lost;
+};
+
+/* The open files, for records_reopen: the reload signal reaches them all. */
+static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct records_file *files[RECORDS_FILES_MAX];
+
+static struct records_file *json_file;
 static atomic_bool json_on;  /* --records is open: only then is JSON built */
 static bool log_records = true;
 
@@ -53,13 +66,13 @@ static int open_file(const char *p)
 }
 
 /* The 1st, 10th, 100th ... so a full disk does not flood the log too. */
-static void count_lost(unsigned long n)
+static void count_lost(struct records_file *f, unsigned long n)
 {
-    unsigned long was = atomic_fetch_add(&lost, n), now = was + n;
+    unsigned long was = atomic_fetch_add(&f->lost, n), now = was + n;
 
     for (unsigned long p = 1; p <= now; p *= 10)
         if (p > was)
-            log_warnx("records: %lu record(s) could not be written to %s", now, path ? path : "-");
+            log_warnx("%s: %lu line(s) could not be written to %s", f->what, now, f->path);
 }
 
 static size_t lines_in(const char *p, size_t n)
@@ -71,106 +84,179 @@ static size_t lines_in(const char *p, size_t n)
     return k;
 }
 
-/* Write what the buffer holds. Called with the lock held. */
-static void flush_locked(void)
+/* Write what the buffer holds. Called with the file's lock held. */
+static void flush_locked(struct records_file *f)
 {
     size_t done = 0;
 
-    while (done < blen) {
-        ssize_t n = write(fd, buf + done, blen - done);
+    while (done < f->blen) {
+        ssize_t n = write(f->fd, f->buf + done, f->blen - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            count_lost(lines_in(buf + done, blen - done));
+            count_lost(f, lines_in(f->buf + done, f->blen - done));
             break;
         }
         done += (size_t)n;
     }
-    blen = 0;
+    f->blen = 0;
 }
 
 static void *flush_thread(void *arg)
 {
-    (void)arg;
-    pthread_mutex_lock(&lock);
-    while (!stopping) {
+    struct records_file *f = arg;
+
+    pthread_mutex_lock(&f->lock);
+    while (!f->stopping) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += RECORDS_FLUSH_MS / 1000;
-        pthread_cond_timedwait(&wake, &lock, &until);
-        if (blen > 0 && fd >= 0)
-            flush_locked();
+        pthread_cond_timedwait(&f->wake, &f->lock, &until);
+        if (f->blen > 0)
+            flush_locked(f);
     }
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&f->lock);
     return NULL;
 }
 
-int records_open(const char *p)
+static void file_free(struct records_file *f)
 {
-    int f = open_file(p), saved;
+    if (f->fd >= 0)
+        close(f->fd);
+    pthread_cond_destroy(&f->wake);
+    pthread_mutex_destroy(&f->lock);
+    free(f->path);
+    free(f->buf);
+    free(f);
+}
 
-    if (f < 0)
-        return -1;
-    pthread_mutex_lock(&lock);
-    if (buf == NULL && (buf = malloc(RECORDS_BUF)) == NULL) {
-        saved = errno;
-        pthread_mutex_unlock(&lock);
-        close(f);
-        errno = saved;
-        return -1;
+static int files_add(struct records_file *f)
+{
+    int rc = -1;
+
+    pthread_mutex_lock(&files_lock);
+    for (size_t i = 0; i < RECORDS_FILES_MAX && rc < 0; i++)
+        if (files[i] == NULL) {
+            files[i] = f;
+            rc = 0;
+        }
+    pthread_mutex_unlock(&files_lock);
+    return rc;
+}
+
+static void files_remove(struct records_file *f)
+{
+    pthread_mutex_lock(&files_lock);
+    for (size_t i = 0; i < RECORDS_FILES_MAX; i++)
+        if (files[i] == f)
+            files[i] = NULL;
+    pthread_mutex_unlock(&files_lock);
+}
+
+struct records_file *records_file_open(const char *path, const char *what)
+{
+    struct records_file *f = calloc(1, sizeof *f);
+    int saved;
+
+    if (f == NULL)
+        return NULL;
+    f->fd = -1;
+    f->what = what;
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->wake, NULL);
+    if ((f->path = strdup(path)) == NULL || (f->buf = malloc(RECORDS_BUF)) == NULL ||
+        (f->fd = open_file(path)) < 0)
+        goto fail;
+    if (files_add(f) < 0) {
+        errno = EMFILE;
+        goto fail;
     }
-    free(path);
-    path = strdup(p);
-    fd = f;
-    atomic_store(&json_on, true);
-    stopping = false;
-    if (!flusher_running && pthread_create(&flusher, NULL, flush_thread, NULL) == 0)
-        flusher_running = true;
-    pthread_mutex_unlock(&lock);
-    return 0;
+    if (pthread_create(&f->flusher, NULL, flush_thread, f) == 0)
+        f->flusher_running = true; /* without it, lines wait for a full buffer or the end */
+    return f;
+fail:
+    saved = errno;
+    file_free(f);
+    errno = saved;
+    return NULL;
+}
+
+static int file_reopen(struct records_file *f)
+{
+    int fd, rc = 0;
+
+    pthread_mutex_lock(&f->lock);
+    flush_locked(f); /* what came before the signal goes to the file that was moved */
+    if ((fd = open_file(f->path)) < 0) {
+        log_warn("%s: cannot reopen %s; still writing to the file it was", f->what, f->path);
+        rc = -1;
+    } else {
+        close(f->fd);
+        f->fd = fd;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
 }
 
 int records_reopen(void)
 {
-    int f;
+    int rc = 0;
 
-    pthread_mutex_lock(&lock);
-    if (path == NULL) {
-        pthread_mutex_unlock(&lock);
-        return 0;
+    pthread_mutex_lock(&files_lock);
+    for (size_t i = 0; i < RECORDS_FILES_MAX; i++)
+        if (files[i] != NULL && file_reopen(files[i]) < 0)
+            rc = -1;
+    pthread_mutex_unlock(&files_lock);
+    return rc;
+}
+
+void records_file_append(struct records_file *f, const char *line, size_t len)
+{
+    pthread_mutex_lock(&f->lock);
+    if (f->blen + len > RECORDS_BUF)
+        flush_locked(f);
+    if (len > RECORDS_BUF) { /* larger than the buffer: on its own */
+        if (write(f->fd, line, len) != (ssize_t)len)
+            count_lost(f, lines_in(line, len));
+    } else {
+        memcpy(f->buf + f->blen, line, len);
+        f->blen += len;
     }
-    flush_locked(); /* what came before the signal goes to the file logrotate moved */
-    if ((f = open_file(path)) < 0) {
-        log_warn("records: cannot reopen %s; still writing to the file it was", path);
-        pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&f->lock);
+}
+
+void records_file_close(struct records_file *f)
+{
+    if (f == NULL)
+        return;
+    files_remove(f);
+    pthread_mutex_lock(&f->lock);
+    f->stopping = true;
+    pthread_cond_signal(&f->wake);
+    pthread_mutex_unlock(&f->lock);
+    if (f->flusher_running)
+        pthread_join(f->flusher, NULL);
+    flush_locked(f);
+    file_free(f);
+}
+
+int records_open(const char *p)
+{
+    struct records_file *f = records_file_open(p, "records");
+
+    if (f == NULL)
         return -1;
-    }
-    close(fd);
-    fd = f;
-    pthread_mutex_unlock(&lock);
+    records_file_close(json_file); /* opened twice: the new one serves */
+    json_file = f;
+    atomic_store(&json_on, true);
     return 0;
 }
 
 void records_close(void)
 {
     atomic_store(&json_on, false);
-    pthread_mutex_lock(&lock);
-    stopping = true;
-    pthread_cond_signal(&wake);
-    pthread_mutex_unlock(&lock);
-    if (flusher_running)
-        pthread_join(flusher, NULL);
-    flusher_running = false;
-    pthread_mutex_lock(&lock);
-    if (fd >= 0) {
-        flush_locked();
-        close(fd);
-    }
-    fd = -1;
-    free(path);
-    free(buf);
-    path = buf = NULL;
-    pthread_mutex_unlock(&lock);
+    records_file_close(json_file);
+    json_file = NULL;
 }
 
 static void write_json(const struct record *r, const struct record_ids *ids)
@@ -181,24 +267,12 @@ static void write_json(const struct record *r, const struct record_ids *ids)
     if (!atomic_load_explicit(&json_on, memory_order_relaxed))
         return;
     if ((line = record_json_line(r, ids)) == NULL) {
-        count_lost(1);
+        count_lost(json_file, 1);
         return;
     }
     len = strlen(line);
     line[len] = '\n'; /* over the NUL: the line is written with its length */
-    pthread_mutex_lock(&lock);
-    if (fd >= 0) {
-        if (blen + len + 1 > RECORDS_BUF)
-            flush_locked();
-        if (len + 1 > RECORDS_BUF) { /* larger than the buffer: on its own */
-            if (write(fd, line, len + 1) != (ssize_t)(len + 1))
-                count_lost(1);
-        } else {
-            memcpy(buf + blen, line, len + 1);
-            blen += len + 1;
-        }
-    }
-    pthread_mutex_unlock(&lock);
+    records_file_append(json_file, line, len + 1);
     free(line);
 }
 
@@ -212,4 +286,6 @@ void records_write(void *ctx, const struct record *r)
     if (log_records)
         log_info_line(record_log_line(r, &ids, line, sizeof line));
     write_json(r, &ids);
+    /* LEAD: wire sendauth_dmarc_known here: sendauth_dmarc_known(conn_auth(s->conn)) for NULL */
+    dmarc_history_note(s, r, NULL);
 }
