@@ -11,7 +11,8 @@ BUILD="build-essential autoconf automake pkg-config bison
   libpcre2-dev liblmdb-dev libhiredis-dev libcmocka-dev libidn2-dev libjson-c-dev libmicrohttpd-dev libssl-dev libopendmarc-dev"
 TEST="postfix miltertest swaks libio-socket-inet6-perl sasl2-bin libsasl2-modules
   redis-server nsd python3-dnslib python3-yaml python3-spf jq clang libclang-rt-14-dev valgrind procps iproute2 m4 util-linux openssl
-  prometheus curl opendmarc python3-dkim opendkim-tools"
+  prometheus curl opendmarc python3-dkim opendkim-tools
+  mariadb-server libdbd-mysql-perl libdbi-perl libswitch-perl libjson-perl unzip"
 
 # WITH_TEST_DEPS=0 installs only what building needs.
 pkgs=$BUILD
@@ -22,7 +23,7 @@ for p in $pkgs; do
 done
 
 if [ -n "$missing" ]; then
-    # Packages with services (postfix, nsd, redis) must not start them:
+    # Packages with services (postfix, nsd, redis, mariadb) must not start them:
     # tests run their own private instances on loopback.
     made_policy=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then
