@@ -295,8 +295,8 @@ static const struct bad_case {
     {{"--umask"}, "mxguard: option '--umask' requires an argument\n" TRY},
     {{"--allow-root=yes"}, "mxguard: option '--allow-root' doesn't allow an argument\n" TRY},
     {{"--d", "1"},
-     "mxguard: option '--d' is ambiguous; possibilities: '--day' '--dns' '--dns-mode' '--dns-trust-anchor' "
-     "'--dns-timeout' '--dns-budget' '--dkim-max-signatures' '--dkim-min-key-bits'\n" TRY},
+     "mxguard: option '--d' is ambiguous; possibilities: '--dmarc-history' '--day' '--dns' '--dns-mode' "
+     "'--dns-trust-anchor' '--dns-timeout' '--dns-budget' '--dkim-max-signatures' '--dkim-min-key-bits'\n" TRY},
     {{"--summary", "--day", "tomorrow"},
      "mxguard: --day: expected today, yesterday or YYYY-MM-DD, found \"tomorrow\"\n" TRY},
     {{"--summary", "--day", "2023-02-29"},
@@ -357,6 +357,7 @@ static const char *const documented[] = {
     "-P, --pidfile FILE",
     "--records FILE",
     "--no-record-log",
+    "--dmarc-history FILE",
     "-r, --chroot DIR",
     "--umask MODE",
     "--allow-root",
