@@ -37,7 +37,8 @@
 struct records_file {
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    int fd;
+    bool in_use;           /* a slot taken (under slots_lock) */
+    int fd;                /* -1: closed; a late writer finds it so and writes nothing */
     char *path;
     const char *what;      /* "records", "dmarc-history": for the log */
     char *buf;
@@ -47,9 +48,11 @@ struct records_file {
     atomic_ulong lost;
 };
 
-/* The open files, for records_reopen: the reload signal reaches them all. */
-static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct records_file *files[RECORDS_FILES_MAX];
+/* The files live in slots that are never freed: a pointer to a closed one
+   stays valid. records_reopen walks the open ones. */
+#define SLOT_INIT { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .fd = -1 }
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct records_file slots[RECORDS_FILES_MAX] = { SLOT_INIT, SLOT_INIT, SLOT_INIT, SLOT_INIT };
 
 static struct records_file *json_file;
 static atomic_bool json_on;  /* --records is open: only then is JSON built */
@@ -72,7 +75,8 @@ static void count_lost(struct records_file *f, unsigned long n)
 
     for (unsigned long p = 1; p <= now; p *= 10)
         if (p > was)
-            log_warnx("%s: %lu line(s) could not be written to %s", f->what, now, f->path);
+            log_warnx("%s: %lu line(s) could not be written to %s", f->what, now,
+                      f->path != NULL ? f->path : "its file");
 }
 
 static size_t lines_in(const char *p, size_t n)
@@ -119,66 +123,59 @@ static void *flush_thread(void *arg)
     return NULL;
 }
 
-static void file_free(struct records_file *f)
+/* Give the slot back. Called with its lock held. */
+static void slot_release(struct records_file *f)
 {
     if (f->fd >= 0)
         close(f->fd);
-    pthread_cond_destroy(&f->wake);
-    pthread_mutex_destroy(&f->lock);
+    f->fd = -1;
     free(f->path);
     free(f->buf);
-    free(f);
+    f->path = f->buf = NULL;
+    f->blen = 0;
+    pthread_mutex_lock(&slots_lock);
+    f->in_use = false;
+    pthread_mutex_unlock(&slots_lock);
 }
 
-static int files_add(struct records_file *f)
+static struct records_file *slot_take(void)
 {
-    int rc = -1;
+    struct records_file *f = NULL;
 
-    pthread_mutex_lock(&files_lock);
-    for (size_t i = 0; i < RECORDS_FILES_MAX && rc < 0; i++)
-        if (files[i] == NULL) {
-            files[i] = f;
-            rc = 0;
+    pthread_mutex_lock(&slots_lock);
+    for (size_t i = 0; i < RECORDS_FILES_MAX && f == NULL; i++)
+        if (!slots[i].in_use) {
+            f = &slots[i];
+            f->in_use = true;
         }
-    pthread_mutex_unlock(&files_lock);
-    return rc;
-}
-
-static void files_remove(struct records_file *f)
-{
-    pthread_mutex_lock(&files_lock);
-    for (size_t i = 0; i < RECORDS_FILES_MAX; i++)
-        if (files[i] == f)
-            files[i] = NULL;
-    pthread_mutex_unlock(&files_lock);
+    pthread_mutex_unlock(&slots_lock);
+    return f;
 }
 
 struct records_file *records_file_open(const char *path, const char *what)
 {
-    struct records_file *f = calloc(1, sizeof *f);
+    struct records_file *f = slot_take();
     int saved;
 
-    if (f == NULL)
-        return NULL;
-    f->fd = -1;
-    f->what = what;
-    pthread_mutex_init(&f->lock, NULL);
-    pthread_cond_init(&f->wake, NULL);
-    if ((f->path = strdup(path)) == NULL || (f->buf = malloc(RECORDS_BUF)) == NULL ||
-        (f->fd = open_file(path)) < 0)
-        goto fail;
-    if (files_add(f) < 0) {
+    if (f == NULL) {
         errno = EMFILE;
-        goto fail;
+        return NULL;
+    }
+    pthread_mutex_lock(&f->lock);
+    f->what = what;
+    f->stopping = f->flusher_running = false;
+    if ((f->path = strdup(path)) == NULL || (f->buf = malloc(RECORDS_BUF)) == NULL ||
+        (f->fd = open_file(path)) < 0) {
+        saved = errno;
+        slot_release(f);
+        pthread_mutex_unlock(&f->lock);
+        errno = saved;
+        return NULL;
     }
     if (pthread_create(&f->flusher, NULL, flush_thread, f) == 0)
         f->flusher_running = true; /* without it, lines wait for a full buffer or the end */
+    pthread_mutex_unlock(&f->lock);
     return f;
-fail:
-    saved = errno;
-    file_free(f);
-    errno = saved;
-    return NULL;
 }
 
 static int file_reopen(struct records_file *f)
@@ -186,6 +183,10 @@ static int file_reopen(struct records_file *f)
     int fd, rc = 0;
 
     pthread_mutex_lock(&f->lock);
+    if (f->fd < 0) {
+        pthread_mutex_unlock(&f->lock);
+        return 0;
+    }
     flush_locked(f); /* what came before the signal goes to the file that was moved */
     if ((fd = open_file(f->path)) < 0) {
         log_warn("%s: cannot reopen %s; still writing to the file it was", f->what, f->path);
@@ -202,17 +203,19 @@ int records_reopen(void)
 {
     int rc = 0;
 
-    pthread_mutex_lock(&files_lock);
     for (size_t i = 0; i < RECORDS_FILES_MAX; i++)
-        if (files[i] != NULL && file_reopen(files[i]) < 0)
+        if (file_reopen(&slots[i]) < 0)
             rc = -1;
-    pthread_mutex_unlock(&files_lock);
     return rc;
 }
 
 void records_file_append(struct records_file *f, const char *line, size_t len)
 {
     pthread_mutex_lock(&f->lock);
+    if (f->fd < 0) { /* closed under a late writer */
+        pthread_mutex_unlock(&f->lock);
+        return;
+    }
     if (f->blen + len > RECORDS_BUF)
         flush_locked(f);
     if (len > RECORDS_BUF) { /* larger than the buffer: on its own */
@@ -229,15 +232,18 @@ void records_file_close(struct records_file *f)
 {
     if (f == NULL)
         return;
-    files_remove(f);
     pthread_mutex_lock(&f->lock);
     f->stopping = true;
     pthread_cond_signal(&f->wake);
     pthread_mutex_unlock(&f->lock);
     if (f->flusher_running)
         pthread_join(f->flusher, NULL);
-    flush_locked(f);
-    file_free(f);
+    pthread_mutex_lock(&f->lock);
+    f->flusher_running = false;
+    if (f->fd >= 0)
+        flush_locked(f);
+    slot_release(f);
+    pthread_mutex_unlock(&f->lock);
 }
 
 int records_open(const char *p)

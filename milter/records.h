@@ -23,7 +23,8 @@ struct records_file;
 struct records_file *records_file_open(const char *path, const char *what);
 /* Lines, each ending in '\n'; never fails the caller (a lost line is counted and logged). */
 void records_file_append(struct records_file *f, const char *lines, size_t len);
-/* Flush and close; NULL is a no-op. Only once nothing writes to it any more. */
+/* Flush and close; NULL is a no-op. A line appended after it is dropped: the
+   pointer stays valid (at most 4 files are open at once). */
 void records_file_close(struct records_file *f);
 
 /* Open the JSON lines file (appending; created 0640). 0, or -1 with errno. */

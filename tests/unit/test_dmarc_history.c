@@ -406,6 +406,44 @@ static void test_file_and_reopen(void **state)
     rmdir(dir);
 }
 
+/* --records and --dmarc-history at once: one signal reopens both; a line after a close is dropped. */
+static void test_two_files_and_a_late_line(void **state)
+{
+    char dir[] = "/tmp/mxg-dmarc-history.XXXXXX", json[64], hist[64], moved[64], late[64], *text;
+    struct records_file *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(json, sizeof json, "%s/records.json", dir);
+    snprintf(hist, sizeof hist, "%s/history", dir);
+    snprintf(moved, sizeof moved, "%s/records.json.1", dir);
+    snprintf(late, sizeof late, "%s/late", dir);
+    assert_int_equal(records_open(json), 0);
+    assert_int_equal(dmarc_history_open(hist, "mx.example.net"), 0);
+    assert_int_equal(rename(json, moved), 0);
+    assert_int_equal(unlink(hist), 0);
+    assert_int_equal(records_reopen(), 0);
+    assert_int_equal(access(json, F_OK), 0);
+    assert_int_equal(access(hist, F_OK), 0);
+    note(&pass_msg, "4Tq3xYz0Ab", false);
+    dmarc_history_close();
+    records_close();
+    text = slurp(hist);
+    assert_string_equal(text, pass_text);
+    free(text);
+
+    f = records_file_open(late, "late");
+    assert_non_null(f);
+    records_file_append(f, "one\n", 4);
+    records_file_close(f);
+    records_file_append(f, "two\n", 4);
+    text = slurp(late);
+    assert_string_equal(text, "one\n");
+    free(text);
+    unlink(json), unlink(moved), unlink(hist), unlink(late);
+    rmdir(dir);
+}
+
 /* tests/dmarc/history_import.sh: the two messages, and one with hostile text, through the writer. */
 static int write_for_import(const char *path)
 {
@@ -440,6 +478,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_longest_record_fits),
         cmocka_unit_test(test_buffer_too_small),
         cmocka_unit_test(test_file_and_reopen),
+        cmocka_unit_test(test_two_files_and_a_late_line),
     };
 
     if (argc == 3 && strcmp(argv[1], "--write") == 0)
