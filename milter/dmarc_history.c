@@ -228,24 +228,24 @@ void dmarc_history_note(const struct session *s, const struct record *r,
                         const struct dmarc_outcome *dmarc)
 {
     static atomic_ulong unformatted;
-    const struct envelope_path *from = &r->env->sender;
-    struct dmarc_history_msg m = {
-        .job = s->qid_raw[0] != '\0' ? s->qid_raw : s->id,
-        .reporter = history_reporter,
-        .received = r->ended.tv_sec,
-        .client = r->env->have_client_ip ? &r->env->client_ip : NULL,
-        .mfrom_domain = from->present && from->ok ? from->addr.domain : "",
-        .dmarc = dmarc,
-        .dkim = r->dkim,
-        .spf = r->spf_mfrom,
-        .action = history_action(r),
-    };
+    struct dmarc_history_msg m;
     char buf[DMARC_HISTORY_MAX];
     const char *why;
     int n;
 
     if (history == NULL || dmarc == NULL || r->kind != RECORD_MESSAGE || r->aborted)
         return;
+    m = (struct dmarc_history_msg){
+        .job = s->qid_raw[0] != '\0' ? s->qid_raw : s->id,
+        .reporter = history_reporter,
+        .received = r->ended.tv_sec,
+        .client = r->env->have_client_ip ? &r->env->client_ip : NULL,
+        .mfrom_domain = r->env->sender.present && r->env->sender.ok ? r->env->sender.addr.domain : "",
+        .dmarc = dmarc,
+        .dkim = r->dkim,
+        .spf = r->spf_mfrom,
+        .action = history_action(r),
+    };
     if ((n = dmarc_history_format(&m, buf, sizeof buf, &why)) < 0) {
         if (atomic_fetch_add(&unformatted, 1) == 0) /* cannot happen at DMARC_HISTORY_MAX: said once */
             log_warnx("dmarc-history: session=%s: %s", s->id, why);
