@@ -161,10 +161,10 @@ static void lex_next(struct lexer *lx, struct token *t)
 /* --- one mailbox --------------------------------------------------------- */
 
 struct mailbox {
-    unsigned ntok;  /* tokens seen: 0 is an empty list element */
-    int angle;      /* 0 before '<', 1 inside, 2 after '>' */
-    bool route;     /* inside <>, an obsolete route before its ':' */
-    bool bad;       /* the mailbox is malformed */
+    unsigned ntok; /* tokens seen: 0 is an empty list element */
+    int angle;     /* 0 before '<', 1 inside, 2 after '>' */
+    bool route;    /* inside <>, an obsolete route before its ':' */
+    bool bad;      /* the mailbox is malformed */
     /* The addr-spec being read (reset by '<' and by a route's ':'). */
     unsigned local; /* tokens before its '@' */
     unsigned ats;
@@ -372,8 +372,7 @@ void dmarc_from_init(struct dmarc_from *f)
 }
 
 /* A top-level separator: ',' between mailboxes, ':' opening a group, ';' closing it. */
-static void field_separator(struct dmarc_from *f, struct mailbox *m, char c, bool *in_group,
-                            unsigned *taken)
+static void field_separator(struct dmarc_from *f, struct mailbox *m, char c, bool *in_group, unsigned *taken)
 {
     if (c == ',') {
         mailbox_finish(f, m, taken);

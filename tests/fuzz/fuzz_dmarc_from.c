@@ -113,9 +113,9 @@ static void from_check(const char *data, size_t size)
  * the record text as a C string, for a domain, no DNS. */
 
 struct record_view {
-    int rc;                 /* opendmarc_policy_parse_dmarc() */
+    int rc; /* opendmarc_policy_parse_dmarc() */
     int p, sp, pct, adkim, aspf;
-    int policy;             /* opendmarc_get_policy_to_enforce() */
+    int policy; /* opendmarc_get_policy_to_enforce() */
     int nrua, nruf;
     size_t longest_uri;
 };
