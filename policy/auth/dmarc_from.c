@@ -30,8 +30,9 @@
  *
  * Values come from a client: read in place, only their first
  * DMARC_FROM_WINDOW bytes (a longer value is NO_DOMAIN: what lies past
- * the window is never read), no allocation, one bounded buffer for the
- * domain being read. Must never pass on a domain that is not plain LDH
+ * the window is never read), no allocation of ours (libidn2 allocates
+ * once per international label), one bounded buffer for the domain
+ * being read. Must never pass on a domain that is not plain LDH
  * ASCII in lower case, nor read past len.
  */
 #include "policy/auth/dmarc_from.h"
