@@ -175,8 +175,8 @@ static int dkim_start(struct sendauth *a)
 /* A signing for this message, when the rules sign (the first header starts it). */
 static int sign_start(struct sendauth *a)
 {
-    if (a->sign != NULL || a->sign_failed || a->signer == NULL)
-        return 0;
+    if (a->sign != NULL || a->sign_failed || dkim_signer_count(a->signer) == 0)
+        return 0; /* an empty key table: nothing to start, nothing kept */
     if ((a->sign = dkim_sign_msg_new(a->signer)) == NULL) {
         a->sign_failed = true;
         return -1;
@@ -202,7 +202,7 @@ int sendauth_dkim_sign(struct sendauth *a, const char *selector, const char **va
         *why_r = "DKIM signing could not be set up";
         rc = -1;
     } else if (a->sign == NULL) {
-        snprintf(a->signed_out.why, sizeof a->signed_out.why, "no From: field");
+        snprintf(a->signed_out.why, sizeof a->signed_out.why, "the key table has no lines");
     } else if (dkim_sign_msg_finish(a->sign, selector, values, n, &a->signed_out) < 0) {
         *why_r = "DKIM signing failed";
         rc = -1;
@@ -272,7 +272,7 @@ int sendauth_header(struct sendauth *a, const char *name, const char *value, boo
 
 int sendauth_eoh(struct sendauth *a)
 {
-    if (a->eoh_done || (!a->want_dkim && a->signer == NULL))
+    if (a->eoh_done || (!a->want_dkim && dkim_signer_count(a->signer) == 0))
         return 0;
     a->eoh_done = true;
     if (sign_start(a) < 0 || (a->sign != NULL && dkim_sign_msg_eoh(a->sign) < 0))
