@@ -30,7 +30,7 @@ unsigned long negotiate_protocol_flags(const struct ruleset *rs, unsigned long o
     unsigned message = STAGE_BIT(STAGE_MAIL) | STAGE_BIT(STAGE_RCPT) | STAGE_BIT(STAGE_DATA) |
                        STAGE_BIT(STAGE_EOH) | STAGE_BIT(STAGE_EOM);
     unsigned long flags = SMFIP_NOUNKNOWN;
-    bool dkim = ruleset_uses_dkim(rs);
+    bool dkim = ruleset_uses_dkim(rs) || ruleset_signs_dkim(rs); /* verifying or signing */
 
     if (!(need & STAGE_BIT(STAGE_HELO)))
         flags |= SMFIP_NOHELO;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "policy/auth/dkim.h"
+#include "policy/auth/dkim_sign.h"
 #include "policy/auth/spf.h"
 #include "policy/dns/dnscache.h"
 
@@ -190,6 +191,19 @@ static void put_auth(json_object *o, const struct record *r)
         }
         put(dkim, "signatures", sigs);
         put(o, "dkim", dkim);
+    }
+    if (r->dkim_sign != NULL) {
+        json_object *ds = json_object_new_object(), *sigs = json_object_new_array();
+        for (unsigned k = 0; k < r->dkim_sign->nsigs && k < DKIM_SIGN_MAX; k++) {
+            json_object *sig = json_object_new_object();
+            put(sig, "d", jstr(r->dkim_sign->sig[k].d));
+            put(sig, "s", jstr(r->dkim_sign->sig[k].s));
+            put(sig, "a", jstr(r->dkim_sign->sig[k].a));
+            json_object_array_add(sigs, sig);
+        }
+        put(ds, "signatures", sigs);
+        put(ds, "why", r->dkim_sign->nsigs == 0 ? jstr(r->dkim_sign->why) : NULL);
+        put(o, "dkim_sign", ds);
     }
     put(o, "greylist", r->greylist ? jstr(r->greylist) : NULL);
     put(o, "store_errors", json_object_new_int64(r->store_errors));

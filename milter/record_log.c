@@ -12,6 +12,7 @@
 
 #include "milter/logfmt.h"
 #include "policy/auth/dkim.h"
+#include "policy/auth/dkim_sign.h"
 #include "policy/auth/spf.h"
 #include "policy/dns/dnscache.h"
 
@@ -210,6 +211,19 @@ static void kv_auth(struct kvline *l, const struct record *r)
             snprintf(key, sizeof key, "dkim.%u.result", k + 1);
             kv_raw(l, key, auth_result_name(r->dkim->sig[k].result));
         }
+    }
+    if (r->dkim_sign != NULL) {
+        kv_raw(l, "dkim_sign", r->dkim_sign->nsigs > 0 ? "signed" : "none");
+        for (unsigned k = 0; k < r->dkim_sign->nsigs && k < DKIM_SIGN_MAX; k++) {
+            snprintf(key, sizeof key, "dkim_sign.%u.d", k + 1);
+            kv_str(l, key, r->dkim_sign->sig[k].d);
+            snprintf(key, sizeof key, "dkim_sign.%u.s", k + 1);
+            kv_str(l, key, r->dkim_sign->sig[k].s);
+            snprintf(key, sizeof key, "dkim_sign.%u.a", k + 1);
+            kv_raw(l, key, r->dkim_sign->sig[k].a);
+        }
+        if (r->dkim_sign->nsigs == 0)
+            kv_str(l, "dkim_sign.why", r->dkim_sign->why);
     }
     if (r->greylist != NULL)
         kv_raw(l, "greylist", r->greylist);

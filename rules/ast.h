@@ -178,6 +178,9 @@ struct ruleset {
     unsigned ntags;
     bool edits_headers, deletes_headers, quarantines;
     bool uses_spf, uses_dkim, adds_authres;
+    bool signs_dkim;             /* a dkim-sign rule (not "off") */
+    struct dkim_signer *signer;  /* dkim-keys: the key table's keys (policy/auth/dkim_sign.h) */
+    struct rules_loc keys_loc;   /* where dkim-keys was declared */
     /* Greylisting and rate limits: the settings of the greylist { } block. */
     struct greylist_params greylist;
     bool greylist_tempfail;      /* on-error tempfail */

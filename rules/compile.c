@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "policy/auth/authresult.h"
+#include "policy/auth/dkim_sign.h"
 #include "policy/smtp/address.h"
 #include "policy/smtp/idn.h"
 #include "rules/load.h"
@@ -500,6 +501,50 @@ static bool header_name_ok(const char *n)
     return true;
 }
 
+/*
+ * Whether a condition holds only for our own clients: it requires
+ * "authenticated" or the client address in a list of networks (on every
+ * branch of an "or"). A "not" proves nothing.
+ */
+static bool cond_requires_own_client(const struct cond *c)
+{
+    if (c == NULL)
+        return false;
+    switch (c->op) {
+    case COND_AND:
+        return cond_requires_own_client(c->left) || cond_requires_own_client(c->right);
+    case COND_OR:
+        return cond_requires_own_client(c->left) && cond_requires_own_client(c->right);
+    case COND_BOOL:
+        return c->fact != NULL && strcmp(c->fact->name, "authenticated") == 0;
+    case COND_IN:
+        return c->fact != NULL && strcmp(c->fact->name, "client.address") == 0 && c->list != NULL &&
+               c->list->kind == LIST_NETWORKS;
+    default:
+        return false;
+    }
+}
+
+/* dkim-sign: at eom, with a key table; never, unwarned, for any client. */
+static void compile_dkim_sign(struct ruleset *rs, struct rule *r, struct diag *diag)
+{
+    if (r->stage != STAGE_EOM)
+        diag_error(diag, &r->loc, "dkim-sign signs the whole message: expected it at stage eom");
+    if (rs->signer == NULL) {
+        diag_error(diag, &r->loc, "dkim-sign needs a key table: expected 'dkim-keys file \"PATH\";' in the rule file");
+        return;
+    }
+    if (r->arg != NULL && !dkim_signer_has_selector(rs->signer, r->arg))
+        diag_error(diag, &r->reply.loc, "dkim-sign \"%s\": no line of the key table (%s:%d) has that selector",
+                   r->arg, rs->keys_loc.file, rs->keys_loc.first_line);
+    if (!cond_requires_own_client(r->cond))
+        diag_warning(diag, &r->loc, "dkim-sign signs mail from any client here: its condition does not require "
+                     "'authenticated' or 'client.address in <networks>', so mail from outside claiming our "
+                     "From: domain could leave signed with our key");
+    rs->signs_dkim = rs->signs_dkim || !r->off;
+    rs->edits_headers = true;
+}
+
 static void compile_effect(struct ruleset *rs, struct rule *r, struct diag *diag)
 {
     struct reply *t = &r->reply;
@@ -525,6 +570,9 @@ static void compile_effect(struct ruleset *rs, struct rule *r, struct diag *diag
             diag_error(diag, &r->loc, "authentication-results reports DKIM, known at end of message: expected it at stage eom");
         rs->adds_authres = rs->uses_dkim = rs->uses_spf = true;
         rs->edits_headers = rs->deletes_headers = true;
+        return;
+    case ACTION_DKIM_SIGN:
+        compile_dkim_sign(rs, r, diag);
         return;
     case ACTION_RECEIVED_SPF:
         if (r->stage < STAGE_MAIL)

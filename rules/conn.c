@@ -155,9 +155,11 @@ static int conn_setup(struct conn *c, const struct conn_services *svc, const cha
     if (svc->resolver != NULL && (c->env.dns = dns_cache_new(svc->resolver, svc->dns_budget_ms)) == NULL)
         return -1;
     /* Only for rules that use it: its state is a few kilobytes a session. */
-    if (svc->auth != NULL && (ruleset_uses_spf(rs) || ruleset_uses_dkim(rs)) &&
+    if (svc->auth != NULL && (ruleset_uses_spf(rs) || ruleset_uses_dkim(rs) || ruleset_signs_dkim(rs)) &&
         (c->env.auth = sendauth_new(svc->auth, ruleset_uses_dkim(rs))) == NULL)
         return -1;
+    if (c->env.auth != NULL && ruleset_signs_dkim(rs))
+        sendauth_set_signer(c->env.auth, ruleset_dkim_signer(rs));
     /* A store is handed over only where the rules need one (or a test
        enables an "off" greylisting line). */
     if (svc->state != NULL && svc->state->store != NULL && (c->env.state = statecheck_new(svc->state)) == NULL)

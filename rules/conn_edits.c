@@ -107,6 +107,30 @@ static int auth_edit(struct conn_edits *e, const struct envelope *env, const str
     return rc;
 }
 
+/*
+ * dkim-sign: a DKIM-Signature on top for each key line of the From:
+ * domain (with the rule's selector), signed over the message as it came;
+ * none when it cannot be signed (the record says why).
+ */
+static int sign_edits(struct conn_edits *e, const struct envelope *env, const struct effect *fx,
+                      const char **why_r)
+{
+    const char *values[DKIM_SIGN_MAX];
+    size_t n = 0;
+
+    if (env->auth == NULL) {
+        *why_r = "DKIM signing is not set up";
+        return -1;
+    }
+    if (sendauth_dkim_sign(env->auth, fx->rule != NULL ? rule_sign_selector(fx->rule) : NULL, values, &n,
+                           why_r) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        e->list[e->n++] = (struct conn_edit){ .kind = EDIT_INSERT_TOP, .action = ACTION_DKIM_SIGN,
+                                              .name = "DKIM-Signature", .value = values[i], .rule = fx->rule };
+    return 0;
+}
+
 static int effect_edit(struct conn_edits *e, const struct envelope *env, const struct effect *fx,
                        const struct conn_headers *h, struct conn_edit *out, const char **why_r)
 {
@@ -143,6 +167,11 @@ int conn_edits_build(struct conn_edits *e, const struct envelope *env, const str
     for (unsigned i = 0; i < f->neffects; i++) {
         if (f->effects[i].action == ACTION_TAG)
             continue; /* tags only mark the session */
+        if (f->effects[i].action == ACTION_DKIM_SIGN) {
+            if (sign_edits(e, env, &f->effects[i], why_r) < 0)
+                return -1;
+            continue;
+        }
         if (effect_edit(e, env, &f->effects[i], h, &e->list[e->n], why_r) < 0)
             return -1;
         e->n++;

@@ -7,6 +7,7 @@
 #define MXG_RULES_CONN_EDITS_H
 
 #include "policy/auth/authres.h"
+#include "policy/auth/dkim_sign.h"
 #include "rules/conn.h"
 
 #define CONN_HEADERS_MAX 2000 /* headers counted per message */
@@ -23,7 +24,8 @@ unsigned conn_headers_count(const struct conn_headers *h, const char *name);
 void conn_headers_clear(struct conn_headers *h);
 
 struct conn_edits {
-    struct conn_edit list[FLOW_EFFECTS_MAX + 1]; /* the effects and the removal of forged headers */
+    /* the effects, the removal of forged headers, and the DKIM signatures past the first */
+    struct conn_edit list[FLOW_EFFECTS_MAX + 1 + DKIM_SIGN_MAX];
     size_t n;
     char authres[AUTHRES_VALUE_MAX];   /* our Authentication-Results value, made once */
     char received_spf[AUTHRES_VALUE_MAX];

@@ -236,6 +236,7 @@ static void facts(struct conn_record *cr, const struct envelope *env)
     r->spf_mfrom = r->kind == RECORD_MESSAGE ? sendauth_spf_known(env->auth, SPF_ID_MAILFROM) : NULL;
     r->spf_helo = sendauth_spf_known(env->auth, SPF_ID_HELO);
     r->dkim = sendauth_dkim_known(env->auth);
+    r->dkim_sign = r->kind == RECORD_MESSAGE ? sendauth_dkim_signed(env->auth) : NULL;
     r->greylist = NULL;
     if (statecheck_greylist_checks(env->state) > cr->mark_greylist)
         r->greylist = greylist_verdict_name(statecheck_last_greylist(env->state)->verdict);

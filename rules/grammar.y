@@ -73,6 +73,7 @@ static void rules_error(struct rules_loc *loc, struct parser *p, const char *msg
 %token DELETE_HEADER "delete-header" TAG "tag" DNSLIST "dnslist"
 %token AUTH_RESULTS "authentication-results" RECEIVED_SPF "received-spf"
 %token GREYLIST "greylist" RATELIMIT "ratelimit" OVER "over" OFF "off"
+%token DKIM_KEYS "dkim-keys" DKIM_SIGN "dkim-sign"
 %token NE "!=" LE "<=" GE ">="
 
 %left OR
@@ -109,6 +110,7 @@ item
     | stage_block semi_opt
     | test_block semi_opt
     | INCLUDE string ';'       { rules_include(p, $2, &@2); free($2); }
+    | DKIM_KEYS FILE_ string ';'  { keytable_load(p, $3, &@1, &@3); }
     | DEFINE WORD string ';'   { macro_define(p, $2, $3, &@2); }
     | error ';'        { yyerrok; }
     | error '}' semi_opt  { yyerrok; p->stage = -1; }
@@ -230,6 +232,8 @@ effect
     | TAG WORD                     { $$.action = ACTION_TAG; $$.arg = $2; $$.value = NULL; }
     | AUTH_RESULTS                 { $$.action = ACTION_AUTH_RESULTS; $$.arg = NULL; $$.value = NULL; }
     | RECEIVED_SPF                 { $$.action = ACTION_RECEIVED_SPF; $$.arg = NULL; $$.value = NULL; }
+    | DKIM_SIGN                    { $$.action = ACTION_DKIM_SIGN; $$.arg = NULL; $$.value = NULL; }
+    | DKIM_SIGN string             { $$.action = ACTION_DKIM_SIGN; $$.arg = $2; $$.value = NULL; }
     ;
 
 /* warn: a dry run; off: checked, never run (a test may enable it). */

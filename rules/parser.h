@@ -81,6 +81,8 @@ void greylist_begin(struct parser *p, const struct rules_loc *loc);
 /* One "key value;" setting of the dnslist, ratelimit or greylist block being read. */
 void block_set(struct parser *p, char *key, char *value, const struct rules_loc *loc);
 char *macro_value(struct parser *p, char *name, const struct rules_loc *loc);
+/* keytable.c: "dkim-keys file PATH;": the DKIM key table, its keys read now (path taken over). */
+void keytable_load(struct parser *p, char *path, const struct rules_loc *loc, const struct rules_loc *path_loc);
 void macro_define(struct parser *p, char *name, char *value, const struct rules_loc *loc);
 
 void stage_begin(struct parser *p, char *name, const struct rules_loc *loc);

@@ -22,6 +22,7 @@
 struct dns_cache;
 struct spf_outcome;
 struct dkim_outcome;
+struct dkim_sign_outcome;
 
 #define RECORD_RCPTS_MAX 50  /* recipients itemised; the rest are only counted */
 #define RECORD_ADDR_MAX 256  /* bytes of an address kept (RFC 5321: a path is at most 256) */
@@ -85,6 +86,7 @@ struct record {
     const struct spf_outcome *spf_mfrom;  /* SPF of MAIL FROM, if evaluated */
     const struct spf_outcome *spf_helo;   /* SPF of the HELO, if evaluated */
     const struct dkim_outcome *dkim;      /* DKIM of the message, if verified */
+    const struct dkim_sign_outcome *dkim_sign; /* the signatures dkim-sign made or why none, if it ran */
     const char *greylist;                 /* "pass", "tempfail", "error", ... of the last check; NULL: none */
     unsigned store_errors;                /* store calls that failed */
 };

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/auth/dkim_sign.h"
 #include "rules/ast.h"
 
 void cond_free(struct cond *c)
@@ -78,6 +79,7 @@ void ruleset_free(struct ruleset *rs)
         }
     }
     test_free(rs->tests);
+    dkim_signer_free(rs->signer);
     while (rs->macros != NULL) {
         struct macro *next = rs->macros->next;
         free(rs->macros->name);
@@ -116,6 +118,9 @@ void ruleset_unref(struct ruleset *rs)
 unsigned ruleset_stages(const struct ruleset *rs) { return rs->stage_mask; }
 unsigned ruleset_fact_stages(const struct ruleset *rs) { return rs->fact_stage_mask; }
 bool ruleset_uses_auth(const struct ruleset *rs) { return rs->uses_auth; }
+bool ruleset_signs_dkim(const struct ruleset *rs) { return rs->signs_dkim; }
+const char *rule_sign_selector(const struct rule *r) { return r->action == ACTION_DKIM_SIGN ? r->arg : NULL; }
+const struct dkim_signer *ruleset_dkim_signer(const struct ruleset *rs) { return rs->signer; }
 const char *ruleset_path(const struct ruleset *rs) { return rs->path; }
 unsigned ruleset_rule_count(const struct ruleset *rs) { return rs->nrules; }
 unsigned ruleset_test_count(const struct ruleset *rs) { return rs->ntests; }
@@ -170,6 +175,7 @@ const char *action_name(enum action a)
     case ACTION_TAG: return "tag";
     case ACTION_AUTH_RESULTS: return "authentication-results";
     case ACTION_RECEIVED_SPF: return "received-spf";
+    case ACTION_DKIM_SIGN: return "dkim-sign";
     }
     return "?";
 }

@@ -32,7 +32,8 @@ enum action {
     ACTION_QUARANTINE,
     ACTION_TAG,
     ACTION_AUTH_RESULTS,  /* add our Authentication-Results header (forged ones always go) */
-    ACTION_RECEIVED_SPF   /* add a Received-SPF header */
+    ACTION_RECEIVED_SPF,  /* add a Received-SPF header */
+    ACTION_DKIM_SIGN      /* sign with the key table's keys for the From: domain (arg: a selector or NULL) */
 };
 
 static inline bool action_is_effect(enum action a)
@@ -115,6 +116,13 @@ bool ruleset_uses_dns(const struct ruleset *rs);
 bool ruleset_uses_spf(const struct ruleset *rs);
 bool ruleset_uses_dkim(const struct ruleset *rs);
 bool ruleset_adds_authres(const struct ruleset *rs);
+
+/* DKIM signing: some rule signs (needs headers and body), and the keys it signs with. */
+struct dkim_signer;
+bool ruleset_signs_dkim(const struct ruleset *rs);
+const struct dkim_signer *ruleset_dkim_signer(const struct ruleset *rs);
+/* A dkim-sign rule's selector ("dkim-sign \"sel\""), NULL for every key line. */
+const char *rule_sign_selector(const struct rule *r);
 
 /* True when a rule greylists or tests a rate limit: the daemon needs its state store. */
 bool ruleset_uses_state(const struct ruleset *rs);

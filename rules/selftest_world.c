@@ -86,7 +86,7 @@ int test_world_open(struct test_world *w, const struct ruleset *rs, const struct
     w->state.clock_ctx = w;
     if (dns && open_dns(w, t, diag) < 0)
         return -1;
-    if ((ruleset_uses_spf(rs) || ruleset_uses_dkim(rs)) && open_auth(w, t, diag) < 0) {
+    if ((ruleset_uses_spf(rs) || ruleset_uses_dkim(rs) || ruleset_signs_dkim(rs)) && open_auth(w, t, diag) < 0) {
         test_world_close(w);
         return -1;
     }

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "policy/auth/authres.h"
+#include "policy/auth/dkim_sign.h"
 #include "policy/dns/dnscache.h"
 #include "policy/monotime.h"
 
@@ -34,6 +35,10 @@ struct sendauth {
     size_t nforged, capforged;
     bool forged_overflow;
     unsigned long spf_us, dkim_us;       /* running totals, for records */
+    const struct dkim_signer *signer;    /* the rule set's keys (dkim-sign), or NULL */
+    struct dkim_sign_msg *sign;          /* this message's signing, from its first header */
+    bool sign_failed;                    /* could not be set up */
+    struct dkim_sign_outcome signed_out; /* what a dkim-sign effect made */
 };
 
 struct sendauth *sendauth_new(const struct sendauth_config *cfg, bool want_dkim)
@@ -60,6 +65,10 @@ void sendauth_new_message(struct sendauth *a)
     a->nforged = a->capforged = 0;
     a->forged_overflow = false;
     a->ar_seen = 0;
+    dkim_sign_msg_free(a->sign);
+    a->sign = NULL;
+    a->sign_failed = false;
+    memset(&a->signed_out, 0, sizeof a->signed_out);
 }
 
 void sendauth_free(struct sendauth *a)
@@ -163,6 +172,50 @@ static int dkim_start(struct sendauth *a)
     return 0;
 }
 
+/* A signing for this message, when the rules sign (the first header starts it). */
+static int sign_start(struct sendauth *a)
+{
+    if (a->sign != NULL || a->sign_failed || dkim_signer_count(a->signer) == 0)
+        return 0; /* an empty key table: nothing to start, nothing kept */
+    if ((a->sign = dkim_sign_msg_new(a->signer)) == NULL) {
+        a->sign_failed = true;
+        return -1;
+    }
+    return 0;
+}
+
+void sendauth_set_signer(struct sendauth *a, const struct dkim_signer *s)
+{
+    a->signer = s;
+}
+
+int sendauth_dkim_sign(struct sendauth *a, const char *selector, const char **values, size_t *n,
+                       const char **why_r)
+{
+    long long t0 = monotime_us();
+    int rc = 0;
+
+    *n = 0;
+    a->signed_out.done = true;
+    if (a->signer == NULL || a->sign_failed || sendauth_eoh(a) < 0) {
+        snprintf(a->signed_out.why, sizeof a->signed_out.why, "signing is not set up");
+        *why_r = "DKIM signing could not be set up";
+        rc = -1;
+    } else if (a->sign == NULL) {
+        snprintf(a->signed_out.why, sizeof a->signed_out.why, "the key table has no lines");
+    } else if (dkim_sign_msg_finish(a->sign, selector, values, n, &a->signed_out) < 0) {
+        *why_r = "DKIM signing failed";
+        rc = -1;
+    }
+    a->dkim_us += (unsigned long)(monotime_us() - t0);
+    return rc;
+}
+
+const struct dkim_sign_outcome *sendauth_dkim_signed(const struct sendauth *a)
+{
+    return a != NULL && a->signed_out.done ? &a->signed_out : NULL;
+}
+
 /*
  * The value as it was on the wire, which is what was signed. MTAs pass
  * folded lines with a bare LF: simple canonicalization needs the CR back.
@@ -202,24 +255,30 @@ int sendauth_header(struct sendauth *a, const char *name, const char *value, boo
             note_forged(a) < 0)
             return -1;
     }
-    if (!a->want_dkim)
-        return 0;
-    if (dkim_start(a) < 0)
+    if (sign_start(a) < 0)
         return -1;
-    if (a->dkim == NULL)
+    if (a->want_dkim && dkim_start(a) < 0)
+        return -1;
+    if (a->dkim == NULL && a->sign == NULL)
         return 0;
     if ((w = wire_value(value, wire)) == NULL)
         return -1;
-    rc = dkim_check_header(a->dkim, name, w);
+    rc = a->dkim != NULL ? dkim_check_header(a->dkim, name, w) : 0;
+    if (rc == 0 && a->sign != NULL)
+        rc = dkim_sign_msg_header(a->sign, name, w);
     free(w);
     return rc;
 }
 
 int sendauth_eoh(struct sendauth *a)
 {
-    if (!a->want_dkim || a->eoh_done)
+    if (a->eoh_done || (!a->want_dkim && dkim_signer_count(a->signer) == 0))
         return 0;
     a->eoh_done = true;
+    if (sign_start(a) < 0 || (a->sign != NULL && dkim_sign_msg_eoh(a->sign) < 0))
+        return -1;
+    if (!a->want_dkim)
+        return 0;
     if (dkim_start(a) < 0)
         return -1;
     return a->dkim != NULL ? dkim_check_eoh(a->dkim) : 0;
@@ -233,6 +292,8 @@ int sendauth_body(struct sendauth *a, const unsigned char *data, size_t len)
     if (sendauth_eoh(a) < 0)
         return -1;
     rc = a->dkim != NULL ? dkim_check_body(a->dkim, data, len) : 0;
+    if (rc == 0 && a->sign != NULL)
+        rc = dkim_sign_msg_body(a->sign, data, len);
     a->dkim_us += (unsigned long)(monotime_us() - t0);
     return rc;
 }

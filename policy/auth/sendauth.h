@@ -79,4 +79,21 @@ int sendauth_received_spf(struct sendauth *a, const struct envelope *env, char *
 
 const char *sendauth_authserv_id(const struct sendauth *a);
 
+/*
+ * DKIM signing (dkim-sign): with a signer (the rule set's keys, which
+ * outlive the session) the headers and body go to it too. At the end,
+ * sendauth_dkim_sign makes the signatures of the key lines with selector
+ * (NULL: all) not made yet: their values (valid until the next message)
+ * in values[], *n of them (at most DKIM_SIGN_MAX). A message that cannot
+ * be signed (no From:, no key) is not an error: the outcome says why.
+ * 0, or -1 with *why_r on an internal error (the message is tempfailed).
+ */
+struct dkim_signer;
+struct dkim_sign_outcome;
+void sendauth_set_signer(struct sendauth *a, const struct dkim_signer *s);
+int sendauth_dkim_sign(struct sendauth *a, const char *selector, const char **values, size_t *n,
+                       const char **why_r);
+/* What the dkim-sign effects of this message made, or NULL when none ran. */
+const struct dkim_sign_outcome *sendauth_dkim_signed(const struct sendauth *a);
+
 #endif
