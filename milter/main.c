@@ -29,6 +29,7 @@
 #include "milter/metrics.h"
 #include "milter/metrics_http.h"
 #include "milter/mta_notes.h"
+#include "milter/notify.h"
 #include "milter/options.h"
 #include "milter/privdrop.h"
 #include "milter/records.h"
@@ -374,6 +375,11 @@ static int filter_main(void *arg)
         log_warnx("cannot start the reload thread");
         return 1;
     }
+    {
+        struct ruleset *rs = rules_holder_acquire();
+        notify_ready(rs); /* the socket is open, the rules loaded, the checks set up */
+        ruleset_unref(rs);
+    }
     if (smfi_main() != MI_SUCCESS) {
         log_warnx("milter main loop failed");
         metrics_http_stop();
@@ -397,6 +403,7 @@ int main(int argc, char **argv)
     const char *error;
     char *config_abs = NULL;
     int rc, ready = -1;
+    bool detach;
 
     switch (options_parse(argc, argv, &o)) {
     case OPTIONS_EXIT_OK: return 0;
@@ -414,8 +421,12 @@ int main(int argc, char **argv)
     if (o.stats)
         return stats_run(o.metrics_listen, stdout);
 
+    /* Under systemd (Type=notify) the supervisor stays the unit's main
+       process and logs to syslog: no fork, and no copy on stderr, which the
+       journal would take without a priority. */
     log_open("mxguard", o.foreground, o.verbose);
-    log_tee_stderr(!o.foreground);
+    detach = !o.foreground && !notify_wanted();
+    log_tee_stderr(detach);
     /* Reloads happen after chdir("/"): keep the rule file's absolute path. */
     if (o.config[0] != '/') {
         char cwd[4096];
@@ -425,6 +436,9 @@ int main(int argc, char **argv)
     }
     if (o.chroot_dir != NULL && o.user == NULL)
         log_fatalx("--chroot needs --user: a chroot is no boundary for root");
+    if (o.chroot_dir != NULL && notify_wanted() && getenv("NOTIFY_SOCKET")[0] == '/')
+        log_warnx("--chroot %s under a service manager: %s must be reachable inside the chroot, "
+                  "or systemd never hears that mxguard is ready", o.chroot_dir, getenv("NOTIFY_SOCKET"));
     if (o.user != NULL && privdrop_lookup(o.user, &who, &error) < 0)
         log_fatalx("--user %s: %s", o.user, error);
     if (geteuid() == 0 && o.user == NULL && !o.allow_root)
@@ -440,7 +454,7 @@ int main(int argc, char **argv)
         log_fatalx("smfi_register failed");
     smfi_settimeout(o.milter_timeout);
     open_socket(&o, o.user ? &who : NULL);
-    if (!o.foreground)
+    if (detach)
         ready = daemonize();
     if (o.pidfile != NULL)
         write_pidfile(o.pidfile);

@@ -14,6 +14,7 @@
 #include "milter/log.h"
 #include "milter/records.h"
 #include "milter/metrics.h"
+#include "milter/notify.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ruleset *current;
@@ -83,8 +84,15 @@ static void *signal_thread(void *arg)
     sigaddset(&set, SIGUSR1);
     for (;;) {
         if (sigwait(&set, &sig) == 0 && sig == SIGUSR1) {
+            struct ruleset *rs;
+            int rc;
+            notify_reloading();
             records_reopen(); /* logrotate moved it; the signal also reloads */
-            metrics_reload(rules_holder_reload("reload") == 0);
+            rc = rules_holder_reload("reload");
+            metrics_reload(rc == 0);
+            rs = rules_holder_acquire();
+            notify_reloaded(rs, rc < 0);
+            ruleset_unref(rs);
         }
     }
     return NULL;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "milter/log.h"
+#include "milter/notify.h"
 
 #define STOP_GRACE_SECONDS 30
 
@@ -77,8 +78,10 @@ static int wait_child(pid_t pid, int *status, const sigset_t *set)
             kill(pid, SIGKILL);
         }
         if (sig == SIGTERM || sig == SIGINT) {
-            if (!stopping)
+            if (!stopping) {
                 log_info("stopping on signal %d", sig);
+                notify_stopping();
+            }
             stopping = 1;
             stop_at = time(NULL);
             kill(pid, SIGTERM);
@@ -132,12 +135,14 @@ int supervisor_run(const struct supervisor_limits *lim, int (*child_main)(void *
             free(times);
             return 1;
         }
+        notify_status("filter process died; starting a new one");
         /* A short pause, still answering TERM, so a crash loop cannot spin. */
         {
             siginfo_t info;
             struct timespec pause = { 1, 0 };
             int sig = sigtimedwait(&set, &info, &pause);
             if (sig == SIGTERM || sig == SIGINT) {
+                notify_stopping();
                 free(times);
                 return 0;
             }
