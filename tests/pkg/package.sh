@@ -98,7 +98,7 @@ done
 check "the unit is installed" test -f "$UNIT"
 check "a system user mxguard (uid < 1000) with no login shell" \
     awk -F: '$1 == "mxguard" && $3 < 1000 && $7 ~ /nologin|false/ { ok = 1 } END { exit !ok }' /etc/passwd
-check "... and its group mxguard" getent group mxguard
+check "... and its group mxguard" sh -c "getent group mxguard >/dev/null"
 check "/var/lib/mxguard: mxguard:mxguard 0750" is /var/lib/mxguard "mxguard:mxguard 750"
 check "$SOCKDIR: mxguard:mxguard 0750" is "$SOCKDIR" "mxguard:mxguard 750"
 check "postfix is in group mxguard" sh -c "id -nG postfix | grep -qw mxguard"
