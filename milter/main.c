@@ -421,10 +421,8 @@ int main(int argc, char **argv)
     if (o.stats)
         return stats_run(o.metrics_listen, stdout);
 
-    /* Under systemd (Type=notify) the supervisor stays the unit's main
-       process and logs to syslog: no fork, and no copy on stderr, which the
-       journal would take without a priority. */
     log_open("mxguard", o.foreground, o.verbose);
+    /* Under systemd (Type=notify): no fork, and no stderr copy the journal would take unprioritised. */
     detach = !o.foreground && !notify_wanted();
     log_tee_stderr(detach);
     /* Reloads happen after chdir("/"): keep the rule file's absolute path. */
@@ -436,9 +434,7 @@ int main(int argc, char **argv)
     }
     if (o.chroot_dir != NULL && o.user == NULL)
         log_fatalx("--chroot needs --user: a chroot is no boundary for root");
-    if (o.chroot_dir != NULL && notify_wanted() && getenv("NOTIFY_SOCKET")[0] == '/')
-        log_warnx("--chroot %s under a service manager: %s must be reachable inside the chroot, "
-                  "or systemd never hears that mxguard is ready", o.chroot_dir, getenv("NOTIFY_SOCKET"));
+    notify_check_chroot(o.chroot_dir);
     if (o.user != NULL && privdrop_lookup(o.user, &who, &error) < 0)
         log_fatalx("--user %s: %s", o.user, error);
     if (geteuid() == 0 && o.user == NULL && !o.allow_root)

@@ -33,6 +33,16 @@ bool notify_wanted(void)
     return true;
 }
 
+void notify_check_chroot(const char *dir)
+{
+    const char *sock = getenv("NOTIFY_SOCKET");
+
+    /* An abstract socket ("@name") does not live in the file system. */
+    if (dir != NULL && notify_wanted() && sock[0] == '/')
+        log_warnx("--chroot %s under a service manager: %s must be reachable inside the chroot, "
+                  "or systemd never hears that mxguard is ready", dir, sock);
+}
+
 /* Send one message; STATUS= text is one line, so newlines become spaces. */
 static void send_message(const char *msg)
 {

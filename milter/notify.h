@@ -17,6 +17,9 @@
  */
 bool notify_wanted(void);
 
+/* With --chroot DIR (or NULL): warn that a notify socket outside it cannot be reached. */
+void notify_check_chroot(const char *dir);
+
 /* READY=1, with STATUS= naming the rule file and its rule and test counts. */
 void notify_ready(const struct ruleset *rs);
 
