@@ -43,9 +43,17 @@ MXG_STARTS=1
 MXG_LOG="$T/mxguard-1.log"
 MXG_SOCK="$T/mxguard.sock"
 NOTIFY_SOCKET="$T/notify.sock" "$MXGUARD" -c "$RULES" -p "unix:$MXG_SOCK" -u mxguard --umask 0111 \
-    --dns=127.0.0.1@9 >"$MXG_LOG" 2>&1 </dev/null &
+    -P "$T/mxguard.pid" --dns=127.0.0.1@9 >"$MXG_LOG" 2>&1 </dev/null &
 MXG_PID=$!
 track_pid "$MXG_PID"
+# A mxguard that went to the background after all is stopped at exit too.
+stop_detached() {
+    local pid
+    read -r pid 2>/dev/null <"$T/mxguard.pid" || return 0
+    [ "$pid" != "$MXG_PID" ] && kill -0 "$pid" 2>/dev/null && kill -TERM "$pid"
+    return 0
+}
+on_exit stop_detached
 
 # line_of PATTERN [AFTER]: the number of the first line after AFTER matching PATTERN.
 line_of() { grep -nE -- "$1" "$NOTES" | awk -F: -v after="${2:-0}" '$1 > after { print $1; exit }'; }
@@ -56,7 +64,9 @@ check "READY=1 once mxguard serves" wait_for 15 has_line '^READY=1'
 check "... with STATUS= naming the rule file and its counts" \
     grep -qF "STATUS=serving $RULES: $counts" "$NOTES"
 check "... and the socket listens by then" unix_listening "$MXG_SOCK"
-check "mxguard stayed in the foreground: the process started is the supervisor" kill -0 "$MXG_PID"
+check "mxguard stayed in the foreground: the process started is the supervisor" \
+    test "$(cat "$T/mxguard.pid" 2>/dev/null)" = "$MXG_PID"
+check "... and still runs" kill -0 "$MXG_PID"
 check "... and the filter process is its child" filter_pid_exists
 check "nothing unprioritised on stdout or stderr (the log goes to syslog)" test ! -s "$MXG_LOG"
 
