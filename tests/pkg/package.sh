@@ -64,6 +64,8 @@ echo "# dpkg-buildpackage: $(( $(date +%s) - start )) s"
 DEB=$(ls "$T"/src/mxguard_*_"$(dpkg --print-architecture)".deb 2>/dev/null | head -n 1)
 check "dpkg-buildpackage -us -uc -b builds mxguard_VERSION_ARCH.deb" test $rc -eq 0 -a -n "$DEB"
 [ -n "$DEB" ] || finish
+version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' "$BUILDDIR/config.h")
+check "... its version is configure.ac's ($version)" test "${DEB##*/}" = "mxguard_${version}_$(dpkg --print-architecture).deb"
 
 lintian --fail-on error,warning "$T"/src/mxguard_*.changes >"$T/lintian.out" 2>&1
 rc=$?
