@@ -1,7 +1,8 @@
 /*
  * main.c: start-up. Parse options, check the rules, open the milter
  * socket as root, drop privileges, then hand over to the supervisor,
- * which runs the filter in a child process.
+ * which runs the filter in a child process. Under a service manager
+ * (NOTIFY_SOCKET) it stays in the foreground; the filter reports READY=1.
  *
  * exit() belongs here and nowhere else.
  */

@@ -3,7 +3,8 @@
  * copy and a reference count; evaluation itself never takes a lock.
  *
  * libmilter's own signal thread treats SIGHUP, SIGTERM and SIGINT as
- * "stop", so reloads come on SIGUSR1 through a thread of ours.
+ * "stop", so reloads come on SIGUSR1 through a thread of ours, which
+ * tells a service manager RELOADING=1 and READY=1 around each.
  */
 #include "milter/rules_holder.h"
 

@@ -1,6 +1,7 @@
 /*
  * supervisor.c: the parent process. It holds no rules and talks to no MTA;
- * it only forks the filter, forwards signals and restarts it.
+ * it only forks the filter, forwards signals and restarts it (and tells a
+ * service manager when it stops or restarts one: milter/notify.c).
  *
  * The listening socket was opened before the fork and stays open here, so
  * a restarted child serves the same socket and connections made while no

@@ -19,6 +19,7 @@ for c in git dpkg-buildpackage lintian setpriv python3 flock; do need_cmd "$c"; 
 git -C "$SRCDIR" rev-parse --git-dir >/dev/null 2>&1 ||
     { echo "SKIP: $SRCDIR is not a git checkout (a dist tarball): the package is built from a clone"; exit 77; }
 
+mkdir -p /run/lock
 exec 9>/run/lock/mxguard-package-test.lock
 flock -w 900 9 || { check "no other package test runs (lock)" false; finish; }
 if dpkg-query -W -f='${Status}' mxguard 2>/dev/null | grep -qv 'not-installed'; then
