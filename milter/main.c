@@ -1,7 +1,8 @@
 /*
  * main.c: start-up. Parse options, check the rules, open the milter
  * socket as root, drop privileges, then hand over to the supervisor,
- * which runs the filter in a child process.
+ * which runs the filter in a child process. Under a service manager
+ * (NOTIFY_SOCKET) it stays in the foreground; the filter reports READY=1.
  *
  * exit() belongs here and nowhere else.
  */
@@ -30,6 +31,7 @@
 #include "milter/metrics.h"
 #include "milter/metrics_http.h"
 #include "milter/mta_notes.h"
+#include "milter/notify.h"
 #include "milter/options.h"
 #include "milter/privdrop.h"
 #include "milter/records.h"
@@ -379,6 +381,11 @@ static int filter_main(void *arg)
         log_warnx("cannot start the reload thread");
         return 1;
     }
+    {
+        struct ruleset *rs = rules_holder_acquire();
+        notify_ready(rs); /* the socket is open, the rules loaded, the checks set up */
+        ruleset_unref(rs);
+    }
     if (smfi_main() != MI_SUCCESS) {
         log_warnx("milter main loop failed");
         metrics_http_stop();
@@ -403,6 +410,7 @@ int main(int argc, char **argv)
     const char *error;
     char *config_abs = NULL;
     int rc, ready = -1;
+    bool detach;
 
     switch (options_parse(argc, argv, &o)) {
     case OPTIONS_EXIT_OK: return 0;
@@ -421,7 +429,9 @@ int main(int argc, char **argv)
         return stats_run(o.metrics_listen, stdout);
 
     log_open("mxguard", o.foreground, o.verbose);
-    log_tee_stderr(!o.foreground);
+    /* Under systemd (Type=notify): no fork, and no stderr copy the journal would take unprioritised. */
+    detach = !o.foreground && !notify_wanted();
+    log_tee_stderr(detach);
     /* Reloads happen after chdir("/"): keep the rule file's absolute path. */
     if (o.config[0] != '/') {
         char cwd[4096];
@@ -431,6 +441,7 @@ int main(int argc, char **argv)
     }
     if (o.chroot_dir != NULL && o.user == NULL)
         log_fatalx("--chroot needs --user: a chroot is no boundary for root");
+    notify_check_chroot(o.chroot_dir);
     if (o.user != NULL && privdrop_lookup(o.user, &who, &error) < 0)
         log_fatalx("--user %s: %s", o.user, error);
     if (geteuid() == 0 && o.user == NULL && !o.allow_root)
@@ -446,7 +457,7 @@ int main(int argc, char **argv)
         log_fatalx("smfi_register failed");
     smfi_settimeout(o.milter_timeout);
     open_socket(&o, o.user ? &who : NULL);
-    if (!o.foreground)
+    if (detach)
         ready = daemonize();
     if (o.pidfile != NULL)
         write_pidfile(o.pidfile);

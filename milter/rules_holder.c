@@ -3,7 +3,8 @@
  * copy and a reference count; evaluation itself never takes a lock.
  *
  * libmilter's own signal thread treats SIGHUP, SIGTERM and SIGINT as
- * "stop", so reloads come on SIGUSR1 through a thread of ours.
+ * "stop", so reloads come on SIGUSR1 through a thread of ours, which
+ * tells a service manager RELOADING=1 and READY=1 around each.
  */
 #include "milter/rules_holder.h"
 
@@ -14,6 +15,7 @@
 #include "milter/log.h"
 #include "milter/records.h"
 #include "milter/metrics.h"
+#include "milter/notify.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ruleset *current;
@@ -83,8 +85,15 @@ static void *signal_thread(void *arg)
     sigaddset(&set, SIGUSR1);
     for (;;) {
         if (sigwait(&set, &sig) == 0 && sig == SIGUSR1) {
+            struct ruleset *rs;
+            int rc;
+            notify_reloading();
             records_reopen(); /* logrotate moved it; the signal also reloads */
-            metrics_reload(rules_holder_reload("reload") == 0);
+            rc = rules_holder_reload("reload");
+            metrics_reload(rc == 0);
+            rs = rules_holder_acquire();
+            notify_reloaded(rs, rc < 0);
+            ruleset_unref(rs);
         }
     }
     return NULL;

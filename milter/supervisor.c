@@ -1,6 +1,7 @@
 /*
  * supervisor.c: the parent process. It holds no rules and talks to no MTA;
- * it only forks the filter, forwards signals and restarts it.
+ * it only forks the filter, forwards signals and restarts it (and tells a
+ * service manager when it stops or restarts one: milter/notify.c).
  *
  * The listening socket was opened before the fork and stays open here, so
  * a restarted child serves the same socket and connections made while no
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "milter/log.h"
+#include "milter/notify.h"
 
 #define STOP_GRACE_SECONDS 30
 
@@ -77,8 +79,10 @@ static int wait_child(pid_t pid, int *status, const sigset_t *set)
             kill(pid, SIGKILL);
         }
         if (sig == SIGTERM || sig == SIGINT) {
-            if (!stopping)
+            if (!stopping) {
                 log_info("stopping on signal %d", sig);
+                notify_stopping();
+            }
             stopping = 1;
             stop_at = time(NULL);
             kill(pid, SIGTERM);
@@ -132,12 +136,14 @@ int supervisor_run(const struct supervisor_limits *lim, int (*child_main)(void *
             free(times);
             return 1;
         }
+        notify_status("filter process died; starting a new one");
         /* A short pause, still answering TERM, so a crash loop cannot spin. */
         {
             siginfo_t info;
             struct timespec pause = { 1, 0 };
             int sig = sigtimedwait(&set, &info, &pause);
             if (sig == SIGTERM || sig == SIGINT) {
+                notify_stopping();
                 free(times);
                 return 0;
             }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # test-all.sh: the whole test suite, from a fresh clone on a Debian 12
 # machine, as root. Installs what is missing, builds with -Werror, runs
-# every test, then builds again with ASan and UBSan and runs every test
-# again, then checks that the distribution tarball builds and passes.
+# every test, builds the Debian package and installs, serves through and
+# purges it (tests/pkg/package.sh), then builds again with ASan and UBSan
+# and runs every test again, then checks that the distribution tarball builds and passes.
 # Ends with one line: "N passed, N failed, N skipped".
 #
 # A test that skips for lack of a tool fails here: CI must prove that the
@@ -44,6 +45,21 @@ suite() {
 }
 
 suite plain --enable-werror
+
+# The Debian package test installs and purges a package and a user: once,
+# alone (no other test runs meanwhile), from the plain build.
+echo "=== package"
+if (cd "$top/_build-plain" && make check-package >package.log 2>&1); then
+    if grep -q '^SKIP: tests/pkg/package.sh' "$top/_build-plain/package.log"; then
+        skipped=$((skipped + 1)); echo "SKIP: tests/pkg/package.sh"
+    else
+        passed=$((passed + 1)); echo "PASS: tests/pkg/package.sh"
+    fi
+else
+    failed=$((failed + 1)); status=1; echo "FAIL: tests/pkg/package.sh"
+    tail -n 80 "$top/_build-plain/package.log"
+fi
+
 suite sanitizers --enable-werror --enable-sanitizers
 
 echo "=== distcheck"
