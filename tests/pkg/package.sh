@@ -89,7 +89,7 @@ is_conffile() { echo "$conffiles" | grep -qx "$1"; }
 check "/usr/sbin/mxguard, root, 0755" is /usr/sbin/mxguard "root:root 755"
 check "mxguard(8) and mxguard.rules(5)" test -f /usr/share/man/man8/mxguard.8.gz -a -f /usr/share/man/man5/mxguard.rules.5.gz
 check "/etc/mxguard/mxguard.rules is the gateway rules" cmp -s /etc/mxguard/mxguard.rules "$SRCDIR/rules/examples/gateway.rules"
-for f in mxguard.rules trusted-networks local-domains our-names our-addresses; do
+for f in mxguard.rules trusted-networks local-domains our-names our-addresses dkim-keys; do
     check "/etc/mxguard/$f: root, 0644" is "/etc/mxguard/$f" "root:root 644"
     check "... a conffile" is_conffile "/etc/mxguard/$f"
 done
