@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "policy/auth/dmarc_from.h"
 #include "policy/smtp/idn.h"
 
 #define KEY_FILE_MAX 65536 /* bytes of a private key file */
@@ -67,9 +68,7 @@ struct dkim_sign_msg {
     char *hbuf;                   /* "Name:value\0" for each header, until their end */
     size_t hlen, hcap;
     bool too_big, eoh_done;
-    unsigned from_fields;
-    char from[IDN_DOMAIN_MAX + 1];
-    const char *from_why;         /* the From: field names no single domain: why */
+    struct dmarc_from from;       /* the author domains, read as DMARC reads them */
     DKIM *h[DKIM_SIGN_MAX];
     const struct sign_key *hk[DKIM_SIGN_MAX];
     char sdid[DKIM_SIGN_MAX][IDN_DOMAIN_MAX + 1];
@@ -345,8 +344,10 @@ struct dkim_sign_msg *dkim_sign_msg_new(const struct dkim_signer *s)
 {
     struct dkim_sign_msg *m = calloc(1, sizeof *m);
 
-    if (m != NULL)
+    if (m != NULL) {
         m->s = s;
+        dmarc_from_init(&m->from);
+    }
     return m;
 }
 
@@ -362,122 +363,6 @@ void dkim_sign_msg_free(struct dkim_sign_msg *m)
     free(m);
 }
 
-/* Skip a comment at v[i] == '(' (nested, with quoted pairs); returns the index after it. */
-static size_t skip_comment(const char *v, size_t i)
-{
-    int depth = 0;
-
-    for (; v[i] != '\0'; i++) {
-        if (v[i] == '\\' && v[i + 1] != '\0')
-            i++;
-        else if (v[i] == '(')
-            depth++;
-        else if (v[i] == ')' && --depth == 0)
-            return i + 1;
-    }
-    return i;
-}
-
-/*
- * The From: value without comments, each quoted string as 'q', display
- * names of groups and their ';' dropped: what is left is addresses,
- * bare or in <>, between commas. Bounded by out's size (too long: -1).
- */
-static int from_plain(const char *v, char *out, size_t outsz)
-{
-    size_t o = 0;
-    bool angle = false;
-
-    for (size_t i = 0; v[i] != '\0';) {
-        char c = v[i];
-        if (o + 2 >= outsz)
-            return -1;
-        if (c == '(') {
-            i = skip_comment(v, i);
-            out[o++] = ' ';
-            continue;
-        }
-        if (c == '"') {
-            for (i++; v[i] != '\0' && v[i] != '"'; i++)
-                if (v[i] == '\\' && v[i + 1] != '\0')
-                    i++;
-            i += v[i] == '"';
-            out[o++] = 'q';
-            continue;
-        }
-        if (c == '<')
-            angle = true;
-        else if (c == '>')
-            angle = false;
-        if (c == ':' && !angle) {
-            o = 0; /* a group's display name (or an obs-route inside <>, kept) */
-            out[o++] = ' ';
-        } else {
-            out[o++] = c == ';' || c == '\r' || c == '\n' || c == '\t' ? ' ' : c;
-        }
-        i++;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
-/* The domain of one address (in <> or bare); -1 without a usable one. */
-static int addr_domain(char *a, char *out)
-{
-    char *lt = strchr(a, '<'), *at, *end;
-    struct idn_error ierr = { NULL, "" };
-    size_t len;
-
-    if (lt != NULL) {
-        a = lt + 1;
-        if ((end = strchr(a, '>')) != NULL)
-            *end = '\0';
-        if (a[0] == '@' && strchr(a, ':') != NULL) /* obs-route */
-            a = strchr(a, ':') + 1;
-    }
-    if ((at = strrchr(a, '@')) == NULL)
-        return -1;
-    at++;
-    at += strspn(at, " ");
-    len = strcspn(at, " ");
-    if (len == 0 || at[len + strspn(at + len, " ")] != '\0' || at[0] == '[')
-        return -1;
-    return idn_to_alabels(at, len, out, &len, &ierr);
-}
-
-/* One From: field: its single domain into m->from, or m->from_why. */
-static void note_from(struct dkim_sign_msg *m, const char *value)
-{
-    char plain[1024], dom[IDN_DOMAIN_MAX + 1], *save = NULL;
-    unsigned addrs = 0;
-
-    if (++m->from_fields > 1) {
-        m->from_why = "several From: fields";
-        return;
-    }
-    if (from_plain(value, plain, sizeof plain) < 0) {
-        m->from_why = "a From: field too long to read";
-        return;
-    }
-    for (char *a = strtok_r(plain, ",", &save); a != NULL; a = strtok_r(NULL, ",", &save)) {
-        if (a[strspn(a, " ")] == '\0')
-            continue;
-        if (addr_domain(a, dom) < 0) {
-            m->from_why = "a From: address without a domain name";
-            return;
-        }
-        for (char *p = dom; *p != '\0'; p++)
-            *p = (char)tolower((unsigned char)*p);
-        if (addrs++ > 0 && strcmp(dom, m->from) != 0) {
-            m->from_why = "From: addresses of several domains";
-            return;
-        }
-        snprintf(m->from, sizeof m->from, "%s", dom);
-    }
-    if (addrs == 0)
-        m->from_why = "a From: field without an address";
-}
-
 int dkim_sign_msg_header(struct dkim_sign_msg *m, const char *name, const char *value)
 {
     size_t nlen = strlen(name), vlen = strlen(value), need = nlen + vlen + 2;
@@ -485,7 +370,7 @@ int dkim_sign_msg_header(struct dkim_sign_msg *m, const char *name, const char *
     if (m->eoh_done || m->too_big)
         return 0;
     if (strcasecmp(name, "From") == 0)
-        note_from(m, value);
+        dmarc_from_add(&m->from, value, vlen);
     if (m->hlen + need > DKIM_SIGN_HEADER_BYTES) {
         m->too_big = true;
         return 0;
@@ -511,14 +396,15 @@ int dkim_sign_msg_header(struct dkim_sign_msg *m, const char *name, const char *
 static int start_handles(struct dkim_sign_msg *m)
 {
     const struct sign_key *k[DKIM_SIGN_MAX];
-    size_t n = find_keys(m->s, m->from, k, DKIM_SIGN_MAX);
+    const char *from = m->from.domain[0];
+    size_t n = find_keys(m->s, from, k, DKIM_SIGN_MAX);
     DKIM_STAT st;
 
     if (n == 0)
-        snprintf(m->why, sizeof m->why, "no key for %.120s", m->from);
+        snprintf(m->why, sizeof m->why, "no key for %.120s", from);
     for (size_t i = 0; i < n; i++) {
         const struct dkim_sign_line *l = &k[i]->line;
-        snprintf(m->sdid[i], sizeof m->sdid[i], "%s", l->sdid[0] ? l->sdid : l->wildcard ? l->domain : m->from);
+        snprintf(m->sdid[i], sizeof m->sdid[i], "%s", l->sdid[0] ? l->sdid : l->wildcard ? l->domain : from);
         if ((m->h[i] = handle_new(m->s, k[i], m->sdid[i], &st)) == NULL)
             return -1;
         m->hk[i] = k[i];
@@ -541,10 +427,9 @@ int dkim_sign_msg_eoh(struct dkim_sign_msg *m)
     m->eoh_done = true;
     if (m->too_big)
         snprintf(m->why, sizeof m->why, "headers past %u bytes", DKIM_SIGN_HEADER_BYTES);
-    else if (m->from_fields == 0)
-        snprintf(m->why, sizeof m->why, "no From: field");
-    else if (m->from_why != NULL)
-        snprintf(m->why, sizeof m->why, "%s", m->from_why);
+    else if (dmarc_from_finish(&m->from), m->from.problem != DMARC_FROM_OK || m->from.ndomains != 1)
+        snprintf(m->why, sizeof m->why, "%s", m->from.problem != DMARC_FROM_OK ?
+                 dmarc_from_problem_text(m->from.problem) : "no From: domain");
     else
         rc = start_handles(m);
     free(m->hbuf); /* given to the handles: not kept */

@@ -367,10 +367,10 @@ static void test_not_signed(void **state)
     assert_string_equal(m.why, "no From: field");
     run_message("192.0.2.10", two_fields, ARRAY_SIZE(two_fields), &m);
     assert_int_equal(m.nsigs, 0);
-    assert_string_equal(m.why, "several From: fields");
+    assert_string_equal(m.why, "more than one From: field");
     run_message("192.0.2.10", two_domains, ARRAY_SIZE(two_domains), &m);
     assert_int_equal(m.nsigs, 0);
-    assert_string_equal(m.why, "From: addresses of several domains");
+    assert_string_equal(m.why, "From: addresses of more than one domain");
     run_message("192.0.2.10", other, ARRAY_SIZE(other), &m);
     assert_int_equal(m.nsigs, 0);
     assert_string_equal(m.why, "no key for example.net");
