@@ -177,7 +177,7 @@ struct ruleset {
     char *tags[64];              /* tag names; bit i stands for tags[i] */
     unsigned ntags;
     bool edits_headers, deletes_headers, quarantines;
-    bool uses_spf, uses_dkim, adds_authres;
+    bool uses_spf, uses_dkim, uses_dmarc, adds_authres;
     /* Greylisting and rate limits: the settings of the greylist { } block. */
     struct greylist_params greylist;
     bool greylist_tempfail;      /* on-error tempfail */

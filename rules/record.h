@@ -22,6 +22,7 @@
 struct dns_cache;
 struct spf_outcome;
 struct dkim_outcome;
+struct dmarc_outcome;
 
 #define RECORD_RCPTS_MAX 50  /* recipients itemised; the rest are only counted */
 #define RECORD_ADDR_MAX 256  /* bytes of an address kept (RFC 5321: a path is at most 256) */
@@ -79,12 +80,15 @@ struct record {
 
     unsigned long us_stage[STAGE_COUNT];
     unsigned long us_check[CHECK_COUNT];
+    unsigned long us_dmarc;     /* DMARC's own lookups and evaluation (not SPF or DKIM): not a
+                                   CHECK_ so that the metrics' check families stay as they are */
 
     /* Facts, asked only if a rule asked: NULL or zero when not checked. */
     const struct dns_cache *dns;          /* reverse DNS and DNS lists (policy/dns/dnscache.h) */
     const struct spf_outcome *spf_mfrom;  /* SPF of MAIL FROM, if evaluated */
     const struct spf_outcome *spf_helo;   /* SPF of the HELO, if evaluated */
     const struct dkim_outcome *dkim;      /* DKIM of the message, if verified */
+    const struct dmarc_outcome *dmarc;    /* DMARC of the message, if evaluated */
     const char *greylist;                 /* "pass", "tempfail", "error", ... of the last check; NULL: none */
     unsigned store_errors;                /* store calls that failed */
 };

@@ -114,6 +114,8 @@ bool ruleset_uses_dns(const struct ruleset *rs);
    authentication-results (needs headers and body); authentication-results. */
 bool ruleset_uses_spf(const struct ruleset *rs);
 bool ruleset_uses_dkim(const struct ruleset *rs);
+/* DMARC facts: they imply SPF and DKIM (ruleset_uses_spf and _dkim are true too). */
+bool ruleset_uses_dmarc(const struct ruleset *rs);
 bool ruleset_adds_authres(const struct ruleset *rs);
 
 /* True when a rule greylists or tests a rate limit: the daemon needs its state store. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "policy/auth/dkim.h"
+#include "policy/auth/dmarc.h"
 #include "policy/auth/spf.h"
 #include "policy/state/store.h"
 
@@ -65,11 +66,13 @@ static int open_auth(struct test_world *w, const struct rule_test *t, struct dia
     const struct test_step *id = first_step(t, STEP_AUTHSERV_ID);
     struct spf_limits sl = { .deadline_ms = TEST_DNS_TIMEOUT_MS };
     struct dkim_limits dl = { .deadline_ms = TEST_DNS_TIMEOUT_MS };
+    struct dmarc_limits ml = { .deadline_ms = TEST_DNS_TIMEOUT_MS };
     const char *error = NULL;
 
     w->auth.authserv_id = id != NULL ? id->value : TEST_AUTHSERV_ID;
     if ((w->auth.spf = spf_checker_new(w->resolver, &sl, w->auth.authserv_id, &error)) == NULL ||
-        (w->auth.dkim = dkim_checker_new(w->resolver, &dl, &error)) == NULL) {
+        (w->auth.dkim = dkim_checker_new(w->resolver, &dl, &error)) == NULL ||
+        (w->auth.dmarc = dmarc_checker_new(w->resolver, &ml, &error)) == NULL) {
         diag_error(diag, &t->loc, "test \"%s\": sender authentication: %s", t->name, error);
         return -1;
     }
@@ -106,6 +109,7 @@ void test_world_close(struct test_world *w)
 {
     spf_checker_free(w->auth.spf);
     dkim_checker_free(w->auth.dkim);
+    dmarc_checker_free(w->auth.dmarc);
     store_close(w->state.store);
     dns_resolver_free(w->resolver);
     memset(w, 0, sizeof *w);

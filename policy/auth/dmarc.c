@@ -56,11 +56,13 @@ struct dmarc_checker {
 static pthread_mutex_t psl_lock = PTHREAD_MUTEX_INITIALIZER;
 static char psl_loaded[MAXPATHLEN];
 
-static int psl_load(const char *file, const char **error_r)
+int dmarc_library_init(const char *file, const char **error_r)
 {
     OPENDMARC_LIB_T lib;
     int rc = 0;
 
+    if (file == NULL)
+        file = DMARC_PSL_FILE;
     pthread_mutex_lock(&psl_lock);
     if (psl_loaded[0] != '\0') {
         if (strcmp(psl_loaded, file) != 0) {
@@ -92,7 +94,7 @@ struct dmarc_checker *dmarc_checker_new(struct dns_resolver *r, const struct dma
     struct dmarc_checker *c;
     const char *psl = lim != NULL && lim->psl_file != NULL ? lim->psl_file : DMARC_PSL_FILE;
 
-    if (psl_load(psl, error_r) < 0)
+    if (dmarc_library_init(psl, error_r) < 0)
         return NULL;
     if ((c = calloc(1, sizeof *c)) == NULL) {
         *error_r = "out of memory";
