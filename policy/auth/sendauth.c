@@ -382,8 +382,10 @@ static void dmarc_item(struct authres_item *it, const struct dmarc_outcome *o)
     }
     if (o->from_problem != DMARC_FROM_OK)
         it->reason = dmarc_from_problem_text(o->from_problem);
-    else if (o->result != AUTH_PASS && o->result != AUTH_FAIL && o->problem[0] != '\0')
-        it->reason = o->problem;
+    else if ((o->result == AUTH_TEMPERROR || o->result == AUTH_PERMERROR ||
+              (o->result == AUTH_NONE && o->record_domain[0] == '\0' && strcmp(o->problem, "no DMARC record") != 0)) &&
+             o->problem[0] != '\0')
+        it->reason = o->problem; /* not for plain "no DMARC record": most mail has none */
 }
 
 /* iprev (RFC 8601 section 3), when reverse DNS was looked up for the rules. */
