@@ -32,7 +32,10 @@ _dmarc.shop     TXT  "v=DMARC1; p=quarantine"
 shop            TXT  "v=spf1 ip4:127.0.0.2 -all"
 ZONE
 start_gateway_dns || setup_failed "nsd did not start"
-start_mxguard "$R/gateway.rules" "$GATEWAY_DNS" --authserv-id "$ID" --dns-timeout 2000 --dns-budget 4000 ||
+# The records file in a directory the run user may write.
+mkdir -m 777 "$T/rec"
+start_mxguard "$R/gateway.rules" "$GATEWAY_DNS" --authserv-id "$ID" --dns-timeout 2000 --dns-budget 4000 \
+    --records "$T/rec/records.jsonl" ||
     setup_failed "mxguard did not start"
 start_sink || setup_failed "smtp-sink did not start"
 start_postfix "unix:$MXG_SOCK" || setup_failed "postfix did not start"
@@ -82,4 +85,15 @@ for mta in postfix sendmail; do
         contains <(headers_of "${f:-/dev/null}" | grep "^Authentication-Results: $ID;") \
         "dmarc=pass header\.from=shop\.example policy\.dmarc=none"
 done
+# The decision records: the log line and the JSON file say what DMARC found.
+check "the record line: dmarc=fail, the policy, the From: domain, no alignment, and its microseconds" \
+    wait_for 5 grep -Eq "record=message .* dmarc=fail dmarc.policy=reject dmarc.from=bank.example dmarc.spf_aligned=no dmarc.dkim_aligned=no .*us.dmarc=[0-9]+" "$MXG_LOG"
+check "... an aligned pass: dmarc.spf_aligned=yes" \
+    grep -Eq "record=message .* dmarc=pass dmarc.policy=none dmarc.from=shop.example dmarc.spf_aligned=yes" "$MXG_LOG"
+if command -v jq >/dev/null 2>&1; then
+    check "the JSON record: a dmarc object with result, policy, from and the aligned booleans" \
+        test "$(jq -c 'select(.dmarc.result == "fail" and .dmarc.from == "shop.example") | [.dmarc.policy, .dmarc.spf_aligned, .dmarc.dkim_aligned, (.us.dmarc >= 0)]' "$T/rec/records.jsonl" | sort -u)" = '["quarantine",false,false,true]'
+else
+    check "jq is installed (scripts/install-deps.sh)" false
+fi
 finish
