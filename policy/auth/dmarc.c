@@ -31,7 +31,6 @@
  */
 #include "policy/auth/dmarc.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -355,10 +354,10 @@ static void check_record(const struct dmarc_lookup *lk, const struct dmarc_input
                                       lk->at_org ? (u_char *)out->org_domain : NULL);
     if (st == DMARC_PARSE_ERROR_NO_ALLOC)
         set_problem(out, AUTH_TEMPERROR, "out of memory");
-    else if (st != DMARC_PARSE_OKAY)
-        snprintf(out->problem, sizeof out->problem, "malformed DMARC record: %s", opendmarc_policy_status_to_str(st)),
-            out->result = AUTH_PERMERROR;
-    else
+    else if (st != DMARC_PARSE_OKAY) {
+        out->result = AUTH_PERMERROR;
+        snprintf(out->problem, sizeof out->problem, "malformed DMARC record: %s", opendmarc_policy_status_to_str(st));
+    } else
         evaluate(pctx, lk, in, out);
     opendmarc_policy_connect_shutdown(pctx);
 }
