@@ -1,5 +1,5 @@
 /*
- * auth_setup.c: SPF and DKIM checkers from the options.
+ * auth_setup.c: SPF, DKIM and DMARC checkers from the options.
  *
  * The authserv-id defaults to the host name: what an admin sees in
  * "hostname -f" is what the mailboxes behind us should trust.
@@ -38,6 +38,14 @@ int auth_setup(const struct options *o, struct dns_resolver *r, struct sendauth_
             return -1;
         }
     }
+    {
+        /* Without the Public Suffix List (a chroot without it, where
+           main did not read it first) DMARC is not set up and its
+           facts are temperror; mxguard refused to start if the rules used them. */
+        struct dmarc_limits ml = { .deadline_ms = o->dns_budget_ms };
+        const char *ignored;
+        cfg->dmarc = dmarc_checker_new(r, &ml, &ignored);
+    }
     return 0;
 }
 
@@ -45,6 +53,8 @@ void auth_teardown(struct sendauth_config *cfg)
 {
     spf_checker_free(cfg->spf);
     dkim_checker_free(cfg->dkim);
+    dmarc_checker_free(cfg->dmarc);
     cfg->spf = NULL;
     cfg->dkim = NULL;
+    cfg->dmarc = NULL;
 }

@@ -452,6 +452,9 @@ int main(int argc, char **argv)
         log_fatalx("%s: rules not loaded; not starting", o.config);
     rules_holder_init(rs, path_in_chroot(o.config, o.chroot_dir));
     check_dns(&o, rs);
+    /* The Public Suffix List, read before any chroot; the filter processes inherit it. */
+    if (dmarc_library_init(NULL, &error) < 0 && ruleset_uses_dmarc(rs))
+        log_fatalx("%s", error);
 
     if (smfi_register(mxguard_milter) != MI_SUCCESS)
         log_fatalx("smfi_register failed");

@@ -13,6 +13,7 @@
 
 #include "policy/auth/dkim.h"
 #include "policy/auth/dkim_sign.h"
+#include "policy/auth/dmarc.h"
 #include "policy/auth/spf.h"
 #include "policy/dns/dnscache.h"
 
@@ -205,6 +206,15 @@ static void put_auth(json_object *o, const struct record *r)
         put(ds, "why", r->dkim_sign->nsigs == 0 ? jstr(r->dkim_sign->why) : NULL);
         put(o, "dkim_sign", ds);
     }
+    if (r->dmarc != NULL) {
+        json_object *dmarc = json_object_new_object();
+        put(dmarc, "result", jstr(auth_result_name(r->dmarc->result)));
+        put(dmarc, "policy", jstr(dmarc_disposition_name(r->dmarc->policy)));
+        put(dmarc, "from", r->dmarc->from_domain[0] ? jstr(r->dmarc->from_domain) : NULL);
+        put(dmarc, "spf_aligned", json_object_new_boolean(r->dmarc->spf_aligned));
+        put(dmarc, "dkim_aligned", json_object_new_boolean(r->dmarc->dkim_aligned));
+        put(o, "dmarc", dmarc);
+    }
     put(o, "greylist", r->greylist ? jstr(r->greylist) : NULL);
     put(o, "store_errors", json_object_new_int64(r->store_errors));
 }
@@ -218,6 +228,8 @@ static void put_times(json_object *o, const struct record *r)
             put(us, stage_name((enum stage)s), json_object_new_int64((int64_t)r->us_stage[s]));
     for (int c = 0; c < CHECK_COUNT; c++)
         put(us, record_check_name((enum record_check)c), json_object_new_int64((int64_t)r->us_check[c]));
+    if (r->dmarc != NULL)
+        put(us, "dmarc", json_object_new_int64((int64_t)r->us_dmarc));
     put(o, "us", us);
 }
 

@@ -13,6 +13,7 @@
 #include "milter/logfmt.h"
 #include "policy/auth/dkim.h"
 #include "policy/auth/dkim_sign.h"
+#include "policy/auth/dmarc.h"
 #include "policy/auth/spf.h"
 #include "policy/dns/dnscache.h"
 
@@ -225,6 +226,14 @@ static void kv_auth(struct kvline *l, const struct record *r)
         if (r->dkim_sign->nsigs == 0)
             kv_str(l, "dkim_sign.why", r->dkim_sign->why);
     }
+    if (r->dmarc != NULL) {
+        kv_raw(l, "dmarc", auth_result_name(r->dmarc->result));
+        kv_raw(l, "dmarc.policy", dmarc_disposition_name(r->dmarc->policy));
+        if (r->dmarc->from_domain[0] != '\0')
+            kv_str(l, "dmarc.from", r->dmarc->from_domain);
+        kv_raw(l, "dmarc.spf_aligned", r->dmarc->spf_aligned ? "yes" : "no");
+        kv_raw(l, "dmarc.dkim_aligned", r->dmarc->dkim_aligned ? "yes" : "no");
+    }
     if (r->greylist != NULL)
         kv_raw(l, "greylist", r->greylist);
     if (r->store_errors > 0)
@@ -245,6 +254,8 @@ static void kv_times(struct kvline *l, const struct record *r)
         snprintf(key, sizeof key, "us.%s", record_check_name((enum record_check)c));
         kv_num(l, key, r->us_check[c]);
     }
+    if (r->dmarc != NULL)
+        kv_num(l, "us.dmarc", r->us_dmarc);
 }
 
 const char *record_log_line(const struct record *r, const struct record_ids *ids, char *out, size_t outsz)

@@ -170,6 +170,17 @@ static void print_auth(struct sim *sim)
                     d->sig[i].domain, d->sig[i].selector, d->sig[i].algorithm, d->sig[i].key_bits,
                     d->sig[i].problem[0] ? " problem=" : "", d->sig[i].problem);
     }
+    /* DMARC only when the rules asked for it: a message decided before
+       the DMARC rules did not cost its lookups. */
+    if (ruleset_uses_dmarc(sim->rs) && sendauth_dmarc_known(auth) != NULL) {
+        const struct dmarc_outcome *m = sendauth_dmarc_known(auth);
+        fprintf(sim->out, "# dmarc: %s from=%s org=%s policy=%s published=%s%s%s spf_aligned=%s dkim_aligned=%s%s%s\n",
+                auth_result_name(m->result), m->from_domain[0] ? m->from_domain : "-",
+                m->org_domain[0] ? m->org_domain : "-", dmarc_disposition_name(m->policy),
+                m->policy_tag[0] ? dmarc_disposition_name(m->published) : "-", m->policy_tag[0] ? " tag=" : "",
+                m->policy_tag, m->spf_aligned ? "yes" : "no", m->dkim_aligned ? "yes" : "no",
+                m->problem[0] ? " problem=" : "", m->problem);
+    }
 }
 
 static void print_edits(struct sim *sim, const struct conn_edit *edits, size_t n)

@@ -177,7 +177,7 @@ struct ruleset {
     char *tags[64];              /* tag names; bit i stands for tags[i] */
     unsigned ntags;
     bool edits_headers, deletes_headers, quarantines;
-    bool uses_spf, uses_dkim, adds_authres;
+    bool uses_spf, uses_dkim, uses_dmarc, adds_authres;
     bool signs_dkim;             /* a dkim-sign rule (not "off") */
     struct dkim_signer *signer;  /* dkim-keys: the key table's keys (policy/auth/dkim_sign.h) */
     struct rules_loc keys_loc;   /* where dkim-keys was declared */

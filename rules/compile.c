@@ -81,6 +81,9 @@ static void note_fact(struct ruleset *rs, const struct fact_def *f, enum stage s
         rs->uses_spf = true;
     if (strncmp(f->name, "dkim.", 5) == 0)
         rs->uses_dkim = true;
+    /* DMARC reads the SPF (MAIL FROM) and DKIM outcomes, and the From: fields. */
+    if (strncmp(f->name, "dmarc.", 6) == 0)
+        rs->uses_dmarc = rs->uses_dkim = rs->uses_spf = true;
 }
 
 static const struct fact_def *resolve_fact(struct ruleset *rs, const char *name, size_t len,

@@ -71,6 +71,7 @@ static void marks(struct conn_record *cr, const struct envelope *env)
 {
     statecheck_totals(env->state, &cr->mark_store, &cr->mark_errors);
     sendauth_time_us(env->auth, &cr->mark_spf, &cr->mark_dkim);
+    cr->mark_dmarc = sendauth_dmarc_us(env->auth);
     cr->mark_dns = dns_cache_waited_us(env->dns);
     cr->mark_greylist = statecheck_greylist_checks(env->state);
 }
@@ -231,12 +232,14 @@ static void facts(struct conn_record *cr, const struct envelope *env)
     r->us_check[CHECK_SPF] = spf - cr->mark_spf;
     r->us_check[CHECK_DKIM] = dkim - cr->mark_dkim;
     r->us_check[CHECK_STORE] = store - cr->mark_store;
+    r->us_dmarc = sendauth_dmarc_us(env->auth) - cr->mark_dmarc;
     r->store_errors = errors - cr->mark_errors;
     r->dns = env->dns;
     r->spf_mfrom = r->kind == RECORD_MESSAGE ? sendauth_spf_known(env->auth, SPF_ID_MAILFROM) : NULL;
     r->spf_helo = sendauth_spf_known(env->auth, SPF_ID_HELO);
     r->dkim = sendauth_dkim_known(env->auth);
     r->dkim_sign = r->kind == RECORD_MESSAGE ? sendauth_dkim_signed(env->auth) : NULL;
+    r->dmarc = r->kind == RECORD_MESSAGE ? sendauth_dmarc_known(env->auth) : NULL;
     r->greylist = NULL;
     if (statecheck_greylist_checks(env->state) > cr->mark_greylist)
         r->greylist = greylist_verdict_name(statecheck_last_greylist(env->state)->verdict);

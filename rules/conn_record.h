@@ -15,7 +15,7 @@ struct conn_record {
     bool accepted;              /* a rule accepted the message earlier: accepted_by */
     struct record_verdict accepted_by;
     /* Running totals of the session's checks when this record began. */
-    unsigned long mark_dns, mark_spf, mark_dkim, mark_store;
+    unsigned long mark_dns, mark_spf, mark_dkim, mark_dmarc, mark_store;
     unsigned mark_errors, mark_greylist;
     record_sink_fn *sink;
     void *sink_ctx;

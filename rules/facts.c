@@ -423,6 +423,36 @@ static enum fact_result get_dkim_passed(const struct envelope *env, struct fact_
     return FACT_OK;
 }
 
+/* DMARC, evaluated on first use (SPF and DKIM first, if they were not). */
+#define DMARC_TEXT(fn, expr)                                                       \
+    static enum fact_result fn(const struct envelope *env, struct fact_value *out) \
+    {                                                                              \
+        const struct dmarc_outcome *d = sendauth_dmarc(env->auth, env);            \
+        text_value(out, (expr));                                                   \
+        return FACT_OK;                                                            \
+    }
+
+DMARC_TEXT(get_dmarc_result, auth_result_name(d->result))
+DMARC_TEXT(get_dmarc_policy, dmarc_disposition_name(d->policy))
+DMARC_TEXT(get_dmarc_published, d->policy_tag[0] ? dmarc_disposition_name(d->published) : "")
+DMARC_TEXT(get_dmarc_from_domain, d->from_domain)
+DMARC_TEXT(get_dmarc_org_domain, d->org_domain)
+DMARC_TEXT(get_dmarc_from_problem, dmarc_from_problem_text(d->from_problem))
+
+static enum fact_result get_dmarc_spf_aligned(const struct envelope *env, struct fact_value *out)
+{
+    out->present = true;
+    out->b = sendauth_dmarc(env->auth, env)->spf_aligned;
+    return FACT_OK;
+}
+
+static enum fact_result get_dmarc_dkim_aligned(const struct envelope *env, struct fact_value *out)
+{
+    out->present = true;
+    out->b = sendauth_dmarc(env->auth, env)->dkim_aligned;
+    return FACT_OK;
+}
+
 static enum fact_result get_greylist_wait(const struct envelope *env, struct fact_value *out)
 {
     const struct greylist_outcome *o = statecheck_last_greylist(env->state);
@@ -458,6 +488,22 @@ static const struct fact_def facts[] = {
       "the selector (s=) of that signature", NULL, false },
     { "dkim.signatures", FACT_NUMBER, STAGE_EOM, get_dkim_signatures,
       "DKIM-Signature headers in the message (evaluated or not)", NULL, false },
+    { "dmarc.dkim_aligned", FACT_BOOL, STAGE_EOM, get_dmarc_dkim_aligned,
+      "true when a passing DKIM signature's d= aligns with the From: domain (adkim=)", NULL, false },
+    { "dmarc.from_domain", FACT_DOMAIN, STAGE_EOM, get_dmarc_from_domain,
+      "the From: (author) domain DMARC decided on; of several, the one with the worst result", NULL, false },
+    { "dmarc.from_problem", FACT_STRING, STAGE_EOM, get_dmarc_from_problem,
+      "what was wrong with the From: fields (no From: field, several, several domains, no usable domain); absent when nothing", NULL, false },
+    { "dmarc.org_domain", FACT_DOMAIN, STAGE_EOM, get_dmarc_org_domain,
+      "the organizational domain of the From: domain (by the Public Suffix List)", NULL, false },
+    { "dmarc.policy", FACT_STRING, STAGE_EOM, get_dmarc_policy,
+      "what the domain asks for this message after pct=: none, quarantine or reject (none unless dmarc.result is fail)", NULL, false },
+    { "dmarc.published", FACT_STRING, STAGE_EOM, get_dmarc_published,
+      "the p=, sp= or np= policy that applies, before pct= (absent without a record)", NULL, false },
+    { "dmarc.result", FACT_RESULT, STAGE_EOM, get_dmarc_result,
+      "the DMARC result: pass fail none temperror permerror (a DNS failure is temperror, never none)", NULL, false },
+    { "dmarc.spf_aligned", FACT_BOOL, STAGE_EOM, get_dmarc_spf_aligned,
+      "true when SPF passed for MAIL FROM and its domain aligns with the From: domain (aspf=)", NULL, false },
     { "dnsbl.count", FACT_NUMBER, STAGE_CONNECT, get_dnsbl_count,
       "how many of the declared DNS lists list what they check (allow lists too)", NULL, false },
     { "dnsbl.reason", FACT_STRING, STAGE_CONNECT, get_dnsbl_reason,

@@ -23,6 +23,7 @@ struct dns_cache;
 struct spf_outcome;
 struct dkim_outcome;
 struct dkim_sign_outcome;
+struct dmarc_outcome;
 
 #define RECORD_RCPTS_MAX 50  /* recipients itemised; the rest are only counted */
 #define RECORD_ADDR_MAX 256  /* bytes of an address kept (RFC 5321: a path is at most 256) */
@@ -80,6 +81,8 @@ struct record {
 
     unsigned long us_stage[STAGE_COUNT];
     unsigned long us_check[CHECK_COUNT];
+    unsigned long us_dmarc;     /* DMARC's own lookups and evaluation (not SPF or DKIM): not a
+                                   CHECK_ so that the metrics' check families stay as they are */
 
     /* Facts, asked only if a rule asked: NULL or zero when not checked. */
     const struct dns_cache *dns;          /* reverse DNS and DNS lists (policy/dns/dnscache.h) */
@@ -87,6 +90,7 @@ struct record {
     const struct spf_outcome *spf_helo;   /* SPF of the HELO, if evaluated */
     const struct dkim_outcome *dkim;      /* DKIM of the message, if verified */
     const struct dkim_sign_outcome *dkim_sign; /* the signatures dkim-sign made or why none, if it ran */
+    const struct dmarc_outcome *dmarc;    /* DMARC of the message, if evaluated */
     const char *greylist;                 /* "pass", "tempfail", "error", ... of the last check; NULL: none */
     unsigned store_errors;                /* store calls that failed */
 };

@@ -130,6 +130,7 @@ bool ruleset_deletes_headers(const struct ruleset *rs) { return rs->deletes_head
 bool ruleset_quarantines(const struct ruleset *rs) { return rs->quarantines; }
 bool ruleset_uses_spf(const struct ruleset *rs) { return rs->uses_spf; }
 bool ruleset_uses_dkim(const struct ruleset *rs) { return rs->uses_dkim; }
+bool ruleset_uses_dmarc(const struct ruleset *rs) { return rs->uses_dmarc; }
 bool ruleset_adds_authres(const struct ruleset *rs) { return rs->adds_authres; }
 bool ruleset_uses_state(const struct ruleset *rs) { return rs->uses_state; }
 bool ruleset_uses_dns(const struct ruleset *rs)

@@ -115,6 +115,8 @@ bool ruleset_uses_dns(const struct ruleset *rs);
    authentication-results (needs headers and body); authentication-results. */
 bool ruleset_uses_spf(const struct ruleset *rs);
 bool ruleset_uses_dkim(const struct ruleset *rs);
+/* DMARC facts: they imply SPF and DKIM (ruleset_uses_spf and _dkim are true too). */
+bool ruleset_uses_dmarc(const struct ruleset *rs);
 bool ruleset_adds_authres(const struct ruleset *rs);
 
 /* DKIM signing: some rule signs (needs headers and body), and the keys it signs with. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "policy/auth/dkim.h"
+#include "policy/auth/dmarc.h"
 #include "policy/auth/spf.h"
 #include "policy/state/store.h"
 
@@ -60,16 +61,20 @@ static int open_dns(struct test_world *w, const struct rule_test *t, struct diag
     return w->resolver != NULL ? 0 : -1;
 }
 
-static int open_auth(struct test_world *w, const struct rule_test *t, struct diag *diag)
+/* DMARC's checker reads the Public Suffix List (once per process): only
+   for rules that use DMARC, so that SPF or DKIM rules load without it. */
+static int open_auth(struct test_world *w, const struct rule_test *t, bool dmarc, struct diag *diag)
 {
     const struct test_step *id = first_step(t, STEP_AUTHSERV_ID);
     struct spf_limits sl = { .deadline_ms = TEST_DNS_TIMEOUT_MS };
     struct dkim_limits dl = { .deadline_ms = TEST_DNS_TIMEOUT_MS };
+    struct dmarc_limits ml = { .deadline_ms = TEST_DNS_TIMEOUT_MS };
     const char *error = NULL;
 
     w->auth.authserv_id = id != NULL ? id->value : TEST_AUTHSERV_ID;
     if ((w->auth.spf = spf_checker_new(w->resolver, &sl, w->auth.authserv_id, &error)) == NULL ||
-        (w->auth.dkim = dkim_checker_new(w->resolver, &dl, &error)) == NULL) {
+        (w->auth.dkim = dkim_checker_new(w->resolver, &dl, &error)) == NULL ||
+        (dmarc && (w->auth.dmarc = dmarc_checker_new(w->resolver, &ml, &error)) == NULL)) {
         diag_error(diag, &t->loc, "test \"%s\": sender authentication: %s", t->name, error);
         return -1;
     }
@@ -86,7 +91,8 @@ int test_world_open(struct test_world *w, const struct ruleset *rs, const struct
     w->state.clock_ctx = w;
     if (dns && open_dns(w, t, diag) < 0)
         return -1;
-    if ((ruleset_uses_spf(rs) || ruleset_uses_dkim(rs) || ruleset_signs_dkim(rs)) && open_auth(w, t, diag) < 0) {
+    if ((ruleset_uses_spf(rs) || ruleset_uses_dkim(rs) || ruleset_signs_dkim(rs)) &&
+        open_auth(w, t, ruleset_uses_dmarc(rs), diag) < 0) {
         test_world_close(w);
         return -1;
     }
@@ -106,6 +112,7 @@ void test_world_close(struct test_world *w)
 {
     spf_checker_free(w->auth.spf);
     dkim_checker_free(w->auth.dkim);
+    dmarc_checker_free(w->auth.dmarc);
     store_close(w->state.store);
     dns_resolver_free(w->resolver);
     memset(w, 0, sizeof *w);

@@ -64,7 +64,16 @@ struct dmarc_outcome {
 
 struct dmarc_checker;
 
-/* One per filter process (the Public Suffix List is read here). NULL on error. */
+/*
+ * Read the Public Suffix List into libopendmarc (a global of the library,
+ * once per process; NULL: DMARC_PSL_FILE). dmarc_checker_new does it when
+ * it was not done; the daemon does it before it chroots, and its filter
+ * processes inherit the list. 0, or -1 with *error_r (another file was
+ * read already, or this one cannot be).
+ */
+int dmarc_library_init(const char *psl_file, const char **error_r);
+
+/* One per filter process (the Public Suffix List is read here unless it was). NULL on error. */
 struct dmarc_checker *dmarc_checker_new(struct dns_resolver *r, const struct dmarc_limits *lim,
                                         const char **error_r);
 void dmarc_checker_free(struct dmarc_checker *c);

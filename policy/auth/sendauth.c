@@ -1,6 +1,6 @@
 /*
- * sendauth.c: SPF and DKIM results of one session, and the headers that
- * report them.
+ * sendauth.c: SPF, DKIM and DMARC results of one session, and the
+ * headers that report them.
  *
  * Evaluated on first use, so a client that a rule exempts before any SPF
  * condition (trusted networks, authenticated users) costs no DNS. A check
@@ -30,11 +30,14 @@ struct sendauth {
     bool dkim_done;
     bool eoh_done;                       /* the headers were closed for DKIM */
     struct dkim_outcome dkim_out;
+    struct dmarc_from from;              /* this message's From: fields */
+    bool dmarc_done;
+    struct dmarc_outcome dmarc_out;
     unsigned ar_seen;                    /* Authentication-Results headers so far */
     unsigned *forged;                    /* positions of those claiming our id */
     size_t nforged, capforged;
     bool forged_overflow;
-    unsigned long spf_us, dkim_us;       /* running totals, for records */
+    unsigned long spf_us, dkim_us, dmarc_us; /* running totals, for records */
     const struct dkim_signer *signer;    /* the rule set's keys (dkim-sign), or NULL */
     struct dkim_sign_msg *sign;          /* this message's signing, from its first header */
     bool sign_failed;                    /* could not be set up */
@@ -48,6 +51,7 @@ struct sendauth *sendauth_new(const struct sendauth_config *cfg, bool want_dkim)
     if (a != NULL) {
         a->cfg = cfg;
         a->want_dkim = want_dkim;
+        dmarc_from_init(&a->from);
     }
     return a;
 }
@@ -60,6 +64,8 @@ void sendauth_new_message(struct sendauth *a)
     dkim_check_free(a->dkim);
     a->dkim = NULL;
     a->dkim_failed = a->dkim_done = a->eoh_done = false;
+    dmarc_from_init(&a->from);
+    a->dmarc_done = false;
     free(a->forged);
     a->forged = NULL;
     a->nforged = a->capforged = 0;
@@ -255,6 +261,8 @@ int sendauth_header(struct sendauth *a, const char *name, const char *value, boo
             note_forged(a) < 0)
             return -1;
     }
+    if (strcasecmp(name, "From") == 0)
+        dmarc_from_add(&a->from, value, strlen(value));
     if (sign_start(a) < 0)
         return -1;
     if (a->want_dkim && dkim_start(a) < 0)
@@ -325,6 +333,43 @@ const struct dkim_outcome *sendauth_dkim_known(const struct sendauth *a)
     return a != NULL && a->dkim_done ? &a->dkim_out : NULL;
 }
 
+const struct dmarc_outcome *sendauth_dmarc(struct sendauth *a, const struct envelope *env)
+{
+    static _Thread_local struct dmarc_outcome unavailable;
+
+    if (a == NULL) {
+        memset(&unavailable, 0, sizeof unavailable);
+        unavailable.result = AUTH_TEMPERROR;
+        unavailable.p = unavailable.sp = unavailable.np = -1;
+        unavailable.pct = 100;
+        snprintf(unavailable.problem, sizeof unavailable.problem, "sender authentication is not set up");
+        return &unavailable;
+    }
+    if (!a->dmarc_done) {
+        struct dmarc_input in = { .from = &a->from, .client = env->have_client_ip ? &env->client_ip : NULL };
+        long long t0;
+        /* Its inputs first, each timed as its own check. */
+        in.spf = sendauth_spf(a, env, SPF_ID_MAILFROM);
+        in.dkim = sendauth_dkim(a);
+        t0 = monotime_us();
+        dmarc_from_finish(&a->from);
+        dmarc_check(a->cfg->dmarc, &in, &a->dmarc_out);
+        a->dmarc_done = true;
+        a->dmarc_us += (unsigned long)(monotime_us() - t0);
+    }
+    return &a->dmarc_out;
+}
+
+const struct dmarc_outcome *sendauth_dmarc_known(const struct sendauth *a)
+{
+    return a != NULL && a->dmarc_done ? &a->dmarc_out : NULL;
+}
+
+unsigned long sendauth_dmarc_us(const struct sendauth *a)
+{
+    return a != NULL ? a->dmarc_us : 0;
+}
+
 void sendauth_time_us(const struct sendauth *a, unsigned long *spf_us, unsigned long *dkim_us)
 {
     *spf_us = a != NULL ? a->spf_us : 0;
@@ -379,6 +424,31 @@ static void dkim_item(struct authres_item *it, const struct dkim_sig_outcome *s)
         it->reason = s->problem;
 }
 
+/* dmarc=RESULT header.from=DOMAIN policy.dmarc=POLICY (RFC 7489 11.2), the policy after pct=;
+   why, when it is not pass or fail, as the comment. */
+static void dmarc_item(struct authres_item *it, const struct dmarc_outcome *o)
+{
+    int k = 0;
+
+    memset(it, 0, sizeof *it);
+    it->method = "dmarc";
+    it->result = o->result;
+    if (o->from_domain[0] != '\0') {
+        it->props[k][0] = "header.from";
+        it->props[k++][1] = o->from_domain;
+    }
+    if (o->result == AUTH_PASS || o->result == AUTH_FAIL) {
+        it->props[k][0] = "policy.dmarc";
+        it->props[k][1] = dmarc_disposition_name(o->policy);
+    }
+    if (o->from_problem != DMARC_FROM_OK)
+        it->reason = dmarc_from_problem_text(o->from_problem);
+    else if ((o->result == AUTH_TEMPERROR || o->result == AUTH_PERMERROR ||
+              (o->result == AUTH_NONE && o->record_domain[0] == '\0' && strcmp(o->problem, "no DMARC record") != 0)) &&
+             o->problem[0] != '\0')
+        it->reason = o->problem; /* not for plain "no DMARC record": most mail has none */
+}
+
 /* iprev (RFC 8601 section 3), when reverse DNS was looked up for the rules. */
 static bool iprev_item(struct authres_item *it, const struct envelope *env, char *addr)
 {
@@ -398,7 +468,8 @@ static bool iprev_item(struct authres_item *it, const struct envelope *env, char
 
 int sendauth_authres_value(struct sendauth *a, const struct envelope *env, char *out, size_t outsz)
 {
-    struct authres_item items[4 + DKIM_SIGS_MAX];
+    struct authres_item items[5 + DKIM_SIGS_MAX];
+    const struct dmarc_outcome *dm = sendauth_dmarc_known(a);
     char mailfrom[ENVELOPE_NAME_MAX + 2], addr[IPADDR_TEXT_MAX];
     size_t n = 0;
 
@@ -421,6 +492,8 @@ int sendauth_authres_value(struct sendauth *a, const struct envelope *env, char 
         for (unsigned i = 0; i < d->nevaluated && i < DKIM_SIGS_MAX; i++)
             dkim_item(&items[n++], &d->sig[i]);
     }
+    if (dm != NULL)
+        dmarc_item(&items[n++], dm);
     if (iprev_item(&items[n], env, addr))
         n++;
     return authres_compose(a->cfg->authserv_id, items, n, out, outsz);

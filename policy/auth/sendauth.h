@@ -1,7 +1,8 @@
 /*
  * sendauth.h: the sender-authentication state of one session: SPF
- * outcomes (asked once, kept), the DKIM verification of the current
- * message, and the Authentication-Results headers a forger planted.
+ * outcomes (asked once, kept), the DKIM verification and the DMARC
+ * evaluation of the current message (its From: fields read as they
+ * pass), and the Authentication-Results headers a forger planted.
  *
  * Rule facts read it through the envelope (env->auth); the daemon and
  * the session simulator feed it headers and body and ask it for the
@@ -14,6 +15,7 @@
 #include <stddef.h>
 
 #include "policy/auth/dkim.h"
+#include "policy/auth/dmarc.h"
 #include "policy/smtp/envelope.h"
 #include "policy/auth/spf.h"
 
@@ -23,6 +25,7 @@
 struct sendauth_config {
     struct spf_checker *spf;
     struct dkim_checker *dkim;
+    struct dmarc_checker *dmarc;
     const char *authserv_id;     /* ours: the A-R headers we add and remove */
 };
 
@@ -32,7 +35,7 @@ struct sendauth;
 struct sendauth *sendauth_new(const struct sendauth_config *cfg, bool want_dkim);
 void sendauth_free(struct sendauth *a);
 
-/* A new message: its SPF (MAIL FROM) and DKIM results are forgotten. */
+/* A new message: its SPF (MAIL FROM), DKIM and DMARC results and its From: fields are forgotten. */
 void sendauth_new_message(struct sendauth *a);
 
 /*
@@ -46,8 +49,8 @@ const struct spf_outcome *sendauth_spf(struct sendauth *a, const struct envelope
 const struct spf_outcome *sendauth_spf_known(const struct sendauth *a, enum spf_identity id);
 
 /*
- * A header of the message: to DKIM, and remembered if it is an A-R
- * claiming our id. wire: value is as it was after the colon, leading
+ * A header of the message: to DKIM, its author domains if it is From:
+ * (for DMARC), and remembered if it is an A-R claiming our id. wire: value is as it was after the colon, leading
  * whitespace and all (SMFIP_HDR_LEADSPC); else the MTA ate one space,
  * which DKIM gets back by a guess. -1: out of memory.
  */
@@ -61,8 +64,20 @@ const struct dkim_outcome *sendauth_dkim(struct sendauth *a);
 /* The outcome if the message was verified, else NULL (records report only what was checked). */
 const struct dkim_outcome *sendauth_dkim_known(const struct sendauth *a);
 
+/*
+ * The DMARC outcome of the message, evaluated on first use from its From:
+ * fields, the MAIL FROM SPF outcome and the DKIM outcome (both evaluated
+ * first if they were not). Without a checker: temperror (none without a
+ * From: field). Never NULL.
+ */
+const struct dmarc_outcome *sendauth_dmarc(struct sendauth *a, const struct envelope *env);
+/* The outcome if DMARC was evaluated for the message, else NULL. */
+const struct dmarc_outcome *sendauth_dmarc_known(const struct sendauth *a);
+
 /* Microseconds spent on SPF and on DKIM since the session began (running totals). */
 void sendauth_time_us(const struct sendauth *a, unsigned long *spf_us, unsigned long *dkim_us);
+/* The same for DMARC (its own DNS questions and libopendmarc; not SPF or DKIM). */
+unsigned long sendauth_dmarc_us(const struct sendauth *a);
 
 /*
  * The positions (1-based, among headers of that name) of the
@@ -71,7 +86,8 @@ void sendauth_time_us(const struct sendauth *a, unsigned long *spf_us, unsigned 
  */
 const unsigned *sendauth_forged(const struct sendauth *a, size_t *n, bool *overflow);
 
-/* Our Authentication-Results value (spf, dkim, iprev, auth), folded. 0, or -1 when it does not fit. */
+/* Our Authentication-Results value (auth, spf, dkim, dmarc when it was evaluated, iprev), folded.
+   0, or -1 when it does not fit. */
 int sendauth_authres_value(struct sendauth *a, const struct envelope *env, char *out, size_t outsz);
 
 /* A Received-SPF value for the MAIL FROM identity. 0, or -1 when it does not fit. */

@@ -8,10 +8,11 @@ for f in rules/examples/*.rules; do
 done
 
 # Notices: what postfix and sendmail make differently of the same rules,
-# on standard output, and no failure. The shipped rules need none.
+# on standard output, and no failure. The shipped rules need none but the
+# one about quarantine: the gateway rules quarantine DMARC p=quarantine mail.
 for f in rules/examples/*.rules; do
-    "$MXGUARD" -n -c "$f" >"$T/out" 2>&1
-    check "$f: no MTA notice" not_contains "$T/out" "notice:"
+    "$MXGUARD" -n -c "$f" 2>&1 | grep -v "notice: quarantine: postfix holds" >"$T/out"
+    check "$f: no MTA notice but quarantine's" not_contains "$T/out" "notice:"
 done
 N=tests/cli/mta-notes.rules
 "$MXGUARD" -n -c "$N" >"$T/out" 2>"$T/err"

@@ -298,7 +298,7 @@ echo "# mxguard on $MXG_SOCK, postfix on 127.0.0.1:$PF_PORT, sendmail on 127.0.0
 # --- the table ------------------------------------------------------------------
 ACCEPT_HEAD="CONNECT => 220
 EHLO client.mxguard.test => 250"
-AR_NONE="Authentication-Results: $ID; spf=none smtp.mailfrom=$FROM; dkim=none"
+AR_NONE="Authentication-Results: $ID; spf=none smtp.mailfrom=$FROM; dkim=none; dmarc=none header.from=${FROM#*@}"
 SPF_NONE="Received-SPF: none ($ID: domain of $FROM does not provide an SPF record) client-ip=$OUTSIDE; envelope-from=\"$FROM\"; helo=client.mxguard.test; receiver=$ID; identity=mailfrom;"
 # A message sent and accepted; delivered with or without mxguard's stamps.
 SENT="DATA => 354
