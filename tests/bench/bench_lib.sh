@@ -116,7 +116,8 @@ bench_load() {
 # with what the sessions of milter_load and smtp-source look up: every
 # client milter_load presents (203.0.113.1-250) has a confirmed PTR and is
 # not in the block list bl.test, and outside.example, the senders' domain,
-# allows them with SPF. mxguard is always pointed at it (bench_dns_opts):
+# allows them with SPF and publishes DMARC p=reject (their From: aligns
+# through SPF). mxguard is always pointed at it (bench_dns_opts):
 # the gateway rules check SPF, and nothing may ask the system's resolver.
 # The targets are for cached DNS: records and negative answers live 300 s,
 # as block lists' and mail domains' commonly do at least (the tests' 5 s
@@ -131,6 +132,7 @@ bench_dns_start() {
     {
         bench_zone_head outside.example.
         echo '@ TXT "v=spf1 ip4:203.0.113.0/24 ip4:127.0.0.0/8 -all"'
+        echo '_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc-reports@outside.example"'
         for i in $(seq 1 250); do echo "mail$((i - 1)) A 203.0.113.$i"; done
     } | dns_zone outside.example.
     start_nsd >/dev/null || { echo "# nsd did not start"; return 1; }

@@ -163,7 +163,7 @@ struct signed_msg {
 /* One message from client through conn.c with the headers given ("Name", " value", ...). */
 static void run_message(const char *client, const char *const *hdrs, size_t nhdrs, struct signed_msg *out)
 {
-    struct sendauth_config cfg = { NULL, NULL, "mx.test" };
+    struct sendauth_config cfg = { .authserv_id = "mx.test" };
     struct conn_services svc = { .auth = &cfg };
     const struct conn_edit *edits;
     size_t nedits;
