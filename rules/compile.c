@@ -16,6 +16,9 @@
 #include "rules/load.h"
 #include "rules/suggest.h"
 
+/* warn logs what a rule would have done: only a verdict or a quarantine can be pretended. */
+#define WARN_GOES_WITH "'warn' goes with accept, reject, tempfail, discard or quarantine: it logs what that would have done"
+
 static struct list *find_list(const struct ruleset *rs, const char *name)
 {
     for (struct list *l = rs->lists; l != NULL; l = l->next)
@@ -614,14 +617,14 @@ static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
             struct ref_ctx rc = { rs, r, diag };
             reply_each_ref(r->reply.text, check_ref, &rc);
         }
-        if (r->warn && r->action == ACTION_CONTINUE)
-            diag_error(diag, &r->loc, "'warn' goes with accept, reject, tempfail or discard: it logs what that would have done");
+        if (r->warn && (r->action == ACTION_CONTINUE || (action_is_effect(r->action) && r->action != ACTION_QUARANTINE)))
+            diag_error(diag, &r->loc, WARN_GOES_WITH);
         if (r->action == ACTION_GREYLIST) {
             rs->uses_state = rs->uses_state || !r->off; /* an off line needs no store */
             if (s != STAGE_RCPT)
                 diag_error(diag, &r->loc, "greylist needs the sender and the recipient: expected it at stage rcpt");
             if (r->warn)
-                diag_error(diag, &r->loc, "'warn' goes with accept, reject, tempfail or discard: it logs what that would have done");
+                diag_error(diag, &r->loc, WARN_GOES_WITH);
         }
         if (r->action == ACTION_DISCARD && s < STAGE_MAIL)
             diag_error(diag, &r->loc, "discard needs a message: expected it at stage mail or later");

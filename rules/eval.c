@@ -231,7 +231,7 @@ int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelo
         }
         if (!match)
             continue;
-        if (action_is_effect(r->action)) {
+        if (action_is_effect(r->action) && !r->warn) {
             add_effect(v, r, env);
             continue;
         }

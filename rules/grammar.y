@@ -207,17 +207,19 @@ rule
             }
             p->accept_unchecked = false;
         }
-    | label_opt effect cond_opt ';'
+    | label_opt warn_opt effect cond_opt ';'
         {
             struct reply r;
             memset(&r, 0, sizeof r);
-            r.text = $2.value;
-            r.loc = @2;
-            rule_add(p, $1, false, (enum action)$2.action, &r, false, $3, $1 ? &@1 : &@2);
-            if (p->last_rule != NULL)
-                p->last_rule->arg = $2.arg;
-            else
-                free($2.arg);
+            r.text = $3.value;
+            r.loc = @3;
+            rule_add(p, $1, $2 == 1, (enum action)$3.action, &r, false, $4, $1 ? &@1 : &@3);
+            if (p->last_rule != NULL) {
+                p->last_rule->arg = $3.arg;
+                p->last_rule->off = $2 == 2;
+            } else {
+                free($3.arg);
+            }
         }
     | error ';'
         { yyerrok; }

@@ -59,7 +59,7 @@ check "a missing include is named at the include" contains "$T/err" "^$E:3:9: ca
 check "a bad regex points into the pattern" contains "$T/err" "^$E:4:38: invalid regular expression: missing closing parenthesis\$"
 check "an undefined macro" contains "$T/err" "^$E:5:28: undefined macro \\\$undefined_text: expected 'define undefined_text"
 check "a macro defined twice" contains "$T/err" "^$E:7:8: macro \\\$twice is already defined at $E:6\$"
-check "warn continue is refused" contains "$T/err" "^$E:8:16: 'warn' goes with accept, reject, tempfail or discard"
+check "warn continue is refused" contains "$T/err" "^$E:8:16: 'warn' goes with accept, reject, tempfail, discard or quarantine"
 check "a regex on a number fact is refused" contains "$T/err" "^$E:9:21: fact \"recipient.count\" is of type number: a regular expression matches text facts only\$"
 
 # DNS list declarations: one mistake a line.

@@ -14,6 +14,12 @@
 . "$SRCDIR/tests/lib/dns.sh"
 need_both_mtas
 need_nsd
+need_cmd openssl
+SIGN="$BUILDDIR/tests/dkim/dkim_sign"
+mkdir -m 700 "$T/keys"
+(umask 077; openssl genrsa -out "$T/keys/sel.pem" 2048 2>/dev/null)
+KEY_TXT=$(openssl rsa -in "$T/keys/sel.pem" -pubout -outform DER 2>/dev/null | base64 -w0 | fold -w 200 |
+          sed 's/.*/"&"/' | tr '\n' ' ')
 
 ID=mx.dmarc.test
 OUTSIDE=127.0.0.2
@@ -29,6 +35,8 @@ chmod -R u=rwX,go=rX "$R"
 dns_zone example. <<ZONE
 _dmarc.bank     TXT  "v=DMARC1; p=reject"
 _dmarc.shop     TXT  "v=DMARC1; p=quarantine"
+sel._domainkey.bank TXT "v=DKIM1; k=rsa; p=" $KEY_TXT
+_dmarc.monitor  TXT  "v=DMARC1; p=none"
 shop            TXT  "v=spf1 ip4:127.0.0.2 -all"
 ZONE
 start_gateway_dns || setup_failed "nsd did not start"
@@ -96,4 +104,41 @@ if command -v jq >/dev/null 2>&1; then
 else
     check "jq is installed (scripts/install-deps.sh)" false
 fi
+# Through postfix only, what the loop above does not show: an aligned
+# DKIM signature satisfies p=reject; p=none delivers and says the failure;
+# a _dmarc question nobody answers (nsd serves no net. zone) is a
+# tempfail, never "none"; our own users' mail is not evaluated.
+message() {
+    printf '%s\n' "From: Someone <$3>" "To: user@example.org" "Subject: dmarc $2" \
+        "Date: Mon, 07 Dec 2026 12:00:00 +0000" "Message-ID: <$2@mxguard.test>" "X-Test-Id: $2" "" \
+        "Hello." >"$1"
+}
+ar_of() { headers_of "${1:-/dev/null}" | grep "^Authentication-Results: $ID;"; }
+id=$(test_id); message "$T/dkim.eml" "$id" "alerts@bank.example"
+"$SIGN" -k "$T/keys/sel.pem" -s sel -d bank.example "$T/dkim.eml" >"$T/dkim-signed.eml" 2>"$T/sign.err" ||
+    { cat "$T/sign.err"; setup_failed "dkim_sign failed"; }
+smtp_send "$T/dkim.out" --local-interface "$OUTSIDE" --from sender@outside.example --to user@example.org \
+    --data "$T/dkim-signed.eml"
+check "p=reject, aligned through DKIM only (d=bank.example): delivered" sink_wait_for "$id" 15
+check "... dmarc=pass in our Authentication-Results" \
+    contains <(ar_of "$(sink_files_with "$id" | head -n 1)") "dkim=pass header\.d=bank\.example.*dmarc=pass header\.from=bank\.example"
+
+id=$(test_id); message "$T/none.eml" "$id" "a@monitor.example"
+smtp_send "$T/none.out" --local-interface "$OUTSIDE" --from sender@outside.example --to user@example.org \
+    --data "$T/none.eml"
+check "p=none, not aligned: delivered" sink_wait_for "$id" 15
+check "... dmarc=fail with policy.dmarc=none" \
+    contains <(ar_of "$(sink_files_with "$id" | head -n 1)") "dmarc=fail .*header\.from=monitor\.example policy\.dmarc=none"
+
+id=$(test_id); message "$T/temp.eml" "$id" "a@unanswered.net"
+smtp_send "$T/temp.out" --local-interface "$OUTSIDE" --from sender@outside.example --to user@example.org \
+    --data "$T/temp.eml"
+check "a _dmarc question that is not answered: 451 4.7.5 at the end of data" \
+    reply_after "$T/temp.out" "." "^451 4\.7\.5 DMARC policy of unanswered\.net could not be looked up now"
+check "... nothing delivered (the sender retries)" sink_never_got "$id"
+
+id=$(test_id); message "$T/ours.eml" "$id" "alerts@bank.example"
+smtp_send "$T/ours.out" --from app@example.org --to user@example.org --data "$T/ours.eml"
+check "our own user (127.0.0.1), From: a p=reject domain, unsigned: delivered" sink_wait_for "$id" 15
+check "... not DMARC-evaluated (no dmarc= result)" not_contains "$(sink_files_with "$id" | head -n 1)" "dmarc="
 finish

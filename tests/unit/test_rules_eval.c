@@ -571,6 +571,35 @@ static void test_warn_and_labels(void **state)
     assert_int_equal(v.nwarned, 0);
 }
 
+/* "warn quarantine" logs what it would hold and holds nothing; a plain quarantine is an effect. */
+static void test_warn_quarantine(void **state)
+{
+    static const char text[] =
+        "on rcpt {\n"
+        "    [try] warn quarantine \"would hold\" if recipient.local = \"spam\";\n"
+        "    [hold] quarantine \"held\" if recipient.local = \"held\";\n"
+        "    continue;\n"
+        "}\n";
+    char path[512];
+    struct verdict v;
+
+    (void)state;
+    write_tmp(path, sizeof path, "warn-quarantine.rules", text);
+    load_ok(path);
+    assert_int_equal(envelope_set_rcpt(&cur.env, "<spam@example.org>"), 0);
+    assert_int_equal(ruleset_eval(cur.rs, STAGE_RCPT, &cur.env, &v), 0);
+    assert_int_equal(v.action, ACTION_CONTINUE);
+    assert_int_equal(v.neffects, 0);
+    assert_int_equal(v.nwarned, 1);
+    assert_int_equal(rule_action(v.warned[0]), ACTION_QUARANTINE);
+    assert_string_equal(rule_label(v.warned[0]), "try");
+
+    assert_int_equal(envelope_set_rcpt(&cur.env, "<held@example.org>"), 0);
+    assert_int_equal(ruleset_eval(cur.rs, STAGE_RCPT, &cur.env, &v), 0);
+    assert_int_equal(v.nwarned, 0);
+    assert_int_equal(v.neffects, 1);
+}
+
 /* recipient.count counts the recipients accepted so far and the one being decided. */
 static void test_numeric_comparisons(void **state)
 {
@@ -729,7 +758,7 @@ static void test_keyword_labels(void **state)
 
 /* ---- main ------------------------------------------------------------------------------------ */
 
-#define EXTRA_TESTS 10
+#define EXTRA_TESTS 11
 
 int main(void)
 {
@@ -740,6 +769,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reply_caps, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_other_stages, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_warn_and_labels, case_setup, case_teardown),
+        cmocka_unit_test_setup_teardown(test_warn_quarantine, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_numeric_comparisons, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_include, case_setup, case_teardown),
         cmocka_unit_test_setup_teardown(test_selftests_pass, case_setup, case_teardown),

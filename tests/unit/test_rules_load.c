@@ -157,7 +157,10 @@ static const struct bad_case bad_cases[] = {
       { { NULL, 1, 18, "list <r>: \"a(\": missing closing parenthesis" } } },
     { "warn_with_continue", "on rcpt { warn continue; }\n", NULL, NULL, NULL, 1, 0,
       { { NULL, 1, 16,
-          "'warn' goes with accept, reject, tempfail or discard: it logs what that would have done" } } },
+          "'warn' goes with accept, reject, tempfail, discard or quarantine: it logs what that would have done" } } },
+    { "warn_with_an_edit", "on eom { warn add-header \"X-A\" \"v\"; }\n", NULL, NULL, NULL, 1, 0,
+      { { NULL, 1, 15,
+          "'warn' goes with accept, reject, tempfail, discard or quarantine: it logs what that would have done" } } },
     { "discard_too_early", "on connect { discard; }\n", NULL, NULL, NULL, 1, 0,
       { { NULL, 1, 14, "discard needs a message: expected it at stage mail or later" } } },
 
