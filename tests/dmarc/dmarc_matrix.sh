@@ -170,7 +170,7 @@ check "... delivered" queued nofrom
 session twofields bounce@esp.test - "a@mon.test" "b@mon.test"
 check "two From: fields of one domain: evaluated (fail, p=none)" dmarc_is twofields "fail from=mon\.test .*policy=none"
 grep -A8 '^# eom: authentication-results' "$T/twofields.out" >"$T/twofields.ar"
-check "... and Authentication-Results says what was wrong" contains "$T/twofields.ar" 'dmarc=fail reason="several From: fields" header\.from=mon\.test'
+check "... and Authentication-Results says what was wrong" contains "$T/twofields.ar" 'dmarc=fail reason="more than one From: field" header\.from=mon\.test'
 session twodomains bounce@reject.test - "a@reject.test, b@quar.test"
 check "one From: field, two domains: each evaluated, the worst kept (quar.test fails)" \
     dmarc_is twodomains "fail from=quar\.test .*policy=quarantine"
