@@ -402,6 +402,20 @@ static int filter_main(void *arg)
     return 0;
 }
 
+/* The commands that answer and exit: --summary, -n, --test-session, --stats. */
+static int run_command(const struct options *o)
+{
+    if (o->summary) {
+        struct summary_opts so = { o->summary_rule, o->summary_day, o->summary_files, o->nsummary_files };
+        return summary_run(&so, stdout, stderr);
+    }
+    if (o->check)
+        return run_check(o);
+    if (o->test_session != NULL)
+        return run_test_session(o);
+    return stats_run(o->metrics_listen, stdout);
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -417,16 +431,8 @@ int main(int argc, char **argv)
     case OPTIONS_USAGE: return 2;
     case OPTIONS_RUN: break;
     }
-    if (o.summary) {
-        struct summary_opts so = { o.summary_rule, o.summary_day, o.summary_files, o.nsummary_files };
-        return summary_run(&so, stdout, stderr);
-    }
-    if (o.check)
-        return run_check(&o);
-    if (o.test_session != NULL)
-        return run_test_session(&o);
-    if (o.stats)
-        return stats_run(o.metrics_listen, stdout);
+    if (o.summary || o.check || o.test_session != NULL || o.stats)
+        return run_command(&o);
 
     log_open("mxguard", o.foreground, o.verbose);
     /* Under systemd (Type=notify): no fork, and no stderr copy the journal would take unprioritised. */
