@@ -195,7 +195,7 @@ not_in_jail=""
 while read -r path; do
     [ -e "$jail$path" ] || not_in_jail="$not_in_jail $path"
 done <"$T/found"
-check "every path found after the chroot lies inside it (${not_in_jail:-all})" test -z "$not_in_jail"
+check "every path found after the chroot lies inside it (outside:${not_in_jail:- none})" test -z "$not_in_jail"
 check "the rule file and each list file were read inside it" \
     test "$(grep -c '^/etc/mxguard/' "$T/found")" -ge 6
 # What the filter may look for and go without (mxguard(8), SECURITY):
