@@ -281,12 +281,24 @@ static const char *path_in_chroot(const char *config, const char *root)
     return config + n;
 }
 
-/* Try the DNS settings before detaching, so a mistake is an exit status, not a log line later. */
+/* Try the DNS settings before detaching, so a mistake is an exit status, not a log line later.
+   With --chroot the filter reads resolv.conf and the trust anchor inside it: so does this try. */
 static void check_dns(const struct options *o, const struct ruleset *rs)
 {
     const char *error;
-    struct dns_resolver *r = dns_resolver_new(&o->dns, &error);
+    struct dns_config cfg = o->dns;
+    char *conf = NULL, *anchor = NULL;
+    struct dns_resolver *r;
 
+    if (o->chroot_dir != NULL && cfg.mode == DNS_MODE_SYSTEM &&
+        asprintf(&conf, "%s/%s", o->chroot_dir, cfg.resolv_conf ? cfg.resolv_conf : "/etc/resolv.conf") >= 0)
+        cfg.resolv_conf = conf;
+    if (o->chroot_dir != NULL && cfg.trust_anchor != NULL &&
+        asprintf(&anchor, "%s/%s", o->chroot_dir, cfg.trust_anchor) >= 0)
+        cfg.trust_anchor = anchor;
+    r = dns_resolver_new(&cfg, &error);
+    free(conf);
+    free(anchor);
     if (r != NULL) {
         dns_resolver_free(r);
         return;

@@ -2,8 +2,9 @@
  * privdrop.c: drop root after the socket is open.
  *
  * Must never return success while any of the real, effective or saved ids
- * is still 0: the last step tries to get root back and fails closed if it
- * can.
+ * is still 0, while a capability is left in the bounding set, or without
+ * no_new_privs: the last steps try to get root back and check the rest,
+ * and fail closed if any of it holds.
  */
 
 #include "milter/privdrop.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 int privdrop_lookup(const char *spec, struct run_as *out, const char **error_r)
@@ -51,10 +53,60 @@ int privdrop_lookup(const char *spec, struct run_as *out, const char **error_r)
     return 0;
 }
 
-int privdrop_apply(const struct run_as *who, const char *chroot_dir, const char **error_r)
+/*
+ * Empty the capability bounding set, while we still hold CAP_SETPCAP
+ * (that is, before setresuid). setresuid to a non-root user clears the
+ * permitted and effective sets by itself, but leaves the bounding set
+ * full: it would still let an exec'd file with capabilities gain them.
+ * The loop ends where the kernel's capabilities end (EINVAL).
+ */
+static int drop_bounding_set(void)
+{
+    int cap, set;
+
+    for (cap = 0; (set = prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) >= 0; cap++) {
+        if (set == 1 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+            return -1;
+    }
+    return errno == EINVAL && cap > 0 ? 0 : -1;
+}
+
+static int bounding_set_empty(void)
+{
+    int cap, set;
+
+    for (cap = 0; (set = prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) >= 0; cap++) {
+        if (set != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* After the drop: nothing may bring root or a capability back. */
+static int verify_dropped(const char **error_r)
 {
     uid_t r, e, s;
 
+    if (setuid(0) == 0 || seteuid(0) == 0) {
+        errno = EPERM;
+        *error_r = "root privileges could be regained after dropping them";
+        return -1;
+    }
+    if (getresuid(&r, &e, &s) < 0 || r == 0 || e == 0 || s == 0) {
+        errno = EPERM;
+        *error_r = "a user id is still 0 after dropping privileges";
+        return -1;
+    }
+    if (!bounding_set_empty() || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
+        errno = EPERM;
+        *error_r = "a capability or the right to gain privileges is left after dropping them";
+        return -1;
+    }
+    return 0;
+}
+
+int privdrop_apply(const struct run_as *who, const char *chroot_dir, const char **error_r)
+{
     if (chroot_dir != NULL) {
         if (chroot(chroot_dir) < 0 || chdir("/") < 0) {
             *error_r = "chroot";
@@ -69,19 +121,22 @@ int privdrop_apply(const struct run_as *who, const char *chroot_dir, const char 
         *error_r = "setresgid";
         return -1;
     }
+    if (drop_bounding_set() < 0) {
+        *error_r = "emptying the capability bounding set";
+        return -1;
+    }
     if (setresuid(who->uid, who->uid, who->uid) < 0) {
         *error_r = "setresuid";
         return -1;
     }
-    if (setuid(0) == 0 || seteuid(0) == 0) {
-        errno = EPERM;
-        *error_r = "root privileges could be regained after dropping them";
+    /* mxguard never executes a program, and neither must anything that
+       runs inside it: no_new_privs makes sure no exec (a library's, or
+       one an attacker brought about) can gain privileges through a
+       set-user-id file or file capabilities, and it is inherited by the
+       filter processes the supervisor forks. */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        *error_r = "prctl(PR_SET_NO_NEW_PRIVS)";
         return -1;
     }
-    if (getresuid(&r, &e, &s) < 0 || r == 0 || e == 0 || s == 0) {
-        errno = EPERM;
-        *error_r = "a user id is still 0 after dropping privileges";
-        return -1;
-    }
-    return 0;
+    return verify_dropped(error_r);
 }

@@ -16,8 +16,9 @@ struct run_as {
 int privdrop_lookup(const char *spec, struct run_as *out, const char **error_r);
 
 /*
- * chroot (when dir is not NULL), then setgroups, setgid, setuid, and check
- * that root cannot be regained. 0 or -1 with *error_r (errno set).
+ * chroot (when dir is not NULL), then setgroups, setgid, empty the
+ * capability bounding set, setuid, set no_new_privs, and check that root
+ * cannot be regained. 0 or -1 with *error_r (errno set).
  */
 int privdrop_apply(const struct run_as *who, const char *chroot_dir, const char **error_r);
 

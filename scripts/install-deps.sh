@@ -14,7 +14,7 @@ TEST="postfix miltertest swaks libio-socket-inet6-perl sasl2-bin libsasl2-module
   redis-server nsd python3-dnslib python3-yaml python3-spf jq clang libclang-rt-14-dev valgrind procps iproute2 m4 util-linux openssl
   prometheus curl opendmarc python3-dkim opendkim-tools
   mariadb-server libdbd-mysql-perl libdbi-perl libswitch-perl libjson-perl unzip
-  lintian git systemd"
+  lintian git systemd strace"
 
 # WITH_TEST_DEPS=0 installs only what building needs.
 pkgs=$BUILD
