@@ -5,7 +5,9 @@
  * Must never answer accept or continue for a session it could not set up:
  * a missing session or a failed allocation is a tempfail. xxfi_close can
  * come alone with no session, and xxfi_abort between any two message
- * callbacks.
+ * callbacks. Macros are read only through milter/macros.c (never
+ * smfi_getsymval directly: a macro packet with a name and no value would
+ * crash it), and a session whose MTA sent such a packet is tempfailed.
  */
 #include "milter/callbacks.h"
 
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "milter/log.h"
+#include "milter/macros.h"
 #include "milter/metrics.h"
 #include "milter/mta_notes.h"
 #include "milter/negotiate.h"
@@ -31,7 +34,7 @@ struct priv {
 
 static const char *macro_lookup(void *ctx, const char *name)
 {
-    return smfi_getsymval((SMFICTX *)ctx, (char *)name);
+    return macros_get((SMFICTX *)ctx, name);
 }
 
 /* The session, created on first use when the MTA did not negotiate. */
@@ -54,7 +57,7 @@ static struct priv *priv_get(SMFICTX *ctx)
 
 static void note_queue_id(SMFICTX *ctx, struct session *s)
 {
-    const char *qid = smfi_getsymval(ctx, "i");
+    const char *qid = macros_get(ctx, "i");
 
     if (qid != NULL) {
         logfmt_str(qid, s->queue_id, sizeof s->queue_id);
@@ -78,11 +81,28 @@ static bool answered(const struct priv *p, enum stage stage)
     return (p->noreply & STAGE_BIT(stage)) == 0;
 }
 
+/* The peer sent a macro name without a value: no rule saw the macros; tempfail. */
+static sfsistat malformed_macros(SMFICTX *ctx, struct priv *p, enum stage stage)
+{
+    struct decision d;
+
+    decision_internal_error(&d, "malformed macro packet from the MTA");
+    metrics_note_decision(stage, &d);
+    if (!answered(p, stage))
+        return SMFIS_NOREPLY; /* the next answered step finds the same list */
+    log_warnx("session=%s qid=- client=%s stage=%s: the MTA sent a macro name without a value; "
+              "macros ignored, answering tempfail", p->s->id, p->s->client, stage_name(stage));
+    return verdict_answer(ctx, p->s, stage, &d, stage != STAGE_CONNECT);
+}
+
 /* What the MTA hears of a stage's decision, logged. */
 static sfsistat answer(SMFICTX *ctx, struct priv *p, enum stage stage, const struct decision *d)
 {
     struct session *s = p->s;
     const struct flow *f = conn_flow(s->conn);
+
+    if (macros_check(ctx) == MACROS_MALFORMED)
+        return malformed_macros(ctx, p, stage);
 
     metrics_note_decision(stage, d);
     if (d->origin == FLOW_DEFERRED)
@@ -187,7 +207,7 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
     session_new_message(p->s);
     note_queue_id(ctx, p->s);
     conn_mail(p->s->conn, argv && argv[0] ? argv[0] : "", argv && argv[0] ? argv + 1 : NULL,
-              smfi_getsymval(ctx, "{auth_authen}"), answered(p, STAGE_MAIL), &d);
+              macros_get(ctx, "{auth_authen}"), answered(p, STAGE_MAIL), &d);
     return answer(ctx, p, STAGE_MAIL, &d);
 }
 

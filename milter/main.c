@@ -192,10 +192,13 @@ static void listener_nodelay(void)
 static void open_socket(const struct options *o, const struct run_as *who)
 {
     const char *path = unix_path(o->socket);
+    const char *error;
     mode_t old;
 
     if (smfi_setconn((char *)o->socket) != MI_SUCCESS)
         log_fatalx("invalid socket specification \"%s\"", o->socket);
+    if (path != NULL && supervisor_claim_socket(path, &error) < 0)
+        log_fatalx("%s; not starting", error);
     warn_exposed_socket(o->socket);
     /* libmilter never chmods its socket: its mode comes from the umask. */
     old = umask(o->umask);

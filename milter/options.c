@@ -78,7 +78,7 @@ static const struct option_desc descs[] = {
     {.name = "allow-root", .doc = "keep running as root when no --user is given (not recommended)",
      .set = set_flag, FIELD(allow_root)},
     {.name = "restart-limit", .arg = "N/SECONDS", .default_text = "5/60",
-     .doc = "give up after N filter restarts within SECONDS (default %s)",
+     .doc = "back off restarts (up to 60 s) past N filter deaths within SECONDS (default %s)",
      .set = set_restart, .expected = "N/SECONDS like 5/60"},
     {.name = "milter-timeout", .arg = "SECONDS", .default_text = "7210",
      .doc = "how long to wait for the MTA on the milter socket (default %s)",

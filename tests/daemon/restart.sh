@@ -1,6 +1,7 @@
 #!/bin/bash
 # restart.sh: the supervisor restarts a filter process that dies, on the
-# same socket, and gives up with a clear log line in a crash loop.
+# same socket, and in a crash loop backs off (a longer pause at each
+# death, one err line each) but never gives up: the service comes back.
 . "$SRCDIR/tests/lib/common.sh"
 need_root
 need_cmd miltertest
@@ -16,15 +17,28 @@ start_mxguard "$SRCDIR/rules/examples/gateway.rules" --restart-limit 2/60 ||
 old=$(filter_pid)
 kill -KILL "$old"
 check "a killed filter process is replaced" wait_for 10 new_filter "$old"
-check "the death is logged" contains "$MXG_LOG" "filter process $old died of signal 9"
+check "the death is logged with the pause" contains "$MXG_LOG" "filter process $old died of signal 9; restarting it in 1 s"
 check "the new filter serves the same socket" relay_rejected
 
-# Two more deaths within the window exceed --restart-limit 2/60.
-for _ in 1 2; do
+# Four more deaths in quick succession: past --restart-limit 2/60 it is a
+# crash loop. The old meaning (give up and exit) would stop the service.
+start=$(date +%s)
+for _ in 1 2 3 4; do
     p=$(filter_pid)
     kill -KILL "$p"
-    wait_for 10 new_filter "$p" || true
+    wait_for 20 new_filter "$p" || true
 done
-check "a crash loop makes the supervisor give up" wait_for 10 pid_gone "$MXG_PID"
-check "giving up is logged" contains "$MXG_LOG" "died 3 times within 60 seconds; giving up"
+took=$(($(date +%s) - start))
+echo "# four deaths and restarts took $took s (pauses 1, 2, 4 and 8 s)"
+check "the supervisor never gives up" kill -0 "$MXG_PID"
+check "a filter process serves again after the crash loop" wait_for 10 filter_pid_exists
+check "it answers as before" relay_rejected
+check "the crash loop is logged, backing off 2 s" \
+    contains "$MXG_LOG" "died of signal 9; crash loop \(more than 2 deaths within 60 seconds\): restarting it in 2 s"
+check "... then 4 s" contains "$MXG_LOG" "crash loop .*restarting it in 4 s"
+check "... then 8 s" contains "$MXG_LOG" "crash loop .*restarting it in 8 s"
+check "the pauses were waited (at least 1+2+4+8 s, less the polling)" [ "$took" -ge 13 ]
+check "one line per restart, five in all" \
+    [ "$(grep -c "died of signal 9; " "$MXG_LOG")" -eq 5 ]
+check "no line says it gives up" not_contains "$MXG_LOG" "giving up"
 finish
