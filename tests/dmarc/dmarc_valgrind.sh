@@ -62,7 +62,7 @@ echo "# $(ls "$R" | wc -l) records"
 # run [valgrind...]: the records and the corpus through the driver.
 run() {
     "$@" "$DRIVER" --record "$R"/* >"$T/records.out" 2>"$T/records.err" &&
-        "$@" "$DRIVER" --fuzz "$SRCDIR"/tests/fuzz/corpus/fuzz_dmarc_from/* >"$T/fuzz.out" 2>"$T/fuzz.err"
+        "$@" "$DRIVER" --fuzz "$SRCDIR"/tests/fuzz/corpus/dmarc_from/* >"$T/fuzz.out" 2>"$T/fuzz.err"
 }
 if grep -q __asan_init "$DRIVER"; then
     echo "# sanitizer build: valgrind cannot run it; the plain build runs the valgrind checks"
@@ -74,7 +74,7 @@ else
         run valgrind -q --error-exitcode=1 --leak-check=full
     cat "$T/records.err" "$T/fuzz.err" 2>/dev/null | sed 's/^/#   /' | head -40
 fi
-check "every corpus input ran" contains "$T/fuzz.out" "^$(ls "$SRCDIR"/tests/fuzz/corpus/fuzz_dmarc_from | wc -l) inputs$"
+check "every corpus input ran" contains "$T/fuzz.out" "^$(ls "$SRCDIR"/tests/fuzz/corpus/dmarc_from | wc -l) inputs$"
 
 # What libopendmarc 1.4.2 made of them: the records mxguard may rely on,
 # and the quirks policy/auth/dmarc.c must not rely on.

@@ -10,7 +10,6 @@ for h in rules authres spf dkim dkim_key dmarc_from; do
     [ -x "$bin" ] || skip "fuzz_$h not built (needs clang)"
     mkdir -p "$T/corpus-$h" "$T/artifacts-$h"
     seeds="$SRCDIR/tests/fuzz/corpus/$h"
-    [ -d "$seeds" ] || seeds="$SRCDIR/tests/fuzz/corpus/fuzz_$h"
     cp "$seeds/"* "$T/corpus-$h/"
     "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
         -artifact_prefix="$T/artifacts-$h/" "$T/corpus-$h" >"$T/fuzz-$h.log" 2>&1
