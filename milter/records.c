@@ -292,6 +292,5 @@ void records_write(void *ctx, const struct record *r)
     if (log_records)
         log_info_line(record_log_line(r, &ids, line, sizeof line));
     write_json(r, &ids);
-    /* LEAD: wire sendauth_dmarc_known here: sendauth_dmarc_known(conn_auth(s->conn)) for NULL */
-    dmarc_history_note(s, r, NULL);
+    dmarc_history_note(s, r, r->dmarc);
 }

@@ -43,7 +43,7 @@ start_gateway_dns || setup_failed "nsd did not start"
 # The records file in a directory the run user may write.
 mkdir -m 777 "$T/rec"
 start_mxguard "$R/gateway.rules" "$GATEWAY_DNS" --authserv-id "$ID" --dns-timeout 2000 --dns-budget 4000 \
-    --records "$T/rec/records.jsonl" ||
+    --records "$T/rec/records.jsonl" --dmarc-history "$T/rec/dmarc.history" ||
     setup_failed "mxguard did not start"
 start_sink || setup_failed "smtp-sink did not start"
 start_postfix "unix:$MXG_SOCK" || setup_failed "postfix did not start"
@@ -104,6 +104,17 @@ if command -v jq >/dev/null 2>&1; then
 else
     check "jq is installed (scripts/install-deps.sh)" false
 fi
+# The aggregate-report data: one history record per message DMARC judged
+# (OpenDMARC's format; tests/dmarc/history_import.sh feeds it to
+# opendmarc-import): bank.example's refusals with policy 16 (reject) and
+# action 0 (rejected), shop.example's quarantines with 17 and 4.
+kill -USR1 "$MXG_PID" 2>/dev/null    # flushes the buffered files
+history_has() { awk -v d="$1" -v p="$2" -v a="$3" '
+    $1 == "job" { f = ""; pol = "" } $1 == "from" { f = $2 } $1 == "policy" { pol = $2 }
+    $1 == "action" && f == d && pol == p && $2 == a { n++ } END { exit n >= 2 ? 0 : 1 }' "$T/rec/dmarc.history"; }
+check "--dmarc-history: the two p=reject refusals (policy 16, action 0)" wait_for 5 history_has bank.example 16 0
+check "--dmarc-history: the two p=quarantine holds (policy 17, action 4)" wait_for 5 history_has shop.example 17 4
+
 # Through postfix only, what the loop above does not show: an aligned
 # DKIM signature satisfies p=reject; p=none delivers and says the failure;
 # a _dmarc question nobody answers (nsd serves no net. zone) is a
