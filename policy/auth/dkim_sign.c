@@ -68,7 +68,7 @@ struct dkim_sign_msg {
     char *hbuf;                   /* "Name:value\0" for each header, until their end */
     size_t hlen, hcap;
     bool too_big, eoh_done;
-    struct dmarc_from from;       /* the author domains, read as DMARC reads them */
+    const struct dmarc_from *from; /* the author domains: the caller's, read once for DMARC and us */
     DKIM *h[DKIM_SIGN_MAX];
     const struct sign_key *hk[DKIM_SIGN_MAX];
     char sdid[DKIM_SIGN_MAX][IDN_DOMAIN_MAX + 1];
@@ -340,13 +340,13 @@ size_t dkim_signer_matches(const struct dkim_signer *s, const char *domain)
 
 /* ---- one message ------------------------------------------------------------------ */
 
-struct dkim_sign_msg *dkim_sign_msg_new(const struct dkim_signer *s)
+struct dkim_sign_msg *dkim_sign_msg_new(const struct dkim_signer *s, const struct dmarc_from *from)
 {
     struct dkim_sign_msg *m = calloc(1, sizeof *m);
 
     if (m != NULL) {
         m->s = s;
-        dmarc_from_init(&m->from);
+        m->from = from;
     }
     return m;
 }
@@ -369,8 +369,6 @@ int dkim_sign_msg_header(struct dkim_sign_msg *m, const char *name, const char *
 
     if (m->eoh_done || m->too_big)
         return 0;
-    if (strcasecmp(name, "From") == 0)
-        dmarc_from_add(&m->from, value, vlen);
     if (m->hlen + need > DKIM_SIGN_HEADER_BYTES) {
         m->too_big = true;
         return 0;
@@ -396,7 +394,7 @@ int dkim_sign_msg_header(struct dkim_sign_msg *m, const char *name, const char *
 static int start_handles(struct dkim_sign_msg *m)
 {
     const struct sign_key *k[DKIM_SIGN_MAX];
-    const char *from = m->from.domain[0];
+    const char *from = m->from->domain[0];
     size_t n = find_keys(m->s, from, k, DKIM_SIGN_MAX);
     DKIM_STAT st;
 
@@ -427,9 +425,11 @@ int dkim_sign_msg_eoh(struct dkim_sign_msg *m)
     m->eoh_done = true;
     if (m->too_big)
         snprintf(m->why, sizeof m->why, "headers past %u bytes", DKIM_SIGN_HEADER_BYTES);
-    else if (dmarc_from_finish(&m->from), m->from.problem != DMARC_FROM_OK || m->from.ndomains != 1)
-        snprintf(m->why, sizeof m->why, "%s", m->from.problem != DMARC_FROM_OK ?
-                 dmarc_from_problem_text(m->from.problem) : "no From: domain");
+    else if (m->from->fields == 0)
+        snprintf(m->why, sizeof m->why, "%s", dmarc_from_problem_text(DMARC_FROM_MISSING));
+    else if (m->from->problem != DMARC_FROM_OK || m->from->ndomains != 1)
+        snprintf(m->why, sizeof m->why, "%s", m->from->problem != DMARC_FROM_OK ?
+                 dmarc_from_problem_text(m->from->problem) : "no From: domain");
     else
         rc = start_handles(m);
     free(m->hbuf); /* given to the handles: not kept */

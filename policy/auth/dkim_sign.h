@@ -76,8 +76,11 @@ bool dkim_signer_ed25519(const struct dkim_signer *s);
 /* The default signed header fields, "from:to:..." (From: also oversigned). */
 const char *dkim_sign_default_headers(void);
 
-/* One message. NULL when out of memory. */
-struct dkim_sign_msg *dkim_sign_msg_new(const struct dkim_signer *s);
+struct dmarc_from;
+/* One message. from: its author domains as the caller reads them from the
+   From: fields (policy/auth/dmarc_from.h), complete by the end of the headers
+   and alive as long as the message. NULL when out of memory. */
+struct dkim_sign_msg *dkim_sign_msg_new(const struct dkim_signer *s, const struct dmarc_from *from);
 void dkim_sign_msg_free(struct dkim_sign_msg *m);
 /*
  * Feed it: value is the header's value as on the wire (after the colon,

@@ -183,7 +183,7 @@ static int sign_start(struct sendauth *a)
 {
     if (a->sign != NULL || a->sign_failed || dkim_signer_count(a->signer) == 0)
         return 0; /* an empty key table: nothing to start, nothing kept */
-    if ((a->sign = dkim_sign_msg_new(a->signer)) == NULL) {
+    if ((a->sign = dkim_sign_msg_new(a->signer, &a->from)) == NULL) {
         a->sign_failed = true;
         return -1;
     }
