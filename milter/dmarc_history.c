@@ -224,9 +224,9 @@ static enum dmarc_history_action history_action(const struct record *r)
     }
 }
 
-void dmarc_history_note(const struct session *s, const struct record *r,
-                        const struct dmarc_outcome *dmarc)
+void dmarc_history_note(const struct session *s, const struct record *r)
 {
+    const struct dmarc_outcome *dmarc = r->dmarc;
     static atomic_ulong unformatted;
     struct dmarc_history_msg m;
     char buf[DMARC_HISTORY_MAX];

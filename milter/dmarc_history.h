@@ -66,8 +66,7 @@ void dmarc_history_close(void);
 
 struct session;
 struct record;
-/* One message's record, when the file is open and the message has one. */
-void dmarc_history_note(const struct session *s, const struct record *r,
-                        const struct dmarc_outcome *dmarc);
+/* One message's record (from r->dmarc), when the file is open and DMARC judged the message. */
+void dmarc_history_note(const struct session *s, const struct record *r);
 
 #endif

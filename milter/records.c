@@ -292,5 +292,5 @@ void records_write(void *ctx, const struct record *r)
     if (log_records)
         log_info_line(record_log_line(r, &ids, line, sizeof line));
     write_json(r, &ids);
-    dmarc_history_note(s, r, r->dmarc);
+    dmarc_history_note(s, r);
 }

@@ -357,9 +357,10 @@ static void note(const struct dmarc_history_msg *m, const char *qid, bool aborte
     r.aborted = aborted;
     r.spf_mfrom = m->spf;
     r.dkim = m->dkim;
+    r.dmarc = m->dmarc;
     r.outcome.stage = STAGE_EOM;
     r.outcome.action = m->action == DMARC_HISTORY_REJECT ? ACTION_REJECT : ACTION_CONTINUE;
-    dmarc_history_note(&s, &r, m->dmarc);
+    dmarc_history_note(&s, &r);
 }
 
 static char *slurp(const char *path)
