@@ -17,7 +17,9 @@
 #include "policy/dns/dns_answer.h" /* struct dns_answer, its status, DNS_TYPE_* */
 #include "policy/smtp/ipaddr.h"
 
-#define DNS_TXT_MAX 512      /* bytes kept of one TXT record (its strings joined) */
+/* Bytes kept of one TXT record (its strings joined): room for a DMARC
+   record with several report addresses, which passes 512 bytes. */
+#define DNS_TXT_MAX 4096
 #define DNS_PACKET_MAX 65535 /* the most a raw answer can hold */
 
 /* DNS_MODE_LOCAL: no server at all; only the records given (rule-file

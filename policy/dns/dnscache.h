@@ -24,6 +24,8 @@ struct rdns_result {
     char name[256];      /* the first confirmed name ("" unless confirmed) */
 };
 
+#define DNSBL_REASON_MAX 512 /* bytes kept of a listing's TXT reason */
+
 /* A block-list lookup: NAME A (the listing) and NAME TXT (the reason). */
 struct bl_result {
     char qname[300];
@@ -31,7 +33,7 @@ struct bl_result {
     const char *why;     /* temporary failure */
     struct ipaddr codes[4];
     unsigned ncodes;
-    char reason[DNS_TXT_MAX + 1];
+    char reason[DNSBL_REASON_MAX + 1]; /* a listing's TXT, cut to what a reply can carry */
 };
 
 struct dns_cache;

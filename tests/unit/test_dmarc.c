@@ -48,6 +48,8 @@ static const char *const records[] = {
     "_dmarc.example.co.uk. TXT \"v=DMARC1; p=reject; sp=none\"",
     "_dmarc.example.test. TXT \"v=DMARC1; p=quarantine\"",
     "_dmarc.noneorg.org. TXT \"v=DMARC1; p=none\"",
+    /* Over 512 bytes, as a record with several report addresses is: p= comes last. */
+    "_dmarc.long.org. TXT \"v=DMARC1; rua=mailto:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@long.org\" \",mailto:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb@long.org\" \",mailto:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc@long.org; p=reject; adkim=s\"",
 };
 /* A second resolver for failures: in DNS_MODE_LOCAL with failing names,
    libunbound lets some names that should not exist time out instead
@@ -193,6 +195,12 @@ static void test_policies(void **state)
     run(state, &(struct msg){ .from = { "ghost.onlyp.org" } }, &o);
     assert_string_equal(o.policy_tag, "p");
     assert_int_equal(o.policy, DMARC_DISP_QUARANTINE);
+
+    /* A record longer than one TXT string, its p= past the 600th byte. */
+    run(state, &(struct msg){ .from = { "long.org" } }, &o);
+    assert_int_equal(o.result, AUTH_FAIL);
+    assert_int_equal(o.published, DMARC_DISP_REJECT);
+    assert_int_equal(o.adkim, 's');
 
     /* The author domain's own record: p=, though it has sp= (libopendmarc
        1.4.2 would take sp= if it were told an organizational domain). */
