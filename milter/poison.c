@@ -36,6 +36,7 @@ struct slot {
 struct suspect {
     unsigned char digest[POISON_DIGEST_LEN];
     unsigned count;
+    unsigned crash;                    /* the crash that charged it last (once per crash) */
     atomic_llong last;                 /* last charged or held */
     char qid[POISON_QID_MAX];          /* the queue id at its last crash */
 };
@@ -43,6 +44,7 @@ struct suspect {
 struct region {
     unsigned nslots, nsuspects, threshold;
     unsigned used;                     /* suspects with count > 0 (the filter's fast path) */
+    unsigned crashes;                  /* crashes charged so far */
     atomic_uint next;                  /* where the next slot search starts */
     size_t size;
     struct slot *slots;                /* point into this same mapping: valid in every process */
@@ -108,17 +110,16 @@ static unsigned slot_claim(void)
 
 void poison_msg_begin(struct poison_msg *m)
 {
-    struct slot *sl;
+    poison_msg_end(m);
+}
 
-    if (region == NULL)
-        return;
+/* The first item of a message (MAIL FROM, or whatever the MTA sends first when it skips MAIL). */
+static void msg_start(struct poison_msg *m)
+{
     if (m->slot == 0)
         m->slot = slot_claim();
-    if ((sl = slot_of(m)) != NULL)
-        atomic_store_explicit(&sl->state, SLOT_CLAIMED, memory_order_release);
     memset(m->digest, 0, sizeof m->digest);
     m->started = true;
-    m->held = false;
 }
 
 /* digest = SHA-256(digest || tag || length || data): each step's digest names the message so far. */
@@ -129,8 +130,10 @@ void poison_msg_fold(struct poison_msg *m, char tag, const char *data, size_t le
     unsigned out = 0;
     int ok;
 
-    if (region == NULL || !m->started || m->held)
+    if (region == NULL || m->held)
         return;
+    if (!m->started)
+        msg_start(m);
     head[0] = (unsigned char)tag;
     for (int i = 0; i < 8; i++)
         head[1 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
@@ -207,6 +210,7 @@ void poison_msg_end(struct poison_msg *m)
     if (sl != NULL)
         atomic_store_explicit(&sl->state, SLOT_CLAIMED, memory_order_release);
     m->started = false;
+    m->held = false;
 }
 
 void poison_msg_release(struct poison_msg *m)
@@ -258,22 +262,27 @@ static struct suspect *suspect_entry(const unsigned char *digest, time_t now)
     return spare;
 }
 
-static void charge(const struct slot *sl, time_t now, unsigned nth)
+/* One crash to the slot's digest, once however many slots hold it. Returns 1 if charged now. */
+static unsigned charge(const struct slot *sl, time_t now, unsigned nth)
 {
     struct suspect *e = suspect_entry(sl->digest, now);
     char hex[POISON_HEX_LEN + 1], qid[POISON_QID_MAX], qtext[LOGFMT_BUF];
 
+    if (e->count > 0 && e->crash == region->crashes)
+        return 0;
+    e->crash = region->crashes;
     e->count++;
     atomic_store(&e->last, (long long)now);
     memcpy(qid, sl->qid, sizeof qid);
     qid[sizeof qid - 1] = '\0'; /* written by a process that crashed: bounded here */
     memcpy(e->qid, qid, sizeof e->qid);
     if (nth > LOG_CHARGED_MAX)
-        return;
+        return 1;
     poison_hex(sl->digest, hex);
     log_errx("poison guard: qid=%s digest=%s crashes=%u: the filter died while working on this message%s",
              qid[0] ? logfmt_str(qid, qtext, sizeof qtext) : "-", hex, e->count,
              e->count >= region->threshold ? "; it is held (451 4.3.0) from now on" : "");
+    return 1;
 }
 
 unsigned poison_charge_crash(time_t now)
@@ -282,10 +291,11 @@ unsigned poison_charge_crash(time_t now)
 
     if (region == NULL)
         return 0;
+    region->crashes++;
     for (unsigned i = 0; i < region->nslots; i++) {
         struct slot *sl = &region->slots[i];
         if (atomic_load_explicit(&sl->state, memory_order_acquire) == SLOT_BUSY)
-            charge(sl, now, ++charged);
+            charged += charge(sl, now, charged + 1);
         atomic_store(&sl->state, SLOT_FREE);
     }
     if (charged > LOG_CHARGED_MAX)

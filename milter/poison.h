@@ -46,14 +46,20 @@ void poison_shutdown(void);
  */
 struct poison_msg {
     unsigned slot;                          /* 1-based index of its slot; 0: none (untracked) */
-    bool started;                           /* MAIL seen: digest is the message's so far */
+    bool started;                           /* an item folded: digest is the message's so far */
     bool held;                              /* refused as poison: the engine sees no more of it */
     unsigned char digest[POISON_DIGEST_LEN]; /* SHA-256 chained over each step */
 };
 
-/* MAIL FROM: a new message; its digest starts afresh (claims a slot on first use). */
+/* MAIL FROM: a new message; whatever came before is not part of it. */
 void poison_msg_begin(struct poison_msg *m);
-/* Fold one item of the message (tag: 'M' MAIL argument, 'R' RCPT argument, 'H' header name, 'V' value). */
+/*
+ * Fold one item of the message (tag: 'M' MAIL argument, 'R' RCPT argument,
+ * 'H' header name, 'V' value). The first item after a message ended starts
+ * its digest afresh (and claims a slot on first use): an MTA told to skip
+ * MAIL and RCPT sends the headers only. Nothing folded, nothing tracked:
+ * the empty digest would name every message.
+ */
 void poison_msg_fold(struct poison_msg *m, char tag, const char *data, size_t len);
 /*
  * A callback starts working on the message: publish the digest and the
@@ -64,7 +70,7 @@ void poison_msg_fold(struct poison_msg *m, char tag, const char *data, size_t le
 unsigned poison_msg_enter(struct poison_msg *m, const char *qid, time_t now);
 /* The callback returned: the message stays in its slot, not busy. */
 void poison_msg_leave(struct poison_msg *m);
-/* The message ended (end of message, abort): no valid digest until the next MAIL. */
+/* The message ended (end of message, abort): no valid digest, and not held, until its next item. */
 void poison_msg_end(struct poison_msg *m);
 /* The session closed: its slot is free again. */
 void poison_msg_release(struct poison_msg *m);
@@ -78,9 +84,9 @@ unsigned poison_crashes(const unsigned char *digest, time_t now);
 /*
  * Supervisor, after a filter process died of a signal or exited with a
  * status other than 0 and 78: every busy slot's digest is charged one
- * crash (each logged at err with its queue id, digest and count), and
- * every slot cleared. Returns the number charged: 0 means the guard cannot
- * attribute the crash.
+ * crash (once, however many slots hold it; each logged at err with its
+ * queue id, digest and count), and every slot cleared. Returns the number
+ * of digests charged: 0 means the guard cannot attribute the crash.
  */
 unsigned poison_charge_crash(time_t now);
 /* Supervisor, after a filter ended normally: every slot cleared, nothing charged. */
