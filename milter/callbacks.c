@@ -8,10 +8,11 @@
  * callbacks. Macros are read only through milter/macros.c (never
  * smfi_getsymval directly: a macro packet with a name and no value would
  * crash it), and a session whose MTA sent such a packet is tempfailed.
- * From MAIL on, each callback folds what it got into the message's digest
- * and tells the poison guard it is working on it (milter/poison.h); a
- * message the filter crashed on --poison-crashes times is held (451) and
- * the engine sees no more of it.
+ * Each message callback folds what it got (MAIL and RCPT arguments, header
+ * fields) into the message's digest and tells the poison guard while it is
+ * working on it (milter/poison.h); a message the filter crashed on
+ * --poison-crashes times is held (451 4.3.0) and the engine sees no more
+ * of it.
  */
 #include "milter/callbacks.h"
 
