@@ -8,18 +8,25 @@
  * callbacks. Macros are read only through milter/macros.c (never
  * smfi_getsymval directly: a macro packet with a name and no value would
  * crash it), and a session whose MTA sent such a packet is tempfailed.
+ * Each message callback folds what it got (MAIL and RCPT arguments, header
+ * fields) into the message's digest and tells the poison guard while it is
+ * working on it (milter/poison.h); a message the filter crashed on
+ * --poison-crashes times is held (451 4.3.0) and the engine sees no more
+ * of it.
  */
 #include "milter/callbacks.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "milter/log.h"
 #include "milter/macros.h"
 #include "milter/metrics.h"
 #include "milter/mta_notes.h"
 #include "milter/negotiate.h"
+#include "milter/poison.h"
 #include "milter/rules_holder.h"
 #include "milter/session.h"
 #include "milter/verdict_map.h"
@@ -30,6 +37,7 @@ struct priv {
     unsigned noreply;  /* STAGE_BIT of the steps negotiated without a reply */
     bool body_noreply; /* SMFIP_NR_BODY negotiated */
     bool leadspace;    /* SMFIP_HDR_LEADSPC negotiated: values keep the space after the colon */
+    struct poison_msg pm; /* the message as the poison guard knows it */
 };
 
 static const char *macro_lookup(void *ctx, const char *name)
@@ -117,6 +125,51 @@ static sfsistat answer(SMFICTX *ctx, struct priv *p, enum stage stage, const str
     return verdict_answer(ctx, s, stage, d, stage != STAGE_CONNECT);
 }
 
+/* A message held by the poison guard: 451 4.3.0 at each answered step. */
+static sfsistat poison_answer(SMFICTX *ctx, struct priv *p, enum stage stage)
+{
+    struct decision d;
+
+    if (!answered(p, stage))
+        return SMFIS_NOREPLY; /* the next answered step says it */
+    decision_internal_error(&d, "message held by the poison guard: the filter crashed on it repeatedly");
+    snprintf(d.v.text, sizeof d.v.text, "Message held after repeated filter failures, please try again later");
+    metrics_note_decision(stage, &d);
+    return verdict_answer(ctx, p->s, stage, &d, true);
+}
+
+/* A callback starts on the message. True when the message is held: *rc is the answer. */
+static bool poison_enter(SMFICTX *ctx, struct priv *p, enum stage stage, sfsistat *rc)
+{
+    unsigned crashes;
+    char hex[POISON_HEX_LEN + 1];
+
+    if (!p->pm.held) {
+        if ((crashes = poison_msg_enter(&p->pm, p->s->qid_raw, time(NULL))) == 0)
+            return false;
+        poison_hex(p->pm.digest, hex);
+        log_warnx("session=%s qid=%s client=%s stage=%s digest=%s crashes=%u: poison message: the filter "
+                  "crashed %u times while working on it; holding it (451 4.3.0)", p->s->id,
+                  p->s->queue_id[0] ? p->s->queue_id : "-", p->s->client, stage_name(stage), hex, crashes,
+                  crashes);
+    }
+    *rc = poison_answer(ctx, p, stage);
+    return true;
+}
+
+/* The callback is done with the message (it stays in flight). */
+static sfsistat poison_leave(struct priv *p, sfsistat rc)
+{
+    poison_msg_leave(&p->pm);
+    return rc;
+}
+
+static void poison_fold_args(struct priv *p, char tag, char **argv)
+{
+    for (size_t i = 0; argv != NULL && argv[i] != NULL; i++)
+        poison_msg_fold(&p->pm, tag, argv[i], strlen(argv[i]));
+}
+
 /* No session could be made: tempfail, never continue. */
 static sfsistat no_session(SMFICTX *ctx, enum stage stage)
 {
@@ -200,73 +253,96 @@ static sfsistat cb_envfrom(SMFICTX *ctx, char **argv)
 {
     struct priv *p = priv_get(ctx);
     struct decision d;
+    sfsistat rc;
 
     if (p == NULL)
         return no_session(ctx, STAGE_MAIL);
     conn_end_message(p->s->conn, NULL); /* a message before this one that did not end: its record */
     session_new_message(p->s);
     note_queue_id(ctx, p->s);
+    poison_msg_begin(&p->pm);
+    poison_fold_args(p, 'M', argv);
+    if (poison_enter(ctx, p, STAGE_MAIL, &rc))
+        return rc;
     conn_mail(p->s->conn, argv && argv[0] ? argv[0] : "", argv && argv[0] ? argv + 1 : NULL,
               macros_get(ctx, "{auth_authen}"), answered(p, STAGE_MAIL), &d);
-    return answer(ctx, p, STAGE_MAIL, &d);
+    return poison_leave(p, answer(ctx, p, STAGE_MAIL, &d));
 }
 
 static sfsistat cb_envrcpt(SMFICTX *ctx, char **argv)
 {
     struct priv *p = priv_get(ctx);
     struct decision d;
+    sfsistat rc;
 
     if (p == NULL)
         return no_session(ctx, STAGE_RCPT);
     note_queue_id(ctx, p->s);
+    poison_fold_args(p, 'R', argv);
+    if (poison_enter(ctx, p, STAGE_RCPT, &rc))
+        return rc;
     conn_rcpt(p->s->conn, argv && argv[0] ? argv[0] : "", answered(p, STAGE_RCPT), &d);
-    return answer(ctx, p, STAGE_RCPT, &d);
+    return poison_leave(p, answer(ctx, p, STAGE_RCPT, &d));
 }
 
 static sfsistat cb_data(SMFICTX *ctx)
 {
     struct priv *p = priv_get(ctx);
     struct decision d;
+    sfsistat rc;
 
     if (p == NULL)
         return no_session(ctx, STAGE_DATA);
     note_queue_id(ctx, p->s);
+    if (poison_enter(ctx, p, STAGE_DATA, &rc))
+        return rc;
     conn_data(p->s->conn, &d);
-    return answer(ctx, p, STAGE_DATA, &d);
+    return poison_leave(p, answer(ctx, p, STAGE_DATA, &d));
 }
 
 static sfsistat cb_header(SMFICTX *ctx, char *name, char *value)
 {
     struct priv *p = priv_get(ctx);
     struct decision d;
+    sfsistat rc;
 
     if (p == NULL)
         return no_session(ctx, STAGE_HEADER);
+    poison_msg_fold(&p->pm, 'H', name ? name : "", name ? strlen(name) : 0);
+    poison_msg_fold(&p->pm, 'V', value ? value : "", value ? strlen(value) : 0);
+    if (poison_enter(ctx, p, STAGE_HEADER, &rc))
+        return rc;
     conn_header(p->s->conn, name ? name : "", value ? value : "", answered(p, STAGE_HEADER), &d);
-    return answer(ctx, p, STAGE_HEADER, &d);
+    return poison_leave(p, answer(ctx, p, STAGE_HEADER, &d));
 }
 
 static sfsistat cb_eoh(SMFICTX *ctx)
 {
     struct priv *p = priv_get(ctx);
     struct decision d;
+    sfsistat rc;
 
     if (p == NULL)
         return no_session(ctx, STAGE_EOH);
     note_queue_id(ctx, p->s);
+    if (poison_enter(ctx, p, STAGE_EOH, &rc))
+        return rc;
     conn_eoh(p->s->conn, &d);
-    return answer(ctx, p, STAGE_EOH, &d);
+    return poison_leave(p, answer(ctx, p, STAGE_EOH, &d));
 }
 
 /* Body chunks go to DKIM only; a failure waits in the engine for end of message. */
 static sfsistat cb_body(SMFICTX *ctx, unsigned char *data, size_t len)
 {
     struct priv *p = priv_get(ctx);
+    sfsistat rc;
 
     if (p == NULL)
         return no_session(ctx, STAGE_EOM);
+    if (poison_enter(ctx, p, STAGE_EOM, &rc))
+        return p->body_noreply ? SMFIS_NOREPLY : rc;
     conn_body(p->s->conn, data, len);
-    return p->body_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+    return poison_leave(p, p->body_noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE);
 }
 
 /* Add, insert or change a header. With SMFIP_HDR_LEADSPC the MTA stores
@@ -346,6 +422,10 @@ static sfsistat cb_eom(SMFICTX *ctx)
     if (p == NULL)
         return no_session(ctx, STAGE_EOM);
     note_queue_id(ctx, p->s);
+    if (poison_enter(ctx, p, STAGE_EOM, &rc)) {
+        poison_msg_end(&p->pm);
+        return rc;
+    }
     conn_eom(p->s->conn, &d, &edits, &nedits);
     rc = answer(ctx, p, STAGE_EOM, &d);
     if (nedits > 0 && conn_flow(p->s->conn)->effects_dropped > 0)
@@ -357,11 +437,13 @@ static sfsistat cb_eom(SMFICTX *ctx)
             decision_internal_error(&d, "the MTA refused a header edit");
             rc = verdict_answer(ctx, p->s, STAGE_EOM, &d, true);
             conn_end_message(p->s->conn, &d);
+            poison_msg_end(&p->pm);
             return rc;
         }
         log_edit(p->s, &edits[i]);
     }
     conn_end_message(p->s->conn, NULL);
+    poison_msg_end(&p->pm);
     return rc;
 }
 
@@ -373,6 +455,7 @@ static sfsistat cb_abort(SMFICTX *ctx)
         note_queue_id(ctx, p->s);
         conn_abort(p->s->conn);
         session_new_message(p->s);
+        poison_msg_end(&p->pm);
     }
     return SMFIS_CONTINUE;
 }
@@ -382,6 +465,7 @@ static sfsistat cb_close(SMFICTX *ctx)
     struct priv *p = smfi_getpriv(ctx);
 
     if (p != NULL) {
+        poison_msg_release(&p->pm);
         session_free(p->s);
         free(p);
         smfi_setpriv(ctx, NULL);

@@ -33,6 +33,7 @@
 #include "milter/mta_notes.h"
 #include "milter/notify.h"
 #include "milter/options.h"
+#include "milter/poison.h"
 #include "milter/privdrop.h"
 #include "milter/records.h"
 #include "milter/rules_holder.h"
@@ -491,6 +492,9 @@ int main(int argc, char **argv)
     log_info("mxguard %s serving %s on %s as uid %ld (%u rules)", PACKAGE_VERSION, o.config,
              o.socket, (long)getuid(), ruleset_rule_count(rs));
 
+    /* Shared with every filter process, and outliving each: mapped before the first fork. */
+    if (poison_init(POISON_SLOTS, POISON_SUSPECTS, (unsigned)o.poison_crashes, &error) < 0)
+        log_warnx("%s: the poison-message guard is off", error);
     {
         struct supervisor_limits lim = { o.restart_max, o.restart_window };
         rc = supervisor_run(&lim, filter_main, &o);

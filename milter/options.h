@@ -30,6 +30,7 @@ struct options {
     bool allow_root;
     int restart_max;        /* restarts allowed within restart_window seconds */
     int restart_window;
+    int poison_crashes;     /* a message in flight at this many filter crashes is held (451) */
     int milter_timeout;     /* seconds libmilter waits on the MTA */
     const char *test_session; /* client address for --test-session */
     const char *test_client_name;

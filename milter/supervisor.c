@@ -7,6 +7,11 @@
  * a restarted child serves the same socket and connections made while no
  * child runs wait in the listen queue instead of failing.
  *
+ * A filter that dies while its callbacks work on messages has each of
+ * those messages charged one crash by the poison guard (milter/poison.c,
+ * which holds a message charged at --poison-crashes crashes); only a death
+ * the guard cannot attribute counts towards the crash-loop limit.
+ *
  * It must never give up on a filter that crashes (a crash loop backs off
  * and keeps restarting, logged at err), and neither process may outlive
  * the other: the filter gets SIGTERM when the supervisor dies
@@ -29,6 +34,7 @@
 
 #include "milter/log.h"
 #include "milter/notify.h"
+#include "milter/poison.h"
 
 #define STOP_GRACE_SECONDS 30
 #define BACKOFF_MIN_SECONDS 1
@@ -126,20 +132,50 @@ static int next_delay(int delay, int looping)
     return delay * 2 > BACKOFF_MAX_SECONDS ? BACKOFF_MAX_SECONDS : delay * 2;
 }
 
+static void death_text(int status, char *how, size_t size)
+{
+    if (WIFSIGNALED(status))
+        snprintf(how, size, "died of signal %d", WTERMSIG(status));
+    else
+        snprintf(how, size, "exited with status %d", WEXITSTATUS(status));
+}
+
 /* One loud line per death: how it ended and when the next filter starts. */
 static void log_death(pid_t pid, int status, int looping, const struct supervisor_limits *lim, int delay)
 {
     char how[64];
 
-    if (WIFSIGNALED(status))
-        snprintf(how, sizeof how, "died of signal %d", WTERMSIG(status));
-    else
-        snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
+    death_text(status, how, sizeof how);
     if (looping)
         log_errx("filter process %ld %s; crash loop (more than %d deaths within %d seconds): "
                  "restarting it in %d s", (long)pid, how, lim->max_restarts, lim->window, delay);
     else
         log_errx("filter process %ld %s; restarting it in %d s", (long)pid, how, delay);
+}
+
+/*
+ * A filter that died of a signal, or exited with a status other than 0 and
+ * SUPERVISOR_EXIT_FATAL, while callbacks were working on messages: each of
+ * those messages is charged one crash (milter/poison.c). Returns how many;
+ * 0 when the poison guard cannot attribute the death.
+ */
+static unsigned charge_death(int status)
+{
+    if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0))
+        return poison_charge_crash(time(NULL));
+    poison_clear_slots();
+    return 0;
+}
+
+/* A death the poison guard attributed to the messages in flight: loud, but no crash loop. */
+static void log_charged_death(pid_t pid, int status, unsigned charged)
+{
+    char how[64];
+
+    death_text(status, how, sizeof how);
+    log_errx("filter process %ld %s while working on %u message%s (each charged one crash by the "
+             "poison guard; not counted towards --restart-limit); restarting it in %d s", (long)pid, how,
+             charged, charged == 1 ? "" : "s", BACKOFF_MIN_SECONDS);
 }
 
 /* Sleep delay seconds, still answering signals. Returns 1 if asked to stop. */
@@ -178,7 +214,8 @@ int supervisor_run(const struct supervisor_limits *lim, int (*child_main)(void *
     signal_set(&set);
     sigprocmask(SIG_BLOCK, &set, NULL);
     for (;;) {
-        int status = 0, looping;
+        int status = 0, looping, wait;
+        unsigned charged;
         pid_t pid = start_child(child_main, arg);
 
         if (pid < 0 || wait_child(pid, &status, &set)) {
@@ -190,12 +227,19 @@ int supervisor_run(const struct supervisor_limits *lim, int (*child_main)(void *
             free(times);
             return 1;
         }
-        looping = too_many(times, lim->max_restarts, lim->window);
-        delay = next_delay(delay, looping);
-        log_death(pid, status, looping, lim, delay);
+        if ((charged = charge_death(status)) > 0) {
+            /* Attributed: not a crash loop's death; the backoff stays where it was. */
+            log_charged_death(pid, status, charged);
+            looping = 0;
+            wait = BACKOFF_MIN_SECONDS;
+        } else {
+            looping = too_many(times, lim->max_restarts, lim->window);
+            wait = delay = next_delay(delay, looping);
+            log_death(pid, status, looping, lim, delay);
+        }
         notify_status(looping ? "filter process in a crash loop; restarting it with backoff"
                               : "filter process died; starting a new one");
-        if (pause_before_restart(delay, &set)) {
+        if (pause_before_restart(wait, &set)) {
             free(times);
             return 0;
         }

@@ -17,7 +17,9 @@ struct supervisor_limits {
  * Forks child_main(arg) and waits. SIGHUP and SIGUSR1 are passed on to the
  * child as SIGUSR1 (reload); SIGTERM and SIGINT stop the child and return
  * 0. A child that dies is restarted after 1 s, or in a crash loop after a
- * pause doubled at each death up to 60 s. Returns 1 only when the child
+ * pause doubled at each death up to 60 s. A death the poison guard
+ * attributes to the messages in flight (milter/poison.h) is restarted
+ * after 1 s and does not count towards the crash loop. Returns 1 only when the child
  * fails fatally (SUPERVISOR_EXIT_FATAL) or cannot be forked.
  */
 int supervisor_run(const struct supervisor_limits *lim, int (*child_main)(void *), void *arg);

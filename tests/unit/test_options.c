@@ -104,6 +104,7 @@ static void test_defaults(void **state)
     assert_int_equal(p.o.umask, 0117);
     assert_int_equal(p.o.restart_max, 5);
     assert_int_equal(p.o.restart_window, 60);
+    assert_int_equal(p.o.poison_crashes, 3);
     assert_int_equal(p.o.milter_timeout, 7210);
     assert_int_equal(p.o.dns.mode, DNS_MODE_SYSTEM);
     assert_int_equal(p.o.dns.query_timeout_ms, 5000);
@@ -258,6 +259,8 @@ static const struct bad_case {
     {{"--restart-limit", "0/60"},
      "mxguard: --restart-limit: expected N/SECONDS like 5/60, found \"0/60\"\n" TRY},
     {{"--restart-limit", "5"}, "mxguard: --restart-limit: expected N/SECONDS like 5/60, found \"5\"\n" TRY},
+    {{"--poison-crashes", "0"}, "mxguard: --poison-crashes: expected 1 to 100, found \"0\"\n" TRY},
+    {{"--poison-crashes", "101"}, "mxguard: --poison-crashes: expected 1 to 100, found \"101\"\n" TRY},
     {{"--milter-timeout", "86401"},
      "mxguard: --milter-timeout: expected seconds (1 to 86400), found \"86401\"\n" TRY},
     {{"--macro", "novalue"}, "mxguard: --macro: expected NAME=VALUE (at most 32), found \"novalue\"\n" TRY},
@@ -362,6 +365,7 @@ static const char *const documented[] = {
     "--umask MODE",
     "--allow-root",
     "--restart-limit N/SECONDS",
+    "--poison-crashes N",
     "--milter-timeout SECONDS",
     "--test-session ADDR",
     "--client-name NAME",
