@@ -212,14 +212,16 @@ static void b_fuzzstr(struct fz *f, struct buf *b, bool nul_ok)
     } /* how == 9: empty */
 }
 
-/* A packet of strings, each with its terminating NUL. */
-static void packet_strings(struct fz *f, char cmd, unsigned nstr)
+/* A packet of strings, each with its terminating NUL; with nuls, NUL
+   bytes inside them too, and a third of them without their terminator. */
+static void strings_packet(struct fz *f, char cmd, unsigned nstr, bool nuls)
 {
     struct buf b = { 0 };
 
     for (unsigned i = 0; i < nstr; i++) {
-        b_fuzzstr(f, &b, false);
-        b_add(&b, "", 1);
+        b_fuzzstr(f, &b, nuls);
+        if (!nuls || below(f, 3))
+            b_add(&b, "", 1);
     }
     packet(f, cmd, b.p ? b.p : "", b.len);
     free(b.p);
@@ -351,24 +353,9 @@ static void case_macros(struct fz *f)
         packet(f, SMFIC_MACRO, "", 0); /* no stage at all */
     connect_packet(f, "client.example", SMFIA_INET, "203.0.113.5");
     macro_packet(f, SMFIC_MAIL, below(f, 5));
-    packet_strings(f, SMFIC_MAIL, 1);
+    strings_packet(f, SMFIC_MAIL, 1, false);
     macro_packet(f, SMFIC_RCPT, below(f, 5));
-    packet_strings(f, SMFIC_RCPT, 1);
-}
-
-/* Strings with NUL bytes inside, strings without their terminator, packets with no data. */
-static void nul_packet(struct fz *f, char cmd)
-{
-    struct buf b = { 0 };
-    unsigned n = below(f, 4);
-
-    for (unsigned i = 0; i < n; i++) {
-        b_fuzzstr(f, &b, true);
-        if (below(f, 3))
-            b_add(&b, "", 1);
-    }
-    packet(f, cmd, b.p ? b.p : "", b.len);
-    free(b.p);
+    strings_packet(f, SMFIC_RCPT, 1, false);
 }
 
 static void case_nuls(struct fz *f)
@@ -378,7 +365,7 @@ static void case_nuls(struct fz *f)
     negotiate(f);
     connect_packet(f, below(f, 2) ? "cli\0ent" : "", SMFIA_INET, "203.0.113.5");
     for (unsigned i = 0, n = 2 + below(f, 10); i < n; i++)
-        nul_packet(f, cmds[below(f, sizeof cmds - 1)]);
+        strings_packet(f, cmds[below(f, sizeof cmds - 1)], below(f, 4), true);
 }
 
 static void case_bad_connect(struct fz *f)
@@ -391,22 +378,19 @@ static void case_bad_connect(struct fz *f)
     if (below(f, 4) == 0)
         family = (char)rnd(f);
     negotiate(f);
+    b_fuzzstr(f, &b, false);
+    b_add(&b, "", 1);
     if (below(f, 3) == 0) { /* cut after the family, or after the port */
-        b_fuzzstr(f, &b, false);
-        b_add(&b, "", 1);
         b_add(&b, &family, 1);
         b_add(&b, "\0\x19", below(f, 3));
         packet(f, SMFIC_CONNECT, b.p, b.len);
-        free(b.p);
     } else {
-        b_fuzzstr(f, &b, false);
-        b_add(&b, "", 1);
         connect_packet(f, b.p, family, addrs[below(f, sizeof addrs / sizeof addrs[0])]);
-        free(b.p);
     }
-    packet_strings(f, SMFIC_HELO, 1);
-    packet_strings(f, SMFIC_MAIL, 1 + below(f, 3));
-    packet_strings(f, SMFIC_RCPT, 1);
+    free(b.p);
+    strings_packet(f, SMFIC_HELO, 1, false);
+    strings_packet(f, SMFIC_MAIL, 1 + below(f, 3), false);
+    strings_packet(f, SMFIC_RCPT, 1, false);
 }
 
 static void case_unknown_commands(struct fz *f)
@@ -416,7 +400,7 @@ static void case_unknown_commands(struct fz *f)
         char cmd = (char)rnd(f);
         if (below(f, 3) == 0)
             cmd = SMFIC_UNKNOWN;
-        nul_packet(f, cmd);
+        strings_packet(f, cmd, below(f, 4), true);
     }
 }
 
@@ -449,7 +433,7 @@ static void address_packet(struct fz *f, char cmd)
     struct buf b = { 0 };
 
     if (below(f, 2)) {
-        packet_strings(f, cmd, 1 + below(f, cmd == SMFIC_MAIL ? 4 : 2));
+        strings_packet(f, cmd, 1 + below(f, cmd == SMFIC_MAIL ? 4 : 2), false);
         return;
     }
     b_str0(&b, good[cmd == SMFIC_MAIL ? below(f, 4) * (below(f, 2) ? 0 : 1) : 1 + below(f, 2)]);
@@ -474,18 +458,18 @@ static void send_step(struct fz *f, enum step s)
         if (below(f, 2))
             packet(f, SMFIC_HELO, "mail.outside.example", 21);
         else
-            packet_strings(f, SMFIC_HELO, 1);
+            strings_packet(f, SMFIC_HELO, 1, false);
         break;
     case S_MAIL: address_packet(f, SMFIC_MAIL); break;
     case S_RCPT: address_packet(f, SMFIC_RCPT); break;
     case S_DATA: packet(f, SMFIC_DATA, "", 0); break;
-    case S_HEADER: packet_strings(f, SMFIC_HEADER, 2); break;
+    case S_HEADER: strings_packet(f, SMFIC_HEADER, 2, false); break;
     case S_EOH: packet(f, SMFIC_EOH, "", 0); break;
     case S_BODY: body_packet(f); break;
     case S_EOM: packet(f, SMFIC_BODYEOB, "", 0); break;
     case S_ABORT: packet(f, SMFIC_ABORT, "", 0); break;
     case S_QUIT_NC: packet(f, SMFIC_QUIT_NC, "", 0); break;
-    case S_UNKNOWN: packet_strings(f, SMFIC_UNKNOWN, 1); break;
+    case S_UNKNOWN: strings_packet(f, SMFIC_UNKNOWN, 1, false); break;
     case S_QUIT: packet(f, SMFIC_QUIT, "", 0); break;
     case S_COUNT: break;
     }
