@@ -1,6 +1,10 @@
 /*
  * log.c: one line per event, to syslog (facility mail) or to stderr in the
  * foreground. Safe from any thread: each line is written with one call.
+ *
+ * Must never write a line break or other control byte it was handed: a
+ * header value's folding (CR, LF, TAB) or anything else that slipped past
+ * logfmt is written \xHH, so one event is one line in either mode.
  */
 #include "milter/log.h"
 
@@ -37,9 +41,51 @@ int log_verbosity(void)
     return verbosity;
 }
 
-/* One line, with mxguard's own text after ": " when suffix is given. */
-static void write_line(int prio, const char *msg, const char *suffix)
+/* Room for a record line (8 KB) and its stamp; a longer line is cut, and says so. */
+#define LOG_LINE_MAX 8400
+
+static bool control_byte(unsigned char c)
 {
+    return c < 0x20 || c == 0x7f;
+}
+
+/* in, with every control byte written \xHH, in out; in itself when it has none. */
+static const char *one_line(const char *in, char *out, size_t outsz)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *p = in;
+    size_t o = 0;
+
+    while (*p != '\0' && !control_byte((unsigned char)*p))
+        p++;
+    if (*p == '\0')
+        return in;
+    for (p = in; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (o + 8 >= outsz) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (control_byte(c)) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* One line, with mxguard's own text after ": " when suffix is given. */
+static void write_line(int prio, const char *raw, const char *suffix)
+{
+    char clean[LOG_LINE_MAX];
+    const char *msg = one_line(raw, clean, sizeof clean);
+
     if (use_stderr) {
         char stamp[32];
         time_t now = time(NULL);

@@ -2,7 +2,9 @@
  * test_logfmt.c: values in log lines (milter/logfmt.c) against hostile
  * text, each line parsed back by the grammar mxguard(8) documents
  * (milter/kvparse.c) into exactly the fields that were written; and the
- * parser's strictness: a line that breaks the grammar is an error.
+ * parser's strictness: a line that breaks the grammar is an error. And
+ * the log itself (milter/log.c): a line break handed to it, such as the
+ * folding of a header value, never starts a second line.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +16,10 @@
 
 #include <cmocka.h>
 
+#include <unistd.h>
+
 #include "milter/kvparse.h"
+#include "milter/log.h"
 #include "milter/logfmt.h"
 
 /* A line as kvparse reads it: n fields, or -1 where it breaks the grammar. */
@@ -257,6 +262,84 @@ static void test_small_buffer_writes_nothing_unescaped(void **state)
     assert_string_equal(logfmt_str("x rule=forged", out, sizeof out), "\"\"");
 }
 
+/* What log.c wrote to stderr while fn ran, in out. */
+static void capture_stderr(void (*fn)(void), char *out, size_t outsz)
+{
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    size_t n;
+
+    assert_non_null(tmp);
+    assert_true(saved >= 0);
+    fflush(stderr);
+    assert_true(dup2(fileno(tmp), 2) == 2);
+    fn();
+    fflush(stderr);
+    assert_true(dup2(saved, 2) == 2);
+    close(saved);
+    rewind(tmp);
+    n = fread(out, 1, outsz - 1, tmp);
+    out[n] = '\0';
+    fclose(tmp);
+}
+
+/* Header effects as log_edit wrote them before values went through logfmt,
+   and a record line: the folding of an Authentication-Results value. */
+static void log_folded_lines(void)
+{
+    log_info("session=1 effect=authentication-results header=Authentication-Results value=%s",
+             "mx.example.org;\n\tspf=pass smtp.mailfrom=a@outside.example;\r\n\tdkim=none");
+    log_warnx("Received-SPF: %s", "pass (mx.example.org: domain of a@outside.example\n\tdesignates 203.0.113.5)");
+    log_info_line("record=message session=1 helo=x\ninjected=1");
+}
+
+static void count_lines(const char *text, unsigned *lines, unsigned *breaks)
+{
+    *lines = *breaks = 0;
+    for (const char *p = text; *p != '\0'; p++) {
+        if (*p == '\n' && p[1] != '\0' && strncmp(p + 1, "20", 2) != 0 && strncmp(p + 1, "mxguard", 7) != 0)
+            (*breaks)++; /* a line that does not start like one of ours: a record spread over two */
+        *lines += *p == '\n';
+    }
+}
+
+static void test_log_folding_stays_on_one_line_foreground(void **state)
+{
+    char out[8192];
+    unsigned lines, breaks;
+
+    (void)state;
+    log_open("mxguard", true, 0);
+    capture_stderr(log_folded_lines, out, sizeof out);
+    count_lines(out, &lines, &breaks);
+    assert_int_equal(lines, 3);
+    assert_int_equal(breaks, 0);
+    assert_null(strchr(out, '\r'));
+    assert_null(strchr(out, '\t'));
+    assert_non_null(strstr(out, "value=mx.example.org;\\x0a\\x09spf=pass smtp.mailfrom=a@outside.example;"
+                                "\\x0d\\x0a\\x09dkim=none\n"));
+    assert_non_null(strstr(out, "helo=x\\x0ainjected=1\n"));
+}
+
+/* Syslog mode copies its lines to stderr until the daemon detaches: the same one line each. */
+static void test_log_folding_stays_on_one_line_syslog(void **state)
+{
+    char out[8192];
+    unsigned lines, breaks;
+
+    (void)state;
+    log_open("mxguard-test", false, 0);
+    log_tee_stderr(true);
+    capture_stderr(log_folded_lines, out, sizeof out);
+    log_tee_stderr(false);
+    log_open("mxguard", true, 0);
+    count_lines(out, &lines, &breaks);
+    assert_int_equal(lines, 3);
+    assert_int_equal(breaks, 0);
+    assert_non_null(strstr(out, "mxguard: Received-SPF: pass (mx.example.org: domain of a@outside.example"
+                                "\\x0a\\x09designates 203.0.113.5)\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +350,8 @@ int main(void)
         cmocka_unit_test(test_bare_when_safe),
         cmocka_unit_test(test_long_values_are_cut_and_say_so),
         cmocka_unit_test(test_small_buffer_writes_nothing_unescaped),
+        cmocka_unit_test(test_log_folding_stays_on_one_line_foreground),
+        cmocka_unit_test(test_log_folding_stays_on_one_line_syslog),
     };
     return cmocka_run_group_tests_name("logfmt", tests, NULL, NULL);
 }
