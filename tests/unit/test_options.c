@@ -349,7 +349,8 @@ static void test_repeatable_options_have_bounds(void **state)
 
 /* The options --help lists: names and letters stay as admins' scripts know them. */
 static const char *const documented[] = {
-    "-c, --config FILE",
+    "-c, --rules FILE",
+    "-C, --conf FILE",
     "-p, --socket SPEC",
     "-f, --foreground",
     "-n, --check",
