@@ -95,13 +95,14 @@ static int parse_line(char *s, struct conffile_line *l, conffile_fn *fn, void *c
     while (blank(*p))
         p++;
     if (*p != '=') {
+        char found = *p;
         *end = '\0';
-        if (*p == '\0')
+        if (found == '\0')
             fprintf(err, "%s:%u:%u: expected '=' after \"%s\", found the end of the line\n", l->file,
                     l->line, (unsigned)(p - s) + 1, name);
         else
             fprintf(err, "%s:%u:%u: expected '=' after \"%s\", found '%c'\n", l->file, l->line,
-                    (unsigned)(p - s) + 1, name, *p);
+                    (unsigned)(p - s) + 1, name, found);
         return -1;
     }
     *end = '\0';

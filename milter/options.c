@@ -607,12 +607,12 @@ static int file_line(void *ctx, const struct conffile_line *l)
     if (d == NULL || d->hidden)
         return unknown_name(l);
     if (d->command_only) {
-        fprintf(stderr, "%s:%u:%u: \"%s\" is no setting: give it on the command line (--%s)\n", l->file,
-                l->line, l->name_col, l->name, l->name);
+        fprintf(stderr, "%s:%u:%u: \"%s\" cannot be set in the settings file: it is a command-line option (--%s)\n",
+                l->file, l->line, l->name_col, l->name, l->name);
         return -1;
     }
     if (!d->repeatable && (first = given_in_file(o, d)) != NULL) {
-        fprintf(stderr, "%s:%u:%u: \"%s\" is set twice: here and at %s:%u:%u (only dns and store add up)\n",
+        fprintf(stderr, "%s:%u:%u: \"%s\" is set twice: here and at %s:%u:%u (only dns and store may be given more than once)\n",
                 l->file, l->line, l->name_col, l->name, l->file, first->line, first->col);
         return -1;
     }
@@ -630,26 +630,26 @@ static int file_line(void *ctx, const struct conffile_line *l)
 
 /* ---- -n -v ------------------------------------------------------------------------- */
 
-static void print_setting(FILE *out, const struct options *o, const struct option_setting *s)
+/* "name = value", commented out for a default, then "# origin" in its column. */
+static void print_line(FILE *out, bool commented, const char *name, const char *value, const char *origin,
+                       unsigned line, const char *implied_by)
 {
-    const char *name = descs[s->row].name;
-    int n = fprintf(out, "%s%s = %s", s->from == OPTION_FROM_DEFAULT ? "#" : "", name,
-                    s->value != NULL ? s->value : "yes");
+    int n = fprintf(out, "%s%s =%s%s", commented ? "#" : "", name, *value ? " " : "", value);
 
     fprintf(out, "%*s# ", n < 47 ? 48 - n : 1, "");
-    if (s->from == OPTION_FROM_DEFAULT)
-        fputs("default", out);
-    else if (s->from == OPTION_FROM_FILE)
-        fprintf(out, "%s:%u", o->conf, s->line);
+    if (line > 0)
+        fprintf(out, "%s:%u", origin, line);
     else
-        fputs("command line", out);
-    if (s->implied_by != NULL)
-        fprintf(out, ", by %s", s->implied_by);
+        fputs(origin, out);
+    if (implied_by != NULL)
+        fprintf(out, ", by %s", implied_by);
     fputc('\n', out);
 }
 
 void options_print_settings(const struct options *o, FILE *out)
 {
+    static const char *const from[] = { "default", NULL, "command line" };
+
     if (o->conf_read)
         fprintf(out, "# settings in force: %s, then the command line\n", o->conf);
     else
@@ -657,17 +657,17 @@ void options_print_settings(const struct options *o, FILE *out)
     for (size_t i = 0; i < NDESCS; i++) {
         const struct option_desc *d = &descs[i];
         int shown = 0;
-        if (d->command_only)
-            continue;
-        for (int j = 0; j < o->nsettings; j++)
-            if (o->settings[j].row == (int)i) {
-                print_setting(out, o, &o->settings[j]);
-                shown++;
-            }
-        if (shown == 0 && d->arg == NULL)
-            fprintf(out, "#%s = no%*s# default\n", d->name, 44 - (int)strlen(d->name), "");
-        else if (shown == 0)
-            fprintf(out, "#%s =%*s# not set\n", d->name, 45 - (int)strlen(d->name), "");
+        for (int j = 0; !d->command_only && j < o->nsettings; j++) {
+            const struct option_setting *s = &o->settings[j];
+            if (s->row != (int)i)
+                continue;
+            print_line(out, s->from == OPTION_FROM_DEFAULT, d->name, s->value != NULL ? s->value : "yes",
+                       s->from == OPTION_FROM_FILE ? o->conf : from[s->from], s->line, s->implied_by);
+            shown++;
+        }
+        if (!d->command_only && shown == 0)
+            print_line(out, true, d->name, d->arg == NULL ? "no" : "", d->arg == NULL ? "default" : "not set", 0,
+                       NULL);
     }
 }
 
