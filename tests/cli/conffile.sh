@@ -24,7 +24,7 @@ check "mxguard(8) describes every option of the table (and --config, the old nam
 # between PAGE's '.\" NAME: begin' and '.\" NAME: end': the option names it lists, sorted
 listed() {
     sed -n "/^\\.\\\\\" $2: begin/,/^\\.\\\\\" $2: end/p" "$1" | grep -v '^\.\\"' |
-        sed -n 's/^\.BR* //p' | sed 's/^(//; s/\\-/-/g; s/^--//; s/[ ,;.]*$//; s/ .*//' | sort
+        sed -n 's/^\.\(B\|BR\|RB\) //p' | sed 's/^( *//; s/\\-/-/g; s/^--//; s/[ ,;.)]*$//; s/ .*//' | sort
 }
 awk '$2 == "command" { print $1 }' "$T/options" | sort >"$T/command-only"
 awk '$2 == "file" { print $1 }' "$T/options" | sort >"$T/settings"
