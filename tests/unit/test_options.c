@@ -202,6 +202,12 @@ static void test_each_option_sets_its_field(void **state)
     assert_int_equal(p.o.dns_budget_ms, 300);
     assert_false(p.o.dns_given); /* timeouts alone ask for no DNS */
     assert_int_equal(p.o.dns.mode, DNS_MODE_SYSTEM);
+    /* The rule file's name, and its old one. */
+    parse(&p, "--rules", "new.rules", NULL);
+    assert_string_equal(p.o.config, "new.rules");
+    parse(&p, "--config=old.rules", NULL);
+    assert_int_equal(p.result, OPTIONS_RUN);
+    assert_string_equal(p.o.config, "old.rules");
     /* The largest --later: ten years of seconds, kept in a long. */
     parse(&p, "--later", "316224000", NULL);
     assert_int_equal(p.result, OPTIONS_RUN);
