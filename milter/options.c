@@ -61,7 +61,7 @@ static int report(const struct option_desc *d, const char *fmt, ...) __attribute
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* clang-format off */
-/* One option a row: getopt_long's tables, the defaults and --help come from here. */
+/* One option a row: getopt_long's tables, the settings file's names, the defaults and --help come from here. */
 static const struct option_desc descs[] = {
     {.name = "rules", .letter = 'c', .arg = "FILE", .default_text = OPTIONS_DEFAULT_CONFIG,
      .doc = "rule file (default %s); --config is its old name", .set = set_string, FIELD(config),
