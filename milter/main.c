@@ -62,11 +62,17 @@ static struct ruleset *load_rules(const char *path, bool quiet_ok)
     return rs;
 }
 
+/* -n: the settings file was checked with the options; -v prints what they came to. */
 static int run_check(const struct options *o)
 {
-    struct ruleset *rs = load_rules(o->config, false);
+    struct ruleset *rs;
 
-    if (rs == NULL)
+    if (o->verbose) {
+        options_print_settings(o, stdout);
+        putchar('\n');
+        fflush(stdout);
+    }
+    if ((rs = load_rules(o->config, false)) == NULL)
         return 1;
     /* Notices, not errors: what postfix and sendmail make of these rules. */
     mta_notes_print(rs, o->config, stdout);
@@ -445,6 +451,7 @@ int main(int argc, char **argv)
     switch (options_parse(argc, argv, &o)) {
     case OPTIONS_EXIT_OK: return 0;
     case OPTIONS_USAGE: return 2;
+    case OPTIONS_BAD_CONF: return 1; /* as for a broken rule file */
     case OPTIONS_RUN: break;
     }
     if (o.summary || o.check || o.test_session != NULL || o.stats)

@@ -1,21 +1,38 @@
 /*
- * options.h: command-line options, each described once in a table
+ * options.h: the daemon's options, each described once in a table
  * (options.c: name, letter, argument, default, help line, setter) that
- * drives getopt_long, the defaults and --help.
+ * drives getopt_long, the settings file (mxguard.conf(5)), the defaults,
+ * --help and the settings -n -v prints.
  */
 #ifndef MXG_MILTER_OPTIONS_H
 #define MXG_MILTER_OPTIONS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "policy/dns/dns.h"
 
 #define OPTIONS_DEFAULT_SOCKET "unix:/run/mxguard/mxguard.sock"
 #define OPTIONS_DEFAULT_CONFIG SYSCONFDIR "/mxguard/mxguard.rules"
+#define OPTIONS_DEFAULT_CONF SYSCONFDIR "/mxguard/mxguard.conf"
+
+enum option_from { OPTION_FROM_DEFAULT, OPTION_FROM_FILE, OPTION_FROM_COMMAND };
+
+/* A setting in force and where it came from (a row of the table that the file may set). */
+struct option_setting {
+    int row;               /* the option's row in options.c's table */
+    enum option_from from;
+    unsigned line, col;    /* OPTION_FROM_FILE: the name's position in o->conf */
+    const char *value;     /* as written; NULL: a flag given on the command line */
+    const char *implied_by; /* NULL, or the option whose setting set this one too (dns: dns-mode) */
+};
+#define OPTIONS_SETTINGS_MAX 192
 
 struct options {
-    const char *config;
+    const char *config;     /* the rule file: --rules (-c, --config: its old name) */
+    const char *conf;       /* the settings file: -C, --conf */
+    bool conf_read;         /* it was there and read (the default one may be missing) */
     const char *socket;
     bool foreground;
     bool check;
@@ -53,10 +70,21 @@ struct options {
     int nsummary_files;
     const char *metrics_listen;   /* --metrics-listen ADDR (checked); NULL: no endpoint */
     bool stats;                   /* --stats: print the running daemon's numbers */
+    struct option_setting settings[OPTIONS_SETTINGS_MAX]; /* what -n -v prints */
+    int nsettings;
 };
 
-enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_USAGE };
+/* OPTIONS_BAD_CONF: the settings file has mistakes (printed as FILE:LINE:COL), or -C's cannot be read. */
+enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_USAGE, OPTIONS_BAD_CONF };
 
+/*
+ * Defaults, then the settings file (-C, or the default one if it exists;
+ * not for --summary), then the command line: the command line wins, and a
+ * repeatable option it gives replaces the file's values for it.
+ */
 enum options_result options_parse(int argc, char **argv, struct options *o);
+
+/* Every option the file may set, as a valid mxguard.conf: its value in force and its origin. */
+void options_print_settings(const struct options *o, FILE *out);
 
 #endif

@@ -1,6 +1,7 @@
 #!/bin/bash
 # install.sh: "make install" gives a working "mxguard -n": the default rule
-# file (the gateway rules) and its list files in SYSCONFDIR/mxguard/, the
+# file (the gateway rules), its list files and the settings file
+# (milter/mxguard.conf, its paths made SYSCONFDIR's) in SYSCONFDIR/mxguard/, the
 # example rule files in the documentation, an admin's own files kept, and
 # "make uninstall" removing what it put. Runs "make install" from the build
 # directory into DESTDIR=$T/root.
@@ -25,6 +26,13 @@ done
 for f in "$SRCDIR"/rules/examples/*; do
     check "example ${f##*/} in the documentation" cmp -s "$ROOT$MXG_EXAMPLESDIR/${f##*/}" "$f"
 done
+check "the settings file is installed" test -f "$ETC/mxguard.conf"
+check "... naming the installed rule file" grep -qx "rules = $RULES" "$ETC/mxguard.conf"
+check "... and otherwise the shipped one, its /etc/mxguard/ paths made $MXG_SYSCONFDIR/mxguard/" \
+    sh -c "sed 's|/etc/mxguard/|$MXG_SYSCONFDIR/mxguard/|g' '$SRCDIR/milter/mxguard.conf' | cmp -s - '$ETC/mxguard.conf'"
+"$ROOT$MXG_SBINDIR/mxguard" -n -C "$ETC/mxguard.conf" --rules "$ETC/mxguard.rules" >"$T/out" 2>&1
+check "the installed mxguard -n passes on the installed settings" test $? -eq 0
+sed 's/^/#   /' "$T/out" | head -n 5
 
 "$ROOT$MXG_SBINDIR/mxguard" -n -c "$ETC/mxguard.rules" >"$T/out" 2>&1
 rc=$?
@@ -38,6 +46,7 @@ check "... and on an installed example that includes the gateway rules" test $? 
 grep -e '--config' "$T/help" | sed 's/^/#   /'
 check "mxguard -h names the default rule file $RULES" \
     grep -qF "rule file (default $RULES)" "$T/help"
+check "... and the default settings file" grep -qF "(default $MXG_SYSCONFDIR/mxguard/mxguard.conf;" "$T/help"
 (cd / && "$ROOT$MXG_SBINDIR/mxguard" -n) >"$T/out" 2>&1
 rc=$?
 sed 's/^/#   /' "$T/out" | head -n 5
@@ -50,8 +59,10 @@ fi
 # An admin's files are kept by a second install, and by uninstall.
 echo "# the admin's own line" >>"$ETC/mxguard.rules"
 echo "192.0.2.0/24" >"$ETC/trusted-networks"
+echo "# the admin's own setting" >>"$ETC/mxguard.conf"
 mk install || log_tail
 check "a second install keeps an edited rule file" grep -qx "# the admin's own line" "$ETC/mxguard.rules"
+check "... and an edited settings file" grep -qx "# the admin's own setting" "$ETC/mxguard.conf"
 check "... and an edited list file" grep -qx "192.0.2.0/24" "$ETC/trusted-networks"
 check "... and says so" grep -q "keeping .*/mxguard.rules" "$T/make.log"
 mk uninstall || log_tail
@@ -59,7 +70,8 @@ check "make uninstall removes the binary" test ! -e "$ROOT$MXG_SBINDIR/mxguard"
 check "... and the examples" test ! -e "$ROOT$MXG_EXAMPLESDIR/gateway.rules"
 check "... and the list files still as shipped" test ! -e "$ETC/local-domains" -a ! -e "$ETC/our-names" -a ! -e "$ETC/our-addresses"
 check "... but keeps the edited rule file and list" test -f "$ETC/mxguard.rules" -a -f "$ETC/trusted-networks"
-rm -f "$ETC/mxguard.rules" "$ETC/trusted-networks"
+check "... and the edited settings file" test -f "$ETC/mxguard.conf"
+rm -f "$ETC/mxguard.rules" "$ETC/trusted-networks" "$ETC/mxguard.conf"
 mk install && mk uninstall || log_tail
 find "$ROOT" -type f | sed 's/^/#   left: /'
 check "install then uninstall leaves no file" test -z "$(find "$ROOT" -type f)"

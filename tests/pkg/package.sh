@@ -2,7 +2,8 @@
 # package.sh: the Debian package, as an admin meets it. Builds it with
 # "dpkg-buildpackage -us -uc -b" from a fresh clone of the tree under test,
 # checks it with lintian (no error, no warning), installs it with dpkg -i,
-# checks files, owners and modes, runs "mxguard -n" on the installed rules,
+# checks files, owners and modes, runs "mxguard -n" on the installed
+# configuration (/etc/mxguard/mxguard.conf and the rules it names),
 # starts the installed daemon with the unit's own ExecStart line (as the
 # unit's User=, with NOTIFY_SOCKET as systemd would set it: CI has no
 # systemd as PID 1) and sends a relay probe through a private postfix to
@@ -87,9 +88,11 @@ echo "$conffiles" | sed 's/^/#   conffile /'
 is_conffile() { echo "$conffiles" | grep -qx "$1"; }
 
 check "/usr/sbin/mxguard, root, 0755" is /usr/sbin/mxguard "root:root 755"
-check "mxguard(8) and mxguard.rules(5)" test -f /usr/share/man/man8/mxguard.8.gz -a -f /usr/share/man/man5/mxguard.rules.5.gz
+check "mxguard(8), mxguard.conf(5) and mxguard.rules(5)" test -f /usr/share/man/man8/mxguard.8.gz \
+    -a -f /usr/share/man/man5/mxguard.conf.5.gz -a -f /usr/share/man/man5/mxguard.rules.5.gz
+check "/etc/mxguard/mxguard.conf is the shipped settings" cmp -s /etc/mxguard/mxguard.conf "$SRCDIR/milter/mxguard.conf"
 check "/etc/mxguard/mxguard.rules is the gateway rules" cmp -s /etc/mxguard/mxguard.rules "$SRCDIR/rules/examples/gateway.rules"
-for f in mxguard.rules trusted-networks local-domains our-names our-addresses dkim-keys; do
+for f in mxguard.conf mxguard.rules trusted-networks local-domains our-names our-addresses dkim-keys; do
     check "/etc/mxguard/$f: root, 0644" is "/etc/mxguard/$f" "root:root 644"
     check "... a conffile" is_conffile "/etc/mxguard/$f"
 done
@@ -110,8 +113,13 @@ check "postfix is in group mxguard" sh -c "id -nG postfix | grep -qw mxguard"
 rc=$?
 sed 's/^/#   /' "$T/check.out" | head -n 5
 check "mxguard -n -c /etc/mxguard/mxguard.rules passes" test $rc -eq 0
-setpriv --reuid=mxguard --regid=mxguard --init-groups /usr/sbin/mxguard -n >"$T/check2.out" 2>&1
-check "... and a bare mxguard -n as user mxguard reads it" test $? -eq 0
+setpriv --reuid=mxguard --regid=mxguard --init-groups /usr/sbin/mxguard -n -v >"$T/check2.out" 2>&1
+check "... and a bare mxguard -n -v as user mxguard, on the installed configuration" test $? -eq 0
+sed -n '1,/^$/p' "$T/check2.out" | grep -v '^#' | sed 's/^/#   /'
+check "... reads /etc/mxguard/mxguard.conf" grep -q '^# settings in force: /etc/mxguard/mxguard.conf, then' "$T/check2.out"
+check "... which names the socket in postfix's chroot" \
+    grep -qE '^socket = unix:/var/spool/postfix/mxguard/mxguard.sock +# /etc/mxguard/mxguard.conf:[0-9]+$' "$T/check2.out"
+check "... and the installed rules" grep -q '^/etc/mxguard/mxguard.rules: OK, ' "$T/check2.out"
 
 # --- the unit's ExecStart, as systemd would run it ---------------------------------
 # An admin's edit to a conffile: tests never ask the system's resolver.
@@ -178,9 +186,13 @@ DAEMON_PID=""
 
 # --- reinstall over edited conffiles -------------------------------------------------
 echo "192.0.2.0/24" >>/etc/mxguard/trusted-networks
+echo "authserv-id = mx.example.org" >>/etc/mxguard/mxguard.conf
 dpkg -i "$DEB" >>"$T/dpkg.log" 2>&1
 check "dpkg -i again" test $? -eq 0
 check "an edited conffile survives (trusted-networks)" grep -qx "192.0.2.0/24" /etc/mxguard/trusted-networks
+check "... and mxguard.conf" grep -qx "authserv-id = mx.example.org" /etc/mxguard/mxguard.conf
+/usr/sbin/mxguard -n -v >"$T/check3.out" 2>&1
+check "... whose setting is in force" grep -qE '^authserv-id = mx.example.org +# /etc/mxguard/mxguard.conf:[0-9]+$' "$T/check3.out"
 check "... and /etc/default/mxguard" grep -qx 'MXGUARD_OPTS="--dns=127.0.0.1@9"' /etc/default/mxguard
 dpkg --remove mxguard >>"$T/dpkg.log" 2>&1
 check "dpkg --remove keeps the conffiles and state" test -f /etc/mxguard/trusted-networks -a -d /var/lib/mxguard

@@ -35,8 +35,12 @@ check "Restart=on-failure" test "$(setting Restart)" = on-failure
 check "no capability at all" test -z "$(setting CapabilityBoundingSet)"
 check "ReadWritePaths: the socket and state directories only" \
     test "$(setting ReadWritePaths)" = "/var/spool/postfix/mxguard /var/lib/mxguard"
-check "the socket inside postfix's chroot" \
-    grep -qE '^ExecStart=.* -p unix:/var/spool/postfix/mxguard/mxguard\.sock ' "$UNIT"
+check "ExecStart reads the settings file" \
+    grep -qx 'ExecStart=/usr/sbin/mxguard -C /etc/mxguard/mxguard.conf $MXGUARD_OPTS' "$UNIT"
+check "... which puts the socket inside postfix's chroot" \
+    grep -qx 'socket = unix:/var/spool/postfix/mxguard/mxguard.sock' "$SRCDIR/milter/mxguard.conf"
+check "... and names no user or chroot (the unit starts mxguard as user mxguard, not root)" \
+    sh -c "! grep -qE '^(user|chroot) *=' '$SRCDIR/milter/mxguard.conf'"
 for s in ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes NoNewPrivileges=yes \
     'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' SystemCallFilter=@system-service MemoryDenyWriteExecute=yes; do
     check "$s" grep -qx "$s" "$UNIT"
