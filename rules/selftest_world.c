@@ -104,7 +104,7 @@ int test_world_open(struct test_world *w, const struct ruleset *rs, const struct
         test_world_close(w);
         return -1;
     }
-    w->svc = (struct conn_services){ w->resolver, TEST_DNS_TIMEOUT_MS, &w->auth, &w->state };
+    w->svc = (struct conn_services){ w->resolver, TEST_DNS_TIMEOUT_MS, &w->auth, &w->state, NULL };
     return 0;
 }
 
