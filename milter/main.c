@@ -97,7 +97,7 @@ static int run_check(const struct options *o)
             return 1;
         }
         if (clamd_notice(o, rs) != NULL)
-            printf("notice: %s\n", clamd_notice(o, rs));
+            printf("%s: notice: %s\n", o->config, clamd_notice(o, rs));
     }
     /* Notices, not errors: what postfix and sendmail make of these rules. */
     mta_notes_print(rs, o->config, stdout);
