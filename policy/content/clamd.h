@@ -37,7 +37,13 @@ struct clamd_config {
     socklen_t addrlen;
     int timeout_ms;
     size_t max_stream;              /* bytes; a longer message is an error */
+    /* No clamd: the scanner of a rule file's test world (rules/selftest_world.c),
+       in process, which knows one signature, the EICAR test string as it is. */
+    bool eicar_only;
 };
+
+/* The test world's scanner's name for the EICAR test string. */
+#define CLAMD_EICAR_NAME "Eicar-Test-Signature"
 
 /*
  * Read SPEC (unix:/path, inet:PORT@HOST or inet6:PORT@HOST; HOST a name

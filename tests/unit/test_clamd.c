@@ -375,6 +375,32 @@ static void test_long_reply(void **state)
     clamd_scan_free(s);
 }
 
+/* A rule file's test world: no clamd, the EICAR string found even when split across writes. */
+static void test_eicar_only(void **state)
+{
+    static const char e[] = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    struct clamd_config cfg = { .eicar_only = true };
+    struct clamd_scan *s = clamd_scan_new(&cfg, true);
+
+    assert_int_equal(strlen(e), 68);
+    for (size_t cut = 0; cut <= 68; cut += 17) {
+        clamd_scan_reset(s);
+        clamd_scan_header(s, "Subject", "x", false);
+        clamd_scan_write(s, "\r\nprefix ", 10);
+        clamd_scan_write(s, e, cut);
+        clamd_scan_write(s, e + cut, 68 - cut);
+        assert_int_equal(clamd_scan_finish(s), CLAMD_FOUND);
+        assert_string_equal(clamd_scan_name(s), CLAMD_EICAR_NAME);
+    }
+    clamd_scan_reset(s);
+    clamd_scan_write(s, e, 67); /* one byte short */
+    clamd_scan_write(s, "x", 1);
+    assert_int_equal(clamd_scan_finish(s), CLAMD_CLEAN);
+    clamd_scan_reset(s);
+    assert_int_equal(clamd_scan_finish(s), CLAMD_CLEAN); /* an empty message */
+    clamd_scan_free(s);
+}
+
 static int setup(void **state)
 {
     snprintf(fake.dir, sizeof fake.dir, "/tmp/mxg-clamd.XXXXXX");
@@ -403,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_long_reply),
+        cmocka_unit_test(test_eicar_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
