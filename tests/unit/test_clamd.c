@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "policy/content/clamd.h"
+#include "rules/conn.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -375,6 +376,101 @@ static void test_long_reply(void **state)
     clamd_scan_free(s);
 }
 
+/* --- through the engine (rules/conn.c) ------------------------------------ */
+
+static const char virus_rules[] =
+    "clamd { on-error %s; }\n"
+    "on eom { [virus] reject 554 5.7.1 \"Virus found: %%{virus.name}\" if virus.found; }\n";
+
+static struct conn *engine(const char *on_error, const struct clamd_config *cfg)
+{
+    struct conn_services svc = { .clamd = cfg };
+    char text[256];
+    struct diag diag;
+    struct ruleset *rs;
+    struct conn *c;
+    struct decision d;
+    struct ipaddr ip;
+    const char *error;
+
+    snprintf(text, sizeof text, virus_rules, on_error);
+    diag_init(&diag);
+    rs = ruleset_load_buffer("virus.rules", text, strlen(text), &diag);
+    if (rs == NULL)
+        diag_print(&diag, stderr);
+    diag_free(&diag);
+    assert_non_null(rs);
+    assert_true(ruleset_uses_virus(rs));
+    assert_int_equal(ipaddr_parse("203.0.113.5", &ip), 0);
+    assert_non_null(c = conn_new(rs, &svc, &error));
+    conn_connect(c, "[203.0.113.5]", &ip, &d);
+    return c;
+}
+
+/* One message through the engine, as the MTA passes it; the end-of-message decision in *d. */
+static void engine_message(struct conn *c, struct decision *d)
+{
+    const struct conn_edit *edits;
+    size_t nedits;
+
+    conn_mail(c, "<a@outside.example>", NULL, NULL, true, d);
+    conn_rcpt(c, "<u@example.org>", true, d);
+    conn_data(c, d);
+    conn_header(c, "From", "a@outside.example", true, d);
+    conn_header(c, "Subject", "  two spaces", true, d);
+    conn_eoh(c, d);
+    conn_body(c, (const unsigned char *)"line one\r\n", 10);
+    conn_body(c, (const unsigned char *)"line two\r\n", 10);
+    conn_eom(c, d, &edits, &nedits);
+    conn_end_message(c, NULL);
+}
+
+static void test_engine_streams_the_message(void **state)
+{
+    struct clamd_config cfg = fake_config(2000);
+    struct conn *c = engine("tempfail", &cfg);
+    struct decision d;
+    static const char want[] = "From: a@outside.example\r\nSubject:   two spaces\r\n\r\nline one\r\nline two\r\n";
+
+    /* Headers as received: the MTA ate the space after the colon, and it is put back. */
+    fake_start(FAKE_REPLY, "stream: Win.Test.Agent-1 FOUND");
+    engine_message(c, &d);
+    fake_stop();
+    assert_int_equal(fake.len, strlen(want));
+    assert_memory_equal(fake.data, want, strlen(want));
+    assert_int_equal(d.answer, ACTION_REJECT);
+    assert_string_equal(d.v.code, "554");
+    assert_string_equal(d.v.text, "Virus found: Win.Test.Agent-1");
+    /* The next message on the connection is scanned afresh: clean. */
+    fake_start(FAKE_REPLY, "stream: OK");
+    engine_message(c, &d);
+    fake_stop();
+    assert_int_equal(d.answer, ACTION_CONTINUE);
+    assert_true(fake.ended);
+    conn_free(c);
+}
+
+static void test_engine_on_error(void **state)
+{
+    struct conn *c;
+    struct decision d;
+
+    /* No --clamd: every scan fails. tempfail: 451 4.3.0, said to be the scan. */
+    c = engine("tempfail", NULL);
+    engine_message(c, &d);
+    assert_int_equal(d.answer, ACTION_TEMPFAIL);
+    assert_string_equal(d.v.code, "451");
+    assert_string_equal(d.v.xcode, "4.3.0");
+    assert_non_null(d.why);
+    assert_non_null(strstr(d.why, "clamd scan failed"));
+    conn_free(c);
+    /* skip: the rule does not match, the message goes on. */
+    c = engine("skip", NULL);
+    engine_message(c, &d);
+    assert_int_equal(d.answer, ACTION_CONTINUE);
+    conn_free(c);
+}
+
 /* A rule file's test world: no clamd, the EICAR string found even when split across writes. */
 static void test_eicar_only(void **state)
 {
@@ -430,6 +526,8 @@ int main(void)
         cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_long_reply),
         cmocka_unit_test(test_eicar_only),
+        cmocka_unit_test(test_engine_streams_the_message),
+        cmocka_unit_test(test_engine_on_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
