@@ -326,8 +326,6 @@ void conn_eoh(struct conn *c, struct decision *d)
 {
     long long t0 = monotime_us();
 
-    if (c->env.virus != NULL)
-        clamd_scan_write(c->env.virus, "\r\n", 2); /* the blank line before the body */
     evaluate(c, STAGE_EOH, true, true, d);
     recorded(c, STAGE_EOH, t0, d);
 }
@@ -342,7 +340,7 @@ void conn_body(struct conn *c, const unsigned char *data, size_t len)
         c->failed_why = "the body could not be checked";
     }
     if (c->env.virus != NULL)
-        clamd_scan_write(c->env.virus, data, len);
+        clamd_scan_body(c->env.virus, data, len);
     recorded(c, STAGE_EOM, t0, NULL);
 }
 

@@ -34,6 +34,7 @@ struct clamd_scan {
     long long wait_us;               /* time spent waiting on clamd */
     size_t buflen;
     unsigned char buf[4 + CLAMD_CHUNK]; /* the chunk being filled, after room for its length */
+    bool in_body;                    /* the blank line after the headers was written */
     bool eicar_seen;                 /* cfg->eicar_only: the test string went by */
     size_t tail_len;                 /* ... and the stream's last bytes, to find it across writes */
     char tail[80];
@@ -191,6 +192,7 @@ void clamd_scan_reset(struct clamd_scan *s)
     s->sent = 0;
     s->wait_us = 0;
     s->buflen = 0;
+    s->in_body = false;
     s->eicar_seen = false;
     s->tail_len = 0;
 }
@@ -371,6 +373,17 @@ void clamd_scan_header(struct clamd_scan *s, const char *name, const char *value
     clamd_scan_write(s, "\r\n", 2);
 }
 
+void clamd_scan_body(struct clamd_scan *s, const void *buf, size_t len)
+{
+    if (s == NULL)
+        return;
+    if (!s->in_body) {
+        s->in_body = true;
+        clamd_scan_write(s, "\r\n", 2);
+    }
+    clamd_scan_write(s, buf, len);
+}
+
 /* Read the reply up to its NUL (or clamd's close), within the timeout. */
 static void read_verdict(struct clamd_scan *s)
 {
@@ -426,8 +439,8 @@ enum clamd_verdict clamd_scan_finish(struct clamd_scan *s)
         snprintf(s->name, sizeof s->name, "%s", s->eicar_seen ? CLAMD_EICAR_NAME : "");
         return s->verdict;
     }
-    if (!s->started)
-        clamd_scan_write(s, "\r\n", 2); /* nothing came: scan an empty message */
+    if (!s->in_body)
+        clamd_scan_body(s, "", 0); /* the blank line: a message without a body (or with nothing at all) */
     if (s->verdict == CLAMD_PENDING && (flush_chunk(s) < 0 || send_all(s, end, 4) < 0)) {
         read_verdict(s);
         fail(s, "clamd closed the stream", 0);

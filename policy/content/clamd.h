@@ -86,12 +86,16 @@ void clamd_scan_free(struct clamd_scan *s);
 /* A new message (or an abort): any stream under way is dropped. */
 void clamd_scan_reset(struct clamd_scan *s);
 
-/* Part of the message; the first opens the stream. A failure is kept
-   (the verdict is then CLAMD_ERROR) and later parts are ignored. */
+/* Bytes of the message; the first opens the stream. A failure is kept
+   (the verdict is then CLAMD_ERROR) and later bytes are ignored. */
 void clamd_scan_write(struct clamd_scan *s, const void *buf, size_t len);
 
 /* One header as received: "name:value" or, without its leading space, "name: value". */
 void clamd_scan_header(struct clamd_scan *s, const char *name, const char *value, bool leadspace);
+
+/* A piece of the body; the blank line after the headers is written before
+   the first (or by clamd_scan_finish when there is no body). */
+void clamd_scan_body(struct clamd_scan *s, const void *buf, size_t len);
 
 /* End of message: end the stream and read the verdict (once; later calls return it). */
 enum clamd_verdict clamd_scan_finish(struct clamd_scan *s);

@@ -8,7 +8,9 @@
 #   not scanned ([auth-exempt] comes first);
 # - clamd stopped: the shipped "on-error skip" delivers (unscanned), and
 #   the same rules with "on-error tempfail" answer 451 4.3.0 and deliver
-#   nothing; clamd back: EICAR is refused again.
+#   nothing; clamd back: EICAR is refused again;
+# - rules that read virus.* and nothing of the message else (no DKIM, no
+#   header rules): mxguard still asks postfix for the headers and body.
 . "$SRCDIR/tests/lib/common.sh"
 . "$SRCDIR/tests/lib/postfix.sh"
 . "$SRCDIR/tests/lib/dns.sh"
@@ -98,4 +100,17 @@ send 6 203.0.113.7 eicar
 check "clamd back: EICAR refused again" end_reply 6 "^554 5\.7\.1 Virus found: $EICAR_NAME$"
 send 7 203.0.113.7 clean
 check "... and clean mail delivered" sink_wait_for "$ID_7" 15
+
+# A rule file with the virus rule alone: the milter negotiation must still ask for headers and body.
+cat >"$R/virus-only.rules" <<'RULES'
+clamd { on-error tempfail; }
+on eom { [virus] reject 554 5.7.1 "Virus found: %{virus.name}" if virus.found; }
+RULES
+stop_mxguard
+start_mxguard "$R/virus-only.rules" "${CLAMD_OPTS[@]}" || setup_failed "mxguard did not start on virus-only.rules"
+send 8 203.0.113.7 eicar
+check "virus rule alone: EICAR in a zip refused (headers and body were asked for)" \
+    end_reply 8 "^554 5\.7\.1 Virus found: $EICAR_NAME$"
+send 9 203.0.113.7 clean
+check "... a clean message delivered" sink_wait_for "$ID_9" 15
 finish

@@ -246,11 +246,10 @@ static void stream_message(struct clamd_scan *s, size_t body_len)
 
     clamd_scan_header(s, "From", "a@example.org", false);
     clamd_scan_header(s, "Subject", " hi", true);
-    clamd_scan_write(s, "\r\n", 2);
     for (size_t done = 0; done < body_len; done += sizeof piece) {
         size_t n = body_len - done < sizeof piece ? body_len - done : sizeof piece;
         memset(piece, 'a' + (int)(done / sizeof piece % 26), n);
-        clamd_scan_write(s, piece, n);
+        clamd_scan_body(s, piece, n);
     }
 }
 
