@@ -83,6 +83,19 @@ static const char *clamd_notice(const struct options *o, const struct ruleset *r
                  "skip; } lets messages through unscanned";
 }
 
+/* clamd's address and libmagic's database, both read before any chroot (daemon start-up). */
+static void content_setup(const struct options *o, const struct ruleset *rs)
+{
+    char err[512];
+
+    if (clamd_setup(o, err, sizeof err) < 0)
+        log_fatalx("%s: not starting", err);
+    if (clamd_notice(o, rs) != NULL)
+        log_warnx("%s", clamd_notice(o, rs));
+    if (filetype_init() < 0)
+        log_warnx("%s: attachment types read as errors", filetype_error());
+}
+
 static int run_check(const struct options *o)
 {
     struct ruleset *rs = load_rules(o->config, false);
@@ -515,16 +528,7 @@ int main(int argc, char **argv)
         log_fatalx("%s: rules not loaded; not starting", o.config);
     rules_holder_init(rs, path_in_chroot(o.config, o.chroot_dir));
     check_dns(&o, rs);
-    {
-        /* clamd's address and libmagic's database: both read before any chroot. */
-        char err[512];
-        if (clamd_setup(&o, err, sizeof err) < 0)
-            log_fatalx("%s: not starting", err);
-        if (clamd_notice(&o, rs) != NULL)
-            log_warnx("%s", clamd_notice(&o, rs));
-        if (filetype_init() < 0)
-            log_warnx("%s: attachment types read as errors", filetype_error());
-    }
+    content_setup(&o, rs);
     /* The Public Suffix List, read before any chroot; the filter processes inherit it. */
     if (dmarc_library_init(NULL, &error) < 0 && ruleset_uses_dmarc(rs))
         log_fatalx("%s", error);
