@@ -33,7 +33,8 @@ struct clamd_scan {
     size_t sent;                     /* message bytes streamed */
     long long wait_us;               /* time spent waiting on clamd */
     size_t buflen;
-    unsigned char buf[4 + CLAMD_CHUNK]; /* the chunk being filled, after room for its length */
+    unsigned char *buf;              /* 4 + CLAMD_CHUNK: the chunk being filled, after room for its
+                                        length; only while a stream is open (no clamd: none) */
     bool in_body;                    /* the blank line after the headers was written */
     bool eicar_seen;                 /* cfg->eicar_only: the test string went by */
     size_t tail_len;                 /* ... and the stream's last bytes, to find it across writes */
@@ -186,6 +187,8 @@ void clamd_scan_reset(struct clamd_scan *s)
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
+    free(s->buf);
+    s->buf = NULL;
     s->started = false;
     s->verdict = CLAMD_PENDING;
     s->name[0] = '\0';
@@ -243,6 +246,10 @@ static int open_stream(struct clamd_scan *s)
     s->started = true;
     if (s->cfg == NULL) {
         fail(s, "no clamd configured (--clamd)", 0);
+        return -1;
+    }
+    if ((s->buf = malloc(4 + CLAMD_CHUNK)) == NULL) {
+        fail(s, "out of memory", 0);
         return -1;
     }
     fd = socket(s->cfg->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
