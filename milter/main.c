@@ -43,6 +43,8 @@
 #include "milter/auth_setup.h"
 #include "milter/state_setup.h"
 #include "milter/stats.h"
+#include "policy/content/clamd.h"
+#include "policy/content/filetype.h"
 #include "rules/ruleset.h"
 
 static struct ruleset *load_rules(const char *path, bool quiet_ok)
@@ -62,6 +64,39 @@ static struct ruleset *load_rules(const char *path, bool quiet_ok)
     return rs;
 }
 
+/* --clamd, read once before any chroot (a host name is resolved here). */
+static struct clamd_config clamd_cfg;
+
+static int clamd_setup(const struct options *o, char *err, size_t errsz)
+{
+    return o->clamd != NULL ? clamd_config_parse(&clamd_cfg, o->clamd, o->clamd_timeout_ms, err, errsz) : 0;
+}
+
+/* Rules that read virus.* without a clamd to ask: what that means, or NULL. */
+static const char *clamd_notice(const struct options *o, const struct ruleset *rs)
+{
+    if (o->clamd != NULL || !ruleset_uses_virus(rs))
+        return NULL;
+    return ruleset_virus_tempfail(rs)
+               ? "the rules read virus.* but no --clamd is given: every scan fails, and clamd { on-error "
+                 "tempfail; } tempfails every message they read it for"
+               : "the rules read virus.* but no --clamd is given: every scan fails, and clamd { on-error "
+                 "skip; } lets messages through unscanned";
+}
+
+/* clamd's address and libmagic's database, both read before any chroot (daemon start-up). */
+static void content_setup(const struct options *o, const struct ruleset *rs)
+{
+    char err[512];
+
+    if (clamd_setup(o, err, sizeof err) < 0)
+        log_fatalx("%s: not starting", err);
+    if (clamd_notice(o, rs) != NULL)
+        log_warnx("%s", clamd_notice(o, rs));
+    if (filetype_init() < 0)
+        log_warnx("%s: attachment types read as errors", filetype_error());
+}
+
 /* -n: the settings file was checked with the options; -v prints what they came to. */
 static int run_check(const struct options *o)
 {
@@ -74,6 +109,16 @@ static int run_check(const struct options *o)
     }
     if ((rs = load_rules(o->config, false)) == NULL)
         return 1;
+    {
+        char err[512];
+        if (clamd_setup(o, err, sizeof err) < 0) {
+            fprintf(stderr, "mxguard: %s\n", err);
+            ruleset_unref(rs);
+            return 1;
+        }
+        if (clamd_notice(o, rs) != NULL)
+            printf("%s: notice: %s\n", o->config, clamd_notice(o, rs));
+    }
     /* Notices, not errors: what postfix and sendmail make of these rules. */
     mta_notes_print(rs, o->config, stdout);
     if (o->verbose)
@@ -103,7 +148,7 @@ static int test_state(const struct options *o, struct statecheck_config *cfg, co
 static int run_test_session(const struct options *o)
 {
     struct test_session_opts t = { o->test_session, o->test_client_name, o->test_auth_user,
-                                   o->test_macros, o->ntest_macros, NULL, o->dns_budget_ms, NULL, NULL };
+                                   o->test_macros, o->ntest_macros, NULL, o->dns_budget_ms, NULL, NULL, NULL };
     struct statecheck_config state;
     struct sendauth_config auth;
     struct ruleset *rs = load_rules(o->config, true);
@@ -112,6 +157,15 @@ static int run_test_session(const struct options *o)
 
     if (rs == NULL)
         return 1;
+    {
+        char err[512];
+        if (clamd_setup(o, err, sizeof err) < 0) {
+            fprintf(stderr, "mxguard: %s\n", err);
+            ruleset_unref(rs);
+            return 1;
+        }
+    }
+    t.clamd = o->clamd != NULL ? &clamd_cfg : NULL;
     /* DNS only when asked for: a session tried offline reads DNS facts as failures. */
     if (o->dns_given && (t.resolver = dns_resolver_new(&o->dns, &error)) == NULL) {
         fprintf(stderr, "mxguard: DNS resolver: %s\n", error);
@@ -391,7 +445,8 @@ static int filter_main(void *arg)
         }
     }
     {
-        struct conn_services svc = { resolver, o->dns_budget_ms, &auth, &state };
+        struct conn_services svc = { resolver, o->dns_budget_ms, &auth, &state,
+                                     o->clamd != NULL ? &clamd_cfg : NULL };
         session_set_services(&svc);
     }
     if (observe_setup(o, resolver) < 0)
@@ -481,6 +536,7 @@ int main(int argc, char **argv)
         log_fatalx("%s: rules not loaded; not starting", o.config);
     rules_holder_init(rs, path_in_chroot(o.config, o.chroot_dir));
     check_dns(&o, rs);
+    content_setup(&o, rs);
     /* The Public Suffix List, read before any chroot; the filter processes inherit it. */
     if (dmarc_library_init(NULL, &error) < 0 && ruleset_uses_dmarc(rs))
         log_fatalx("%s", error);

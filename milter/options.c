@@ -154,6 +154,13 @@ static const struct option_desc descs[] = {
      .doc = "RSA keys shorter than this give dkim=policy (default %s)",
      .set = set_decimal, FIELD(dkim_min_key_bits), .min = 512, .max = 16384,
      .expected = "bits (512 to 16384)"},
+    {.name = "clamd", .arg = "SPEC",
+     .doc = "clamd's socket for virus.* facts: unix:/path, inet:PORT@HOST or inet6:PORT@HOST (none by default: "
+            "scans fail, clamd { on-error } decides)", .set = set_string, FIELD(clamd)},
+    {.name = "clamd-timeout", .arg = "MS", .default_text = "30000",
+     .doc = "how long each wait on clamd may take: connect, each write, the verdict (default %s)",
+     .set = set_decimal, FIELD(clamd_timeout_ms), .min = 100, .max = 600000,
+     .expected = "milliseconds (100 to 600000)"},
     {.name = "store", .arg = "NAME=VALUE",
      .doc = "a state store setting for greylisting and rate limits, e.g. backend=redis (repeatable; "
             "see mxguard(8))",

@@ -61,6 +61,8 @@ struct options {
     const char *authserv_id;      /* ours in Authentication-Results; NULL: the host name */
     unsigned dkim_max_signatures; /* evaluated per message */
     unsigned dkim_min_key_bits;   /* shorter RSA keys give dkim=policy */
+    const char *clamd;            /* --clamd SPEC; NULL: no virus scanner */
+    int clamd_timeout_ms;         /* each wait on clamd */
     const char *store_settings[32];/* --store NAME=VALUE, applied in order */
     int nstore_settings;
     bool summary;                 /* --summary: report on decision records, then exit */

@@ -355,7 +355,7 @@ static const char *sim_macro(void *ctx, const char *name)
 int test_session_run(const struct ruleset *rs, const struct test_session_opts *o, FILE *in, FILE *out)
 {
     struct sim sim = { .opts = o, .rs = rs, .out = out };
-    struct conn_services svc = { o->resolver, o->dns_budget_ms, o->auth, o->state };
+    struct conn_services svc = { o->resolver, o->dns_budget_ms, o->auth, o->state, o->clamd };
     struct decision d;
     struct ipaddr ip;
     char name[128], line[LINE_MAX_SMTP];

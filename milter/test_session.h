@@ -21,6 +21,7 @@ struct test_session_opts {
     int dns_budget_ms;
     const struct sendauth_config *auth; /* SPF and DKIM; checkers NULL without a resolver */
     const struct statecheck_config *state; /* greylisting and rate limits; store NULL: skipped */
+    const struct clamd_config *clamd;  /* --clamd; NULL: virus.* facts read as failed scans */
 };
 
 /* Reads a dialogue from in, writes replies to out. Returns an exit status. */

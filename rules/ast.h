@@ -185,6 +185,9 @@ struct ruleset {
     struct greylist_params greylist;
     bool greylist_tempfail;      /* on-error tempfail */
     bool greylist_seen;          /* a greylist { } block was read */
+    bool uses_virus;             /* a rule reads virus.* (clamd is asked only then) */
+    bool virus_tempfail;         /* clamd { on-error tempfail; } */
+    bool clamd_seen;             /* a clamd { } block was read */
     unsigned nlimits;            /* rate limits declared */
     bool uses_state;             /* some rule greylists or tests a rate limit */
     unsigned dns_stages;         /* stages whose rules need DNS answers */

@@ -87,6 +87,8 @@ static void note_fact(struct ruleset *rs, const struct fact_def *f, enum stage s
     /* DMARC reads the SPF (MAIL FROM) and DKIM outcomes, and the From: fields. */
     if (strncmp(f->name, "dmarc.", 6) == 0)
         rs->uses_dmarc = rs->uses_dkim = rs->uses_spf = true;
+    if (strncmp(f->name, "virus.", 6) == 0)
+        rs->uses_virus = true;
 }
 
 static const struct fact_def *resolve_fact(struct ruleset *rs, const char *name, size_t len,

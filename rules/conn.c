@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "policy/auth/sendauth.h"
+#include "policy/content/clamd.h"
 #include "policy/monotime.h"
 #include "policy/dns/dnscache.h"
 #include "policy/state/statecheck.h"
@@ -164,6 +165,9 @@ static int conn_setup(struct conn *c, const struct conn_services *svc, const cha
        enables an "off" greylisting line). */
     if (svc->state != NULL && svc->state->store != NULL && (c->env.state = statecheck_new(svc->state)) == NULL)
         return -1;
+    /* A clamd scan only where a rule reads virus.*; without --clamd it reports that. */
+    if (ruleset_uses_virus(rs) && (c->env.virus = clamd_scan_new(svc->clamd, ruleset_virus_tempfail(rs))) == NULL)
+        return -1;
     return 0;
 }
 
@@ -211,6 +215,7 @@ static void new_message(struct conn *c)
     if (c->env.dns != NULL)
         dns_cache_new_message(c->env.dns);
     sendauth_new_message(c->env.auth);
+    clamd_scan_reset(c->env.virus);
 }
 
 void conn_free(struct conn *c)
@@ -223,6 +228,7 @@ void conn_free(struct conn *c)
     dns_cache_free(c->env.dns);
     sendauth_free(c->env.auth);
     statecheck_free(c->env.state);
+    clamd_scan_free(c->env.virus);
     envelope_free(&c->env);
     ruleset_unref(c->rules);
     free(c);
@@ -310,6 +316,8 @@ void conn_header(struct conn *c, const char *name, const char *value, bool answe
         ok = conn_headers_note(&c->headers, name) == 0;
     if (ok && c->env.auth != NULL)
         ok = sendauth_header(c->env.auth, name, value, c->header_leadspace) == 0;
+    if (c->env.virus != NULL)
+        clamd_scan_header(c->env.virus, name, value, c->header_leadspace);
     evaluate(c, STAGE_HEADER, ok, answered, d);
     recorded(c, STAGE_HEADER, t0, d);
 }
@@ -331,6 +339,8 @@ void conn_body(struct conn *c, const unsigned char *data, size_t len)
         c->failed = true;
         c->failed_why = "the body could not be checked";
     }
+    if (c->env.virus != NULL)
+        clamd_scan_body(c->env.virus, data, len);
     recorded(c, STAGE_EOM, t0, NULL);
 }
 
@@ -349,7 +359,12 @@ void conn_eom(struct conn *c, struct decision *d, const struct conn_edit **edits
 
     *edits = NULL;
     *nedits = 0;
+    if (c->env.virus != NULL)
+        clamd_scan_finish(c->env.virus); /* the verdict virus.* reads */
     evaluate(c, STAGE_EOM, true, true, d);
+    if (d->failure == CONN_INTERNAL_ERROR && clamd_scan_verdict(c->env.virus) == CLAMD_ERROR &&
+        clamd_scan_tempfail(c->env.virus))
+        d->why = "the clamd scan failed (clamd { on-error tempfail; })";
     /* Edits apply only to a message that is let through. */
     if ((d->answer == ACTION_CONTINUE || d->answer == ACTION_ACCEPT) &&
         conn_edits_build(&c->edits, &c->env, c->rules, &c->flow, &c->headers, &why) < 0)

@@ -26,6 +26,7 @@
 struct dns_resolver;
 struct sendauth_config;
 struct statecheck_config;
+struct clamd_config;
 
 /* What the process shares with every connection, handed over once. */
 struct conn_services {
@@ -33,6 +34,7 @@ struct conn_services {
     int dns_budget_ms;                    /* how long one stage may wait for DNS */
     const struct sendauth_config *auth;   /* SPF, DKIM, authserv-id; NULL: not set up */
     const struct statecheck_config *state;/* store and clock; NULL or no store: skipped */
+    const struct clamd_config *clamd;     /* --clamd; NULL: virus.* facts read as failed scans */
 };
 
 /* Why a decision is a tempfail the rules did not ask for. */
@@ -119,7 +121,8 @@ void conn_data(struct conn *c, struct decision *d);
 /* Rules see the value without the spaces and tabs after the colon; DKIM sees all of it. */
 void conn_header(struct conn *c, const char *name, const char *value, bool answered, struct decision *d);
 void conn_eoh(struct conn *c, struct decision *d);
-/* A piece of the body, as the MTA passes it (CRLF line ends). Never answered. */
+/* A piece of the body, as the MTA passes it (CRLF line ends). Never answered.
+   With rules that read virus.*, headers, the blank line and the body stream to clamd as they come. */
 void conn_body(struct conn *c, const unsigned char *data, size_t len);
 /* End of message: the decision and, when it lets the message through, the edits. */
 void conn_eom(struct conn *c, struct decision *d, const struct conn_edit **edits, size_t *nedits);

@@ -9,6 +9,7 @@
 #include "policy/dns/dnscache.h"
 #include "policy/auth/sendauth.h"
 #include "policy/state/statecheck.h"
+#include "policy/content/clamd.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,6 +463,41 @@ static enum fact_result get_greylist_wait(const struct envelope *env, struct fac
     return FACT_OK;
 }
 
+/*
+ * virus.*: clamd's verdict on the message, known at its end. A scan that
+ * failed (no --clamd, a refused connection, a timeout, the size limit, a
+ * malformed reply) is an error with clamd { on-error tempfail; }, and with
+ * on-error skip an absent fact, which matches nothing: never "clean".
+ */
+static enum fact_result virus_verdict(const struct envelope *env, struct fact_value *out, enum clamd_verdict *v)
+{
+    *v = clamd_scan_verdict(env->virus);
+    out->present = *v == CLAMD_CLEAN || *v == CLAMD_FOUND;
+    if (env->virus == NULL)
+        return FACT_ERROR;
+    return out->present || !clamd_scan_tempfail(env->virus) ? FACT_OK : FACT_ERROR;
+}
+
+static enum fact_result get_virus_found(const struct envelope *env, struct fact_value *out)
+{
+    enum clamd_verdict v;
+    enum fact_result r = virus_verdict(env, out, &v);
+
+    out->b = v == CLAMD_FOUND;
+    return r;
+}
+
+static enum fact_result get_virus_name(const struct envelope *env, struct fact_value *out)
+{
+    enum clamd_verdict v;
+    enum fact_result r = virus_verdict(env, out, &v);
+
+    out->present = v == CLAMD_FOUND;
+    out->s = out->present ? clamd_scan_name(env->virus) : "";
+    out->len = strlen(out->s);
+    return r;
+}
+
 /* Sorted by name: fact_lookup bisects. */
 static const struct fact_def facts[] = {
     { "auth.user", FACT_STRING, STAGE_MAIL, get_auth_user,
@@ -597,6 +633,11 @@ static const struct fact_def facts[] = {
       "the subject of the client's TLS certificate (macro {cert_subject})", "{cert_subject}", false },
     { "tls.version", FACT_STRING, STAGE_HELO, get_tls_version,
       "the TLS protocol version, e.g. TLSv1.3 (macro {tls_version})", "{tls_version}", false },
+    { "virus.found", FACT_BOOL, STAGE_EOM, get_virus_found,
+      "true when clamd found a virus in the message (--clamd; a failed scan follows clamd { on-error })",
+      NULL, false },
+    { "virus.name", FACT_STRING, STAGE_EOM, get_virus_name,
+      "the name clamd gave the virus it found, sanitised (letters, digits and . - _ +)", NULL, false },
 };
 
 const char *fact_value_text(const struct fact_def *f, const struct fact_value *v,

@@ -72,6 +72,7 @@ static void rules_error(struct rules_loc *loc, struct parser *p, const char *msg
 %token QUARANTINE "quarantine" ADD_HEADER "add-header" CHANGE_HEADER "change-header"
 %token DELETE_HEADER "delete-header" TAG "tag" DNSLIST "dnslist"
 %token AUTH_RESULTS "authentication-results" RECEIVED_SPF "received-spf"
+%token CLAMD "clamd"
 %token GREYLIST "greylist" RATELIMIT "ratelimit" OVER "over" OFF "off"
 %token DKIM_KEYS "dkim-keys" DKIM_SIGN "dkim-sign"
 %token NE "!=" LE "<=" GE ">="
@@ -107,6 +108,7 @@ item
     | dnslist_decl semi_opt
     | ratelimit_decl semi_opt
     | greylist_decl semi_opt
+    | clamd_decl semi_opt
     | stage_block semi_opt
     | test_block semi_opt
     | INCLUDE string ';'       { rules_include(p, $2, &@2); free($2); }
@@ -185,6 +187,12 @@ ratelimit_decl
 greylist_decl
     : GREYLIST '{'  { greylist_begin(p, &@1); }
       block_settings '}'  { p->greylist_block = false; }
+    ;
+
+/* The virus scanner's settings, once per rule set: clamd { on-error tempfail; } */
+clamd_decl
+    : CLAMD '{'  { clamd_begin(p, &@1); }
+      block_settings '}'  { p->clamd_block = false; }
     ;
 
 stage_block

@@ -20,7 +20,7 @@ static const struct keyword {
 } keywords[] = {
     { "accept", ACCEPT },     { "add-header", ADD_HEADER }, { "and", AND },
     { "authentication-results", AUTH_RESULTS },
-    { "by", BY },             { "change-header", CHANGE_HEADER },
+    { "by", BY },             { "change-header", CHANGE_HEADER }, { "clamd", CLAMD },
     { "continue", CONTINUE }, { "define", DEFINE }, { "delete-header", DELETE_HEADER },
     { "discard", DISCARD },   { "dkim-keys", DKIM_KEYS }, { "dkim-sign", DKIM_SIGN },
     { "dnslist", DNSLIST },

@@ -364,7 +364,26 @@ static void dnslist_set(struct parser *p, struct list *l, const char *key, char 
     }
 }
 
-/* One setting of a dnslist, ratelimit or greylist block, to the block being read. */
+/* clamd { on-error skip|tempfail; }: what a scan that failed means. */
+static void clamd_set(struct parser *p, const char *key, const char *value, const struct rules_loc *loc)
+{
+    static const char *const names[] = { "on-error" };
+
+    if (strcmp(key, "on-error") == 0)
+        on_error_value(p, "clamd", value, loc, &p->rs->virus_tempfail);
+    else
+        unknown_setting(p, "clamd", key, names, 1, 0, loc);
+}
+
+void clamd_begin(struct parser *p, const struct rules_loc *loc)
+{
+    if (p->rs->clamd_seen)
+        diag_error(p->diag, loc, "clamd settings are given once: a 'clamd { ... }' block came before");
+    p->rs->clamd_seen = true;
+    p->clamd_block = true;
+}
+
+/* One setting of a dnslist, ratelimit, greylist or clamd block, to the block being read. */
 void block_set(struct parser *p, char *key, char *value, const struct rules_loc *loc)
 {
     struct list *l = p->list;
@@ -373,6 +392,8 @@ void block_set(struct parser *p, char *key, char *value, const struct rules_loc 
         diag_error(p->diag, loc, "out of memory");
     } else if (p->greylist_block) {
         greylist_set(p, key, value, loc);
+    } else if (p->clamd_block) {
+        clamd_set(p, key, value, loc);
     } else if (l == NULL) {
         /* the list was refused already */
     } else if (l->kind == LIST_RATELIMIT) {

@@ -32,6 +32,7 @@ struct parser {
     bool zone_seen;        /* the dnslist being read has a zone setting */
     bool required_typo;    /* ... or a required setting misspelt, reported already */
     bool greylist_block;   /* the settings being read are greylist { }'s */
+    bool clamd_block;      /* ... or clamd { }'s */
     struct test_arg {            /* the words after a test step's name, being read */
         char *text;
         bool word;               /* written bare, not quoted */
@@ -78,6 +79,7 @@ void dnslist_end(struct parser *p);
 void ratelimit_begin(struct parser *p, char *name, const struct rules_loc *loc);
 void ratelimit_end(struct parser *p);
 void greylist_begin(struct parser *p, const struct rules_loc *loc);
+void clamd_begin(struct parser *p, const struct rules_loc *loc);
 /* One "key value;" setting of the dnslist, ratelimit or greylist block being read. */
 void block_set(struct parser *p, char *key, char *value, const struct rules_loc *loc);
 char *macro_value(struct parser *p, char *name, const struct rules_loc *loc);

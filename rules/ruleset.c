@@ -130,6 +130,8 @@ bool ruleset_deletes_headers(const struct ruleset *rs) { return rs->deletes_head
 bool ruleset_quarantines(const struct ruleset *rs) { return rs->quarantines; }
 bool ruleset_uses_spf(const struct ruleset *rs) { return rs->uses_spf; }
 bool ruleset_uses_dkim(const struct ruleset *rs) { return rs->uses_dkim; }
+bool ruleset_uses_virus(const struct ruleset *rs) { return rs->uses_virus; }
+bool ruleset_virus_tempfail(const struct ruleset *rs) { return rs->virus_tempfail; }
 bool ruleset_uses_dmarc(const struct ruleset *rs) { return rs->uses_dmarc; }
 bool ruleset_adds_authres(const struct ruleset *rs) { return rs->adds_authres; }
 bool ruleset_uses_state(const struct ruleset *rs) { return rs->uses_state; }
@@ -197,6 +199,8 @@ static void print_state_settings(const struct ruleset *rs, FILE *out)
                      "ipv4-prefix %u; ipv6-prefix %u; on-error %s; }\n",
                 g->delay, g->window, g->lifetime, g->autoallow_passes, g->autoallow_lifetime, g->v4_prefix,
                 g->v6_prefix, rs->greylist_tempfail ? "tempfail" : "skip");
+    if (rs->uses_virus || rs->clamd_seen)
+        fprintf(out, "clamd { on-error %s; }\n", rs->virus_tempfail ? "tempfail" : "skip");
 }
 
 void ruleset_print(const struct ruleset *rs, FILE *out)

@@ -115,6 +115,9 @@ bool ruleset_uses_dns(const struct ruleset *rs);
    authentication-results (needs headers and body); authentication-results. */
 bool ruleset_uses_spf(const struct ruleset *rs);
 bool ruleset_uses_dkim(const struct ruleset *rs);
+/* virus.* facts: a clamd scan of each message; its on-error (clamd { }). */
+bool ruleset_uses_virus(const struct ruleset *rs);
+bool ruleset_virus_tempfail(const struct ruleset *rs);
 /* DMARC facts: they imply SPF and DKIM (ruleset_uses_spf and _dkim are true too). */
 bool ruleset_uses_dmarc(const struct ruleset *rs);
 bool ruleset_adds_authres(const struct ruleset *rs);

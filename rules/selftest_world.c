@@ -1,10 +1,11 @@
 /*
- * selftest_world.c: DNS, sender authentication, store and clock for one
- * test case of a rule file.
+ * selftest_world.c: DNS, sender authentication, store, clock and virus
+ * scanner for one test case of a rule file.
  *
  * Must never ask a real server or open the daemon's store: DNS holds only
  * the test's records (every other name does not exist), the store lives
- * in memory and dies with the test.
+ * in memory and dies with the test, and clamd is an in-process scanner
+ * that knows the EICAR test string only.
  */
 #include "rules/selftest_world.h"
 
@@ -14,9 +15,13 @@
 #include "policy/auth/dkim.h"
 #include "policy/auth/dmarc.h"
 #include "policy/auth/spf.h"
+#include "policy/content/clamd.h"
 #include "policy/state/store.h"
 
 #define TEST_DNS_TIMEOUT_MS 2000
+
+/* The world's virus scanner: no clamd, one signature, the EICAR test string in the body as it is. */
+static const struct clamd_config world_clamd = { .eicar_only = true };
 
 static time_t world_clock(void *ctx)
 {
@@ -104,7 +109,7 @@ int test_world_open(struct test_world *w, const struct ruleset *rs, const struct
         test_world_close(w);
         return -1;
     }
-    w->svc = (struct conn_services){ w->resolver, TEST_DNS_TIMEOUT_MS, &w->auth, &w->state };
+    w->svc = (struct conn_services){ w->resolver, TEST_DNS_TIMEOUT_MS, &w->auth, &w->state, &world_clamd };
     return 0;
 }
 

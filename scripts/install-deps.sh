@@ -9,11 +9,13 @@ set -eu
 BUILD="build-essential autoconf automake pkg-config bison
   libmilter-dev libspf2-dev libopendkim-dev libunbound-dev libevent-dev
   libpcre2-dev liblmdb-dev libhiredis-dev libcmocka-dev libidn2-dev libjson-c-dev libmicrohttpd-dev libssl-dev libopendmarc-dev publicsuffix
+  libmagic-dev libarchive-dev
   libsystemd-dev debhelper"
 TEST="postfix miltertest swaks libio-socket-inet6-perl sasl2-bin libsasl2-modules
   redis-server nsd python3-dnslib python3-yaml python3-spf jq clang libclang-rt-14-dev valgrind procps iproute2 m4 util-linux openssl
   prometheus curl opendmarc python3-dkim opendkim-tools
   mariadb-server libdbd-mysql-perl libdbi-perl libswitch-perl libjson-perl unzip
+  zip python3-py7zr clamav-daemon
   lintian git systemd strace"
 
 # WITH_TEST_DEPS=0 installs only what building needs.
@@ -25,7 +27,8 @@ for p in $pkgs; do
 done
 
 if [ -n "$missing" ]; then
-    # Packages with services (postfix, nsd, redis, mariadb) must not start them:
+    # Packages with services (postfix, nsd, redis, mariadb, clamav-daemon and its
+    # freshclam) must not start them:
     # tests run their own private instances on loopback.
     made_policy=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then

@@ -9,11 +9,22 @@ done
 
 # Notices: what postfix and sendmail make differently of the same rules,
 # on standard output, and no failure. The shipped rules need none but the
-# one about quarantine: the gateway rules quarantine DMARC p=quarantine mail.
+# one about quarantine: the gateway rules quarantine DMARC p=quarantine mail;
+# and their virus rule without --clamd says what it does then.
 for f in rules/examples/*.rules; do
-    "$MXGUARD" -n -c "$f" 2>&1 | grep -v "notice: quarantine: postfix holds" >"$T/out"
+    "$MXGUARD" -n -c "$f" 2>&1 | grep -v "notice: quarantine: postfix holds" |
+        grep -v "notice: the rules read virus.\* but no --clamd is given" >"$T/out"
     check "$f: no MTA notice but quarantine's" not_contains "$T/out" "notice:"
 done
+G=rules/examples/gateway.rules
+"$MXGUARD" -n -c "$G" >"$T/out" 2>&1
+check "gateway rules without --clamd: a notice that scans fail and on-error skip lets mail through" \
+    contains "$T/out" "^$G: notice: the rules read virus.\* but no --clamd is given: every scan fails, and clamd \{ on-error skip; \} lets messages through unscanned$"
+"$MXGUARD" -n -c "$G" --clamd unix:/run/clamav/clamd.ctl >"$T/out" 2>&1
+check "... and none with --clamd" not_contains "$T/out" "virus"
+"$MXGUARD" -n -c "$G" --clamd tcp:3310 >"$T/out" 2>&1
+check "a bad --clamd fails -n" test $? -eq 1
+check "... saying what it expected" contains "$T/out" "--clamd tcp:3310: expected unix:/path, inet:PORT@HOST or inet6:PORT@HOST"
 N=tests/cli/mta-notes.rules
 "$MXGUARD" -n -c "$N" >"$T/out" 2>"$T/err"
 check "notices are no failure" test $? -eq 0

@@ -394,6 +394,8 @@ static const char *const documented[] = {
     "--authserv-id NAME",
     "--dkim-max-signatures N",
     "--dkim-min-key-bits BITS",
+    "--clamd SPEC",
+    "--clamd-timeout MS",
     "--store NAME=VALUE",
     "--metrics-listen ADDR",
     "--stats",

@@ -53,6 +53,14 @@ static const struct bad_case bad_cases[] = {
     { "macro_already_defined", "define a \"x\";\ndefine a \"y\";\n", NULL, NULL, NULL, 1, 0,
       { { NULL, 2, 8, "macro $a is already defined at @FILE@:1" } } },
 
+    /* clamd { }: the virus scanner's on-error, once per rule set. */
+    { "clamd_on_error_value", "clamd { on-error maybe; }\n", NULL, NULL, NULL, 1, 0,
+      { { NULL, 1, 9, "clamd: expected on-error skip or tempfail, found \"maybe\"" } } },
+    { "clamd_unknown_setting", "clamd { timeout 5; }\n", NULL, NULL, NULL, 1, 0,
+      { { NULL, 1, 9, "clamd: expected on-error, found \"timeout\"" } } },
+    { "clamd_twice", "clamd { on-error skip; }\nclamd { on-error tempfail; }\n", NULL, NULL, NULL, 1, 0,
+      { { NULL, 2, 1, "clamd settings are given once: a 'clamd { ... }' block came before" } } },
+
     /* Includes. */
     { "include_itself", "include \"include_itself.rules\";\n", NULL, NULL, NULL, 1, 0,
       { { NULL, 1, 9, "include \"include_itself.rules\" includes itself (through @FILE@)" } } },

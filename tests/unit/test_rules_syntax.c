@@ -74,7 +74,7 @@ static const struct bad_case syntax_cases[] = {
     /* Only one: a second ';' is a mistake of its own. */
     { "two_semicolons_after_a_block", "on rcpt { reject; };;\n", NULL, NULL, NULL, 1, 0,
       { { NULL, 1, 21, "expected end of file, 'list', 'on', 'test', 'include', 'define', 'dnslist', "
-                       "'greylist', 'ratelimit' or 'dkim-keys', found ';'" } } },
+                       "'clamd', 'greylist', 'ratelimit' or 'dkim-keys', found ';'" } } },
 
     /* A block still open at the end of the file: named where it opened. */
     { "unclosed_stage_block", "on mail { continue; }\non rcpt {\n    reject;\n", NULL, NULL, NULL, 1, 0,
@@ -94,7 +94,7 @@ static const struct bad_case syntax_cases[] = {
     /* A '{' that opens no block is a syntax error, reported once. */
     { "unclosed_brace_alone", "on rcpt { continue; }\n{\n", NULL, NULL, NULL, 1, 0,
       { { NULL, 2, 1, "expected end of file, 'list', 'on', 'test', 'include', 'define', 'dnslist', "
-                      "'greylist', 'ratelimit', 'dkim-keys' or ';', found '{'" } } },
+                      "'clamd', 'greylist', 'ratelimit', 'dkim-keys' or ';', found '{'" } } },
     /* After a syntax error inside it, too (the error recovery reads to the end). */
     { "unclosed_after_syntax_error", "on rcpt {\n    reject if authenticated authenticated\n", NULL, NULL,
       NULL, 2, 0,
@@ -106,7 +106,7 @@ static const struct bad_case syntax_cases[] = {
       "\non mail {\n    continue;\n", 2, 0,
       { { "open.rules", 2, 1, NOT_CLOSED("on mail") },
         { NULL, 2, 1, "expected end of file, 'list', 'on', 'test', 'include', 'define', 'dnslist', "
-                      "'greylist', 'ratelimit' or 'dkim-keys', found '}'" } } },
+                      "'clamd', 'greylist', 'ratelimit' or 'dkim-keys', found '}'" } } },
 
     /* A keyword misspelt: did you mean, instead of the list of what may come. */
     { "typo_continue", "on rcpt {\n    contine if authenticated;\n}\n", NULL, NULL, NULL, 1, 0,
