@@ -76,6 +76,7 @@ struct cond {
     long num;
     struct regex *re;            /* MATCH, NOMATCH */
     unsigned long long tag_bit;  /* TAGGED */
+    unsigned dns_needs;          /* tests: RULE_DNS_* this one reads (dnslist.c) */
 };
 
 struct reply {
@@ -102,6 +103,8 @@ struct rule {
     char where[256];             /* "file:line" */
     char ref[320];               /* "file:line[label]" for logs */
     char *text;                  /* canonical form */
+    unsigned dns_needs;          /* RULE_DNS_*: what its condition, reply or value reads from DNS */
+    bool reply_needs_dns;        /* its reply or value template reads a DNS fact */
     struct rule *next;
     struct ruleset *rs;          /* the rule set it belongs to */
     unsigned index;              /* 0..nrules-1, in the order loaded */
@@ -215,8 +218,31 @@ void rule_free(struct rule *r);
 /* dnslist.c */
 int dnslist_test(const struct list *l, const struct envelope *env, enum fact_type type,
                  const struct fact_value *v, bool *out);
-/* Ask every DNS question the stage's rules need, at once, before they run. */
-void rules_prefetch(const struct ruleset *rs, enum stage stage, struct envelope *env);
+
+/* What a test, a rule or the rest of a stage reads from DNS. */
+#define RULE_DNS_LIST 1u        /* a DNS list test */
+#define RULE_DNS_RDNS 2u        /* reverse DNS (rdns.* facts) */
+#define RULE_DNS_SCORE 4u       /* dnsbl.score/count/reason: every DNS list */
+#define RULE_DNS_RDNS_FIRST 8u  /* reverse DNS before the lists (a list looks up rdns.name) */
+
+/* At load: note what r's condition and templates read from DNS (r->dns_needs). */
+void dnslist_note_rule(const struct ruleset *rs, struct rule *r);
+
+/*
+ * Ask at once every DNS question that the rules of from's stage, from
+ * `from` on, may need (reverse DNS, the lists they test, every list for
+ * dnsbl.score), and sum the lists up for dnsbl.*. The engine calls it
+ * when evaluation first reaches a test or a reply that reads DNS, so the
+ * rules before it (our own networks) never wait for DNS.
+ */
+void rules_ask_dns(const struct ruleset *rs, const struct rule *from, struct envelope *env);
+
+/*
+ * eval.c: ruleset_eval, asking DNS (rules_ask_dns, once) when the first
+ * test or reply that reads it is reached. *asked: whether it did.
+ */
+int rules_eval_asking(const struct ruleset *rs, enum stage stage, struct envelope *env,
+                      struct verdict *v, bool *asked);
 
 void ruleset_free(struct ruleset *rs);
 void test_free(struct rule_test *t);

@@ -630,6 +630,7 @@ static void compile_stage(struct ruleset *rs, enum stage s, struct diag *diag)
         }
         if (r->action == ACTION_DISCARD && s < STAGE_MAIL)
             diag_error(diag, &r->loc, "discard needs a message: expected it at stage mail or later");
+        dnslist_note_rule(rs, r); /* what it reads from DNS: asked when it is reached */
         if (always != NULL)
             diag_warning(diag, &r->loc, "this rule can never match: the rule at %s always decides first", always->where);
         else if (r->cond == NULL && !r->warn && !r->off && !action_is_effect(r->action))

@@ -1,9 +1,11 @@
 /*
  * dnslist.c: DNS block and allow lists as rule lists.
  *
- * "client.address in <zen>" asks <zen>'s zone about the client; the
- * question was sent, with every other one the stage needs, before the
- * stage's rules ran (rules_prefetch), so a test here only reads answers.
+ * "client.address in <zen>" asks <zen>'s zone about the client. The
+ * questions go out when evaluation first reaches a rule that reads DNS
+ * (rules_ask_dns): then every question the rest of the stage may need
+ * goes out at once, in one round, and a test here only reads answers.
+ * The rules before it (our own networks) never ask.
  * A listing whose code falls outside 127.0.0.0/8 is the mark of a list
  * that was shut down and now answers everything: it is ignored.
  */
@@ -77,7 +79,71 @@ int dnslist_test(const struct list *l, const struct envelope *env, enum fact_typ
     return 0;
 }
 
-/* ---- asking ahead -------------------------------------------------------------- */
+/* ---- what the rules read from DNS (at load) ------------------------------------ */
+
+static unsigned fact_needs(const struct ruleset *rs, const struct fact_def *f)
+{
+    if (f == NULL)
+        return 0;
+    if (strncmp(f->name, "rdns.", 5) == 0)
+        return RULE_DNS_RDNS;
+    if (strncmp(f->name, "dnsbl.", 6) == 0)
+        /* The sum asks every list, and a list that checks rdns.name needs it first. */
+        return RULE_DNS_SCORE | (rs->rdns_for_score ? RULE_DNS_RDNS | RULE_DNS_RDNS_FIRST : 0);
+    return 0;
+}
+
+/* What a condition reads; each test keeps its own part (cond->dns_needs). */
+static unsigned cond_needs(const struct ruleset *rs, struct cond *c)
+{
+    if (c == NULL)
+        return 0;
+    switch (c->op) {
+    case COND_AND:
+    case COND_OR:
+    case COND_NOT:
+        return cond_needs(rs, c->left) | cond_needs(rs, c->right);
+    case COND_TAGGED:
+        return 0;
+    case COND_OVER: /* a rate limit counting by rdns.name or dnsbl.reason */
+        c->dns_needs = c->list != NULL ? fact_needs(rs, c->list->key_fact) : 0;
+        return c->dns_needs;
+    default:
+        c->dns_needs = c->macro_name != NULL ? 0 : fact_needs(rs, c->fact);
+        if (c->op == COND_IN && c->list != NULL && c->list->kind == LIST_DNS)
+            c->dns_needs |= RULE_DNS_LIST | (c->dns_needs & RULE_DNS_RDNS ? RULE_DNS_RDNS_FIRST : 0);
+        return c->dns_needs;
+    }
+}
+
+struct ref_needs {
+    const struct ruleset *rs;
+    unsigned needs;
+};
+
+static void ref_needs(void *ctx, const char *name, size_t len)
+{
+    struct ref_needs *n = ctx;
+    char key[64];
+
+    if (len >= sizeof key)
+        return;
+    memcpy(key, name, len);
+    key[len] = '\0';
+    n->needs |= fact_needs(n->rs, fact_lookup(key));
+}
+
+void dnslist_note_rule(const struct ruleset *rs, struct rule *r)
+{
+    struct ref_needs n = { rs, 0 };
+
+    if (r->reply.text != NULL)
+        reply_each_ref(r->reply.text, ref_needs, &n);
+    r->reply_needs_dns = n.needs != 0;
+    r->dns_needs = cond_needs(rs, r->cond) | n.needs;
+}
+
+/* ---- asking ------------------------------------------------------------------- */
 
 struct wanted {
     const char *names[DNSCACHE_NAMES_MAX];
@@ -109,6 +175,7 @@ static void want_cond(struct wanted *w, const struct cond *c, const struct envel
     }
 }
 
+/* dnsbl.score, .count and .reason: every list whose key is known at this stage. */
 static void summarise(const struct ruleset *rs, enum stage stage, struct envelope *env)
 {
     env->dnsbl_score = env->dnsbl_count = 0;
@@ -128,32 +195,35 @@ static void summarise(const struct ruleset *rs, enum stage stage, struct envelop
     }
 }
 
-void rules_prefetch(const struct ruleset *rs, enum stage stage, struct envelope *env)
+void rules_ask_dns(const struct ruleset *rs, const struct rule *from, struct envelope *env)
 {
     struct wanted w;
-    unsigned bit = STAGE_BIT(stage);
-    bool score = (rs->score_stages & bit) != 0;
-
+    unsigned needs = 0;
     const struct ipaddr *client = env->have_client_ip ? &env->client_ip : NULL;
-    bool rdns = (rs->rdns_stages & bit) != 0;
+    bool rdns;
 
-    if (env->dns == NULL || !((rs->dns_stages | rs->rdns_stages | rs->score_stages) & bit))
+    /* The rules from here on that run ("off" ones never do). */
+    for (const struct rule *r = from; r != NULL; r = r->next)
+        needs |= r->off ? 0 : r->dns_needs;
+    if (env->dns == NULL || needs == 0)
         return;
     dns_cache_begin_stage(env->dns); /* one budget for every round of this stage */
+    rdns = (needs & RULE_DNS_RDNS) != 0;
     /* Reverse DNS first only when a list looks up the confirmed name;
        otherwise it goes out with the lists, in the same round. */
-    if (rs->rdns_first_stages & bit) {
+    if (needs & RULE_DNS_RDNS_FIRST) {
         dns_cache_prefetch(env->dns, client, true, NULL, 0);
         rdns = false;
     }
     w.n = 0;
-    for (const struct rule *r = rs->stages[stage]; r != NULL; r = r->next)
-        want_cond(&w, r->cond, env);
-    if (score)
+    for (const struct rule *r = from; r != NULL; r = r->next)
+        if (!r->off)
+            want_cond(&w, r->cond, env);
+    if (needs & RULE_DNS_SCORE)
         for (const struct list *l = rs->lists; l != NULL; l = l->next)
-            if (l->kind == LIST_DNS && l->key_fact != NULL && l->key_fact->first_stage <= stage)
+            if (l->kind == LIST_DNS && l->key_fact != NULL && l->key_fact->first_stage <= from->stage)
                 want(&w, l, l->key_fact, env);
     dns_cache_prefetch(env->dns, client, rdns, w.names, w.n);
-    if (score)
-        summarise(rs, stage, env);
+    if (needs & RULE_DNS_SCORE)
+        summarise(rs, from->stage, env);
 }

@@ -1,10 +1,14 @@
 /*
- * eval.c: run one stage's rules against a session's facts.
+ * eval.c: run one stage's rules against a session's facts, in order.
  *
- * Reads only the immutable rule set and the envelope: any number of
- * threads may evaluate the same rule set at once without a lock. A fact
- * that cannot be determined makes the whole evaluation fail (the caller
- * tempfails); it never reads as "no match".
+ * Never writes the immutable rule set: any number of threads may evaluate
+ * the same rule set at once without a lock. The session's own envelope is
+ * written at one point only: through rules_eval_asking, the first test or
+ * reply that reads DNS asks every question the rest of the stage may need
+ * (rules_ask_dns), so a rule that decides before it (our own networks)
+ * answers without waiting for DNS. A fact that cannot be determined makes
+ * the whole evaluation fail (the caller tempfails); it never reads as "no
+ * match".
  */
 #include <string.h>
 #include <strings.h>
@@ -48,14 +52,37 @@ static int over_eval(const struct list *l, const struct envelope *env, bool *out
     return 0;
 }
 
-static int test_eval(const struct cond *c, const struct envelope *env, struct verdict *vd, bool *out)
+/* One evaluation of a stage. */
+struct eval {
+    const struct ruleset *rs;
+    const struct envelope *env;
+    struct envelope *ask;     /* where DNS answers go; NULL: read them as they are */
+    const struct rule *rule;  /* the rule being evaluated */
+    bool asked;               /* this stage's DNS questions went out */
+    struct verdict *v;
+};
+
+/* A test or a reply reads DNS: ask what the stage needs from this rule on, once. */
+static void need_dns(struct eval *e)
 {
+    if (e->ask == NULL || e->asked)
+        return;
+    e->asked = true;
+    rules_ask_dns(e->rs, e->rule, e->ask);
+}
+
+static int test_eval(const struct cond *c, struct eval *e, bool *out)
+{
+    const struct envelope *env = e->env;
+    struct verdict *vd = e->v;
     struct fact_value v = { 0 };
 
     if (c->op == COND_TAGGED) {
         *out = ((env->conn_tags | env->msg_tags | vd->new_tags) & c->tag_bit) != 0;
         return 0;
     }
+    if (c->dns_needs != 0)
+        need_dns(e);
     if (c->op == COND_OVER)
         return over_eval(c->list, env, out);
     if (c->macro_name != NULL)
@@ -123,34 +150,36 @@ static int test_eval(const struct cond *c, const struct envelope *env, struct ve
     return 0;
 }
 
-static int cond_eval(const struct cond *c, const struct envelope *env, struct verdict *vd, bool *out)
+/* "and" and "or" stop at the side that decides: a DNS test right of a
+   network test that held is never reached, so never asked. */
+static int cond_eval(const struct cond *c, struct eval *e, bool *out)
 {
     bool l;
 
     switch (c->op) {
     case COND_AND:
-        if (cond_eval(c->left, env, vd, &l) < 0)
+        if (cond_eval(c->left, e, &l) < 0)
             return -1;
         if (!l) {
             *out = false;
             return 0;
         }
-        return cond_eval(c->right, env, vd, out);
+        return cond_eval(c->right, e, out);
     case COND_OR:
-        if (cond_eval(c->left, env, vd, &l) < 0)
+        if (cond_eval(c->left, e, &l) < 0)
             return -1;
         if (l) {
             *out = true;
             return 0;
         }
-        return cond_eval(c->right, env, vd, out);
+        return cond_eval(c->right, e, out);
     case COND_NOT:
-        if (cond_eval(c->left, env, vd, &l) < 0)
+        if (cond_eval(c->left, e, &l) < 0)
             return -1;
         *out = !l;
         return 0;
     default:
-        return test_eval(c, env, vd, out);
+        return test_eval(c, e, out);
     }
 }
 
@@ -211,17 +240,21 @@ static int greylist_eval(const struct ruleset *rs, const struct rule *r, const s
     return 1;
 }
 
-int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelope *env,
-                 struct verdict *v)
+/* The stage's rules in order: the first that decides ends it. */
+static int eval_rules(struct eval *e, enum stage stage)
 {
+    const struct envelope *env = e->env;
+    struct verdict *v = e->v;
+
     memset(v, 0, sizeof *v);
     if ((unsigned)stage >= STAGE_COUNT)
         return -1;
-    for (const struct rule *r = rs->stages[stage]; r != NULL; r = r->next) {
+    for (const struct rule *r = e->rs->stages[stage]; r != NULL; r = r->next) {
         bool match = true;
         if (r->off)
             continue;
-        if (r->cond != NULL && cond_eval(r->cond, env, v, &match) < 0) {
+        e->rule = r;
+        if (r->cond != NULL && cond_eval(r->cond, e, &match) < 0) {
             /* A dry run or an effect never refuses mail because a lookup failed. */
             if (v->dns_failure && (r->warn || action_is_effect(r->action))) {
                 v->dns_failure = false;
@@ -231,12 +264,14 @@ int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelo
         }
         if (!match)
             continue;
+        if (r->reply_needs_dns)
+            need_dns(e); /* %{dnsbl.reason}, %{rdns.name} in its reply or value */
         if (action_is_effect(r->action) && !r->warn) {
             add_effect(v, r, env);
             continue;
         }
         if (r->action == ACTION_GREYLIST) {
-            int g = greylist_eval(rs, r, env, v);
+            int g = greylist_eval(e->rs, r, env, v);
             if (g < 0)
                 return -1;
             if (g == 0)
@@ -262,4 +297,22 @@ int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelo
     v->action = ACTION_NONE;
     v->rule = NULL;
     return 0;
+}
+
+int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelope *env,
+                 struct verdict *v)
+{
+    struct eval e = { rs, env, NULL, NULL, false, v };
+
+    return eval_rules(&e, stage);
+}
+
+int rules_eval_asking(const struct ruleset *rs, enum stage stage, struct envelope *env,
+                      struct verdict *v, bool *asked)
+{
+    struct eval e = { rs, env, env, NULL, false, v };
+    int rc = eval_rules(&e, stage);
+
+    *asked = e.asked;
+    return rc;
 }

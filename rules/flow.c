@@ -62,7 +62,8 @@ static bool refuses(enum action a)
 int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool can_reply,
               struct envelope *env, struct verdict *v, enum flow_origin *origin)
 {
-    bool message_stage = stage >= STAGE_MAIL;
+    bool message_stage = stage >= STAGE_MAIL, asked;
+    int rc;
 
     if (f->conn_accepted || (message_stage && f->msg_accepted)) {
         memset(v, 0, sizeof *v);
@@ -81,8 +82,10 @@ int flow_eval(struct flow *f, const struct ruleset *rs, enum stage stage, bool c
         return 0;
     }
     f->conn_refused = false;
-    rules_prefetch(rs, stage, env);
-    if (ruleset_eval(rs, stage, env, v) < 0)
+    /* DNS goes out when a rule that reads it is reached, not before. */
+    rc = rules_eval_asking(rs, stage, env, v, &asked);
+    f->dns_rounds += asked;
+    if (rc < 0)
         return v->dns_failure ? FLOW_DNS_FAILURE : -1;
     if (collect(f, stage, env, v) < 0)
         return -1;

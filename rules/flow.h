@@ -11,7 +11,9 @@
  * - a reject or tempfail at connect is answered at the next stage that can
  *   carry a reply (libmilter cannot send the admin's text at connect), and
  *   a reject or tempfail at connect or helo answers every later command of
- *   the connection the same way, a new HELO included (as postfix does).
+ *   the connection the same way, a new HELO included (as postfix does);
+ * - a stage asks DNS only when its rules reach one that reads it, and then
+ *   all the rest of the stage may need, in one round (rules/dnslist.c).
  */
 #ifndef MXG_RULES_FLOW_H
 #define MXG_RULES_FLOW_H
@@ -30,6 +32,7 @@ struct flow {
     bool msg_accepted;
     bool conn_refused;          /* conn_verdict answers every later command */
     struct verdict conn_verdict;
+    unsigned dns_rounds;        /* stages of the connection whose rules asked DNS */
 };
 
 enum flow_origin {

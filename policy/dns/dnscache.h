@@ -1,8 +1,8 @@
 /*
  * dnscache.h: the DNS facts of one session, asked once and kept.
  *
- * Before a stage's rules run, the engine tells the cache everything the
- * stage will need (reverse DNS, block-list names); the cache asks all of
+ * When a stage's rules first need DNS, the engine tells the cache all the
+ * rest of the stage will need (reverse DNS, block-list names); it asks all of
  * it at once through the shared resolver and waits at most the stage's
  * time budget. Rules then read answers from here and never wait.
  */
