@@ -8,6 +8,9 @@
  * callbacks. Macros are read only through milter/macros.c (never
  * smfi_getsymval directly: a macro packet with a name and no value would
  * crash it), and a session whose MTA sent such a packet is tempfailed.
+ * A connection past --max-sessions gets no session, only 421 4.3.2
+ * (milter/overload.h); its place, when it has one, is given back in
+ * xxfi_close.
  */
 #include "milter/callbacks.h"
 
@@ -20,6 +23,7 @@
 #include "milter/metrics.h"
 #include "milter/mta_notes.h"
 #include "milter/negotiate.h"
+#include "milter/overload.h"
 #include "milter/rules_holder.h"
 #include "milter/session.h"
 #include "milter/verdict_map.h"
@@ -27,6 +31,7 @@
 
 struct priv {
     struct session *s;
+    bool counted;      /* holds a place among --max-sessions (milter/overload.h) */
     unsigned noreply;  /* STAGE_BIT of the steps negotiated without a reply */
     bool body_noreply; /* SMFIP_NR_BODY negotiated */
     bool leadspace;    /* SMFIP_HDR_LEADSPC negotiated: values keep the space after the colon */
@@ -45,12 +50,13 @@ static struct priv *priv_get(SMFICTX *ctx)
     if (p == NULL) {
         if ((p = calloc(1, sizeof *p)) == NULL)
             return NULL;
-        if ((p->s = session_new(rules_holder_acquire())) == NULL) {
-            free(p);
-            return NULL;
-        }
         smfi_setpriv(ctx, p);
+        p->counted = overload_enter();
     }
+    if (!p->counted)
+        return NULL; /* past --max-sessions: no_session answers 421 */
+    if (p->s == NULL && (p->s = session_new(rules_holder_acquire())) == NULL)
+        return NULL;
     conn_set_macros(p->s->conn, macro_lookup, ctx);
     return p;
 }
@@ -71,6 +77,10 @@ static void log_dns_failure(void *ctx, const char *what, const char *why)
     const struct session *s = ctx;
     char name[LOGFMT_BUF];
 
+    if (strcmp(why, DNS_WHY_BUSY) == 0) {
+        overload_note_dns_busy(); /* counted, and logged every 10 s at most */
+        return;
+    }
     /* The name asked for comes from the client (a sender's domain): escaped. */
     log_warnx("session=%s qid=%s client=%s dns=%s: %s", s->id, s->queue_id[0] ? s->queue_id : "-",
               s->client, logfmt_str(what, name, sizeof name), why);
@@ -120,7 +130,11 @@ static sfsistat answer(SMFICTX *ctx, struct priv *p, enum stage stage, const str
 /* No session could be made: tempfail, never continue. */
 static sfsistat no_session(SMFICTX *ctx, enum stage stage)
 {
+    struct priv *p = smfi_getpriv(ctx);
     struct decision d;
+
+    if (p != NULL && !p->counted)
+        return overload_refuse(ctx, stage == STAGE_CONNECT);
 
     decision_internal_error(&d, "out of memory");
     return verdict_answer(ctx, NULL, stage, &d, stage != STAGE_CONNECT);
@@ -383,6 +397,8 @@ static sfsistat cb_close(SMFICTX *ctx)
 
     if (p != NULL) {
         session_free(p->s);
+        if (p->counted)
+            overload_leave();
         free(p);
         smfi_setpriv(ctx, NULL);
     }

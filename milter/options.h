@@ -31,6 +31,8 @@ struct options {
     int restart_max;        /* restarts allowed within restart_window seconds */
     int restart_window;
     int milter_timeout;     /* seconds libmilter waits on the MTA */
+    unsigned max_sessions;    /* concurrent milter sessions; past it 421 4.3.2 (milter/overload.h) */
+    unsigned max_dns_waiting; /* sessions waiting on the resolver at once; past it DNS reads as failed */
     const char *test_session; /* client address for --test-session */
     const char *test_client_name;
     const char *test_auth_user;
