@@ -103,14 +103,19 @@ void overload_note_dns_busy(void)
     log_maybe(!atomic_exchange(&dns_busy_seen, true));
 }
 
+/* Descriptors n sessions need: theirs, as many refused ones in flight, the rest. */
+static rlim_t fd_need(unsigned n)
+{
+    return 2 * (rlim_t)n + OVERLOAD_FD_FIXED;
+}
+
 static unsigned long fit(unsigned *max_s, unsigned long limit)
 {
-    unsigned long room = limit > OVERLOAD_FD_FIXED + 1 ? limit - OVERLOAD_FD_FIXED : 1;
+    unsigned long room = limit > OVERLOAD_FD_FIXED + 2 ? (limit - OVERLOAD_FD_FIXED) / 2 : 1;
 
     if (*max_s > room) {
         log_warnx("descriptors: the limit is %lu (hard), --max-sessions %u needs %lu; "
-                  "serving at most %lu sessions at once", limit, *max_s,
-                  (unsigned long)*max_s + OVERLOAD_FD_FIXED, room);
+                  "serving at most %lu sessions at once", limit, *max_s, (unsigned long)fd_need(*max_s), room);
         *max_s = (unsigned)room;
     }
     return limit;
@@ -119,7 +124,7 @@ static unsigned long fit(unsigned *max_s, unsigned long limit)
 unsigned long overload_fit_nofile(unsigned *max_s)
 {
     struct rlimit rl;
-    rlim_t need = (rlim_t)*max_s + OVERLOAD_FD_FIXED;
+    rlim_t need = fd_need(*max_s), was;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
         log_warn("getrlimit(RLIMIT_NOFILE)");
@@ -138,13 +143,14 @@ unsigned long overload_fit_nofile(unsigned *max_s)
         }
         need = rl.rlim_max; /* all we may have */
     }
+    was = rl.rlim_cur;
     rl.rlim_cur = rl.rlim_cur > need ? rl.rlim_cur : need;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+    if (rl.rlim_cur != was && setrlimit(RLIMIT_NOFILE, &rl) < 0) {
         log_warn("setrlimit(RLIMIT_NOFILE, %lu)", (unsigned long)rl.rlim_cur);
         getrlimit(RLIMIT_NOFILE, &rl);
-    } else {
-        log_info("descriptors: soft limit raised to %lu for --max-sessions %u", (unsigned long)rl.rlim_cur,
-                 *max_s);
+    } else if (rl.rlim_cur != was) {
+        log_info("descriptors: soft limit raised from %lu to %lu for --max-sessions %u", (unsigned long)was,
+                 (unsigned long)rl.rlim_cur, *max_s);
     }
     return fit(max_s, (unsigned long)rl.rlim_cur);
 }

@@ -43,7 +43,9 @@ void overload_note_dns_busy(void);
 
 /*
  * Before the filter starts (as root, before privileges are dropped): raise
- * RLIMIT_NOFILE to what *max_sessions needs (OVERLOAD_FD_FIXED more), the
+ * RLIMIT_NOFILE to what *max_sessions needs (a descriptor for each, one for
+ * each refused connection in flight, as many as sessions in a burst, and
+ * OVERLOAD_FD_FIXED more), the
  * soft limit up to the hard one and, as root, the hard one too. When even
  * that is too low, *max_sessions is lowered to fit and a warning with the
  * numbers is logged. Returns the soft limit now in force.

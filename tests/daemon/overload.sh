@@ -1,0 +1,205 @@
+#!/bin/bash
+# overload.sh: bounded under overload. A DNS list at connect whose server
+# never answers (dnsfake: every question a timeout), --dns-budget 2000,
+# --max-sessions 250, --max-dns-waiting 150, and bursts of 200 and then 500
+# concurrent sessions from the load generator (milter_load -R):
+#  - every session ends within the budget plus MARGIN_MS (1500 ms: 500
+#    threads starting on two shared cores, and the sanitizer build);
+#  - a session got either 421 4.3.2 (past --max-sessions, answered at
+#    once: well within the budget) or the list's on-error outcome (on-error
+#    tempfail: a tempfail at connect), nothing else;
+#  - the filter's threads, descriptors and RSS, sampled from /proc during
+#    the burst, are printed and stay within the bounds mxguard(8) states;
+#  - refusals are logged, but not a line each;
+#  - after the burst, with the server answering again, a normal session is
+#    answered normally (once libunbound has sent the questions the burst
+#    abandoned: it keeps resolving them; the time is printed) and the
+#    descriptors and threads are back at their count before.
+# Then the descriptor limit: mxguard started under a hard nofile of 200
+# raises it (as root with CAP_SYS_RESOURCE) or lowers its session bound
+# to fit (a warning with the numbers), and 300 concurrent sessions against
+# a list that lists everyone each get 421, the listing or the on-error
+# tempfail, never "not listed", even when libunbound finds no socket.
+. "$SRCDIR/tests/lib/common.sh"
+. "$SRCDIR/tests/lib/dns.sh"
+need_root
+need_dns
+
+LOAD="${BUILDDIR:-.}/tests/bench/milter_load"
+[ -x "$LOAD" ] || skip "needs tests/bench/milter_load (built by make check)"
+BUDGET_MS=2000
+MARGIN_MS=1500
+MAX_SESSIONS=250
+MAX_DNS=150
+
+cat >"$T/dead.spec" <<'EOF2'
+@zone list.test
+*.list.test. ANY timeout
+EOF2
+cat >"$T/alive.spec" <<'EOF2'
+@zone list.test
+EOF2
+cat >"$T/listed.spec" <<'EOF2'
+@zone list.test
+*.list.test. A 127.0.0.2
+*.list.test. TXT "listed"
+EOF2
+cp "$T/dead.spec" "$T/spec"
+start_dnsfake "$T/spec" || { check "dnsfake starts" false; finish; }
+cat >"$T/list.rules" <<'EOF2'
+dnslist bl {
+    zone "list.test";
+    on-error tempfail;
+}
+on connect {
+    [bl] reject 554 5.7.1 "listed" if client.address in <bl>;
+}
+EOF2
+
+fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+fds_at_most() { [ "$(fd_count "$1")" -le "$2" ]; }
+status_of() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
+field() { printf '%s\n' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2; exit }'; }
+# reply_count OUT KIND: how many sessions ended with KIND (milter_load -R)
+reply_count() { awk -v k="reply=$2" '$1 == k { split($2, a, "="); print a[2]; f = 1 } END { if (!f) print 0 }' "$1"; }
+reply_max() { awk -v k="reply=$2" '$1 == k { split($5, a, "="); print a[2]; f = 1 } END { if (!f) print 0 }' "$1"; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
+
+# sample PID FILE: threads, VmRSS (kB) and descriptors every 50 ms until killed
+sample() {
+    while kill -0 "$1" 2>/dev/null; do
+        echo "$(status_of "$1" Threads) $(status_of "$1" VmRSS) $(fd_count "$1")"
+        sleep 0.05
+    done >"$2"
+}
+peak() { awk -v c="$2" '$c > m { m = $c } END { print m + 0 }' "$1"; }
+
+start_mxguard "$T/list.rules" --dns="127.0.0.1@$FAKE_PORT" --dns-budget "$BUDGET_MS" \
+    --max-sessions "$MAX_SESSIONS" --max-dns-waiting "$MAX_DNS" || { check "daemon starts" false; finish; }
+filter=$(filter_pid)
+# One session first: the resolver's thread and sockets exist from then on.
+"$LOAD" -s "unix:$MXG_SOCK" -c 1 -m 1 -l 100 -R >"$T/warm.out" 2>&1
+sleep 0.5
+base_fds=$(fd_count "$filter")
+base_threads=$(status_of "$filter" Threads)
+echo "# filter $filter after one session: $base_fds descriptors, $base_threads threads, $(status_of "$filter" VmRSS) kB"
+
+burst() { # N: N concurrent sessions, one each, from N client addresses
+    local n=$1 out="$T/burst-$1.out" sp
+    sample "$filter" "$T/samples-$n" &
+    sp=$!
+    "$LOAD" -s "unix:$MXG_SOCK" -c "$n" -m "$n" -a "$n" -l 100 -R >"$out" 2>&1
+    kill "$sp" 2>/dev/null
+    wait "$sp" 2>/dev/null
+    sed 's/^/#   /' "$out"
+    local line sessions maxms r421 rtf threads rss fds
+    line=$(grep '^sessions=' "$out")
+    sessions=$(field "$line" sessions)
+    maxms=$(field "$line" max_ms)
+    r421=$(reply_count "$out" 421_4.3.2)
+    rtf=$(reply_count "$out" tempfail)
+    threads=$(peak "$T/samples-$n" 1)
+    rss=$(peak "$T/samples-$n" 2)
+    fds=$(peak "$T/samples-$n" 3)
+    echo "# burst $n: peak threads $threads, peak RSS $((rss / 1024)) MB, peak descriptors $fds;" \
+         "421 4.3.2: $r421 (max $(reply_max "$out" 421_4.3.2) ms), on-error tempfail: $rtf; slowest session $maxms ms"
+    check "burst $n: every session was answered (no error, none cut off)" \
+        [ "$(field "$(head -n 1 "$out")" errors)/$sessions" = "0/$n" ]
+    check "burst $n: every session ended within the budget + ${MARGIN_MS} ms (slowest $maxms ms)" \
+        le "$maxms" $((BUDGET_MS + MARGIN_MS))
+    check "burst $n: each got 421 4.3.2 or the list's on-error tempfail, nothing else" \
+        [ $((r421 + rtf)) -eq "$n" ]
+    if [ "$n" -le "$MAX_SESSIONS" ]; then
+        check "burst $n: below --max-sessions nobody is refused" [ "$r421" -eq 0 ]
+    else
+        check "burst $n: past --max-sessions new sessions get 421 4.3.2" [ "$r421" -ge 1 ]
+        check "burst $n: ... at once (slowest refusal $(reply_max "$out" 421_4.3.2) ms, under a quarter of the budget)" \
+            le "$(reply_max "$out" 421_4.3.2)" $((BUDGET_MS / 4))
+    fi
+    # Bounds (mxguard(8), OVERLOAD): a thread and a descriptor per session
+    # in progress, refused ones included while they last, and a few more.
+    check "burst $n: threads stay within sessions + refused ones in flight + 16 (peak $threads)" \
+        [ "$threads" -le $((n < MAX_SESSIONS ? n + 16 : MAX_SESSIONS + (n - MAX_SESSIONS) + 16)) ]
+    check "burst $n: RSS stays under 64 MB + 128 kB a session (peak $((rss / 1024)) MB)" \
+        [ "$rss" -le $((65536 + 128 * n)) ]
+    check "burst $n: descriptors within sessions + $((base_fds + 16)) (peak $fds)" \
+        [ "$fds" -le $((n + base_fds + 16)) ]
+}
+burst 200
+burst 500
+
+check "the refusals are logged" contains "$MXG_LOG" "overload: sessions=[0-9]+ max-sessions=$MAX_SESSIONS refused=[1-9]"
+check "the DNS questions not asked are logged" contains "$MXG_LOG" "dns-not-asked=[1-9]"
+nlines=$(grep -c "overload: sessions=" "$MXG_LOG")
+check "not a log line a refusal: $nlines overload lines" [ "$nlines" -le 4 ]
+check "no line per session for the DNS questions not asked" not_contains "$MXG_LOG" "dns=.*not asked: too many sessions"
+
+# After the burst: the server answers again (NXDOMAIN: not listed).
+cp "$T/alive.spec" "$T/spec"
+reload_dnsfake
+wait_for 5 contains "$FAKE_LOG" "reloaded"
+t0=$(dns_now_ms)
+normal_session() {
+    "$LOAD" -s "unix:$MXG_SOCK" -c 1 -m 1 -a 1 -l 100 -R >"$T/after.out" 2>&1 &&
+        [ "$(reply_count "$T/after.out" ok)" = 1 ]
+}
+check "a normal session after the burst is answered normally (to the end of its message)" \
+    wait_for 30 normal_session
+sed 's/^/#   /' "$T/after.out"
+echo "# the first normal answer came $(($(dns_now_ms) - t0)) ms after the burst ended"
+check "the descriptors are back at their count before ($base_fds)" wait_for 10 fds_at_most "$filter" "$base_fds"
+check "the threads are back down ($base_threads)" wait_for 10 [ "$(status_of "$filter" Threads)" -le "$base_threads" ]
+check "the same filter process served throughout" [ "$(filter_pid)" = "$filter" ]
+stop_mxguard
+
+# The descriptor limit. start_low NAME USER: mxguard under a hard nofile of
+# 200, as root (it raises the limit) or as USER (it cannot: it lowers its
+# session bound to fit), on $T/NAME.sock, with the list answering "listed".
+start_low() {
+    local name=$1 as=$2
+    MXG_STARTS=$((MXG_STARTS + 1))
+    MXG_LOG="$T/mxguard-$MXG_STARTS.log"
+    MXG_SOCK="$T/$name/m.sock"
+    mkdir -p "$T/$name"
+    chown mxguard "$T/$name"
+    set -- -f -c "$T/list.rules" -p "unix:$MXG_SOCK" --umask 0111 --dns="127.0.0.1@$FAKE_PORT" \
+        --dns-budget "$BUDGET_MS" --max-sessions "$MAX_SESSIONS" --max-dns-waiting "$MAX_DNS"
+    if [ "$as" = root ]; then
+        (ulimit -n 200 && exec "$MXGUARD" "$@" -u mxguard) >"$MXG_LOG" 2>&1 </dev/null &
+    else
+        (ulimit -n 200 && exec runuser -u "$as" -- "$MXGUARD" "$@") >"$MXG_LOG" 2>&1 </dev/null &
+    fi
+    MXG_PID=$!
+    track_pid "$MXG_PID"
+    wait_for 10 unix_listening "$MXG_SOCK" && wait_for 10 filter_pid_exists
+}
+# low_burst: 300 sessions, each gets 421, the listing, or the on-error tempfail; never "not listed"
+low_burst() {
+    local out="$T/low-$1.out"
+    "$LOAD" -s "unix:$MXG_SOCK" -c 300 -m 300 -a 300 -l 100 -R >"$out" 2>&1
+    sed 's/^/#   /' "$out"
+    check "$1: 300 sessions, every one answered" [ "$(field "$(head -n 1 "$out")" errors)" = 0 ]
+    check "$1: none read the list as not listed" [ "$(reply_count "$out" ok)" = 0 ]
+    check "$1: each got 421 4.3.2, the listing (554 at HELO) or the on-error tempfail" \
+        [ $(($(reply_count "$out" 421_4.3.2) + $(reply_count "$out" 554_5.7.1) + $(reply_count "$out" tempfail))) -eq 300 ]
+    echo "# $1: libunbound found no socket $(grep -c "can't create socket" "$MXG_LOG") times"
+}
+cp "$T/listed.spec" "$T/spec"
+reload_dnsfake
+sleep 0.5
+LOWERED="descriptors: the limit is 200 \(hard\), --max-sessions $MAX_SESSIONS needs 628; serving at most 36 sessions at once"
+check "as root under nofile 200: the daemon starts" start_low low-root root
+if contains "$MXG_LOG" "descriptors: limit raised"; then
+    check "... and raises the limit to what the bounds need (2 x 250 + 128)" \
+        contains "$MXG_LOG" "descriptors: limit raised from 200 \(hard 200\) to 628 for --max-sessions $MAX_SESSIONS"
+    check "... which its filter has" grep -Eq "^Max open files +628 +628" "/proc/$(filter_pid)/limits"
+else
+    echo "# root without CAP_SYS_RESOURCE here: the hard limit cannot be raised"
+    check "... and lowers its session bound to fit, with the numbers" contains "$MXG_LOG" "$LOWERED"
+fi
+low_burst "root, nofile raised"
+stop_mxguard
+check "as user mxguard under nofile 200: the daemon starts" start_low low-user mxguard
+check "... and lowers its session bound to fit, with the numbers" contains "$MXG_LOG" "$LOWERED"
+low_burst "user, bound lowered"
+finish
