@@ -92,9 +92,10 @@ sfsistat overload_refuse(SMFICTX *ctx, bool first)
 {
     if (first)
         log_maybe(atomic_fetch_add(&refused, 1) == 0);
-    /* 421: the MTA sends it and closes the client's connection. */
-    if (smfi_setreply(ctx, "421", "4.3.2", "Too busy, try again later") != MI_SUCCESS)
-        log_warnx("overload: the MTA refused our 421 reply; it answers with its own tempfail");
+    /* 421: the MTA closes the client's connection. Should libmilter
+       refuse the reply (it cannot: the text is ours and valid), the
+       tempfail stands with the MTA's own text; not logged, as above. */
+    (void)smfi_setreply(ctx, "421", "4.3.2", "Too busy, try again later");
     return SMFIS_TEMPFAIL;
 }
 
