@@ -363,9 +363,11 @@ static int filter_main(void *arg)
     /* libunbound's threads do not survive a fork: one resolver per filter
        process. Rules without DNS checks can do without one (say, a chroot
        without resolv.conf); their DNS facts then fail temporarily. */
-    if ((resolver = dns_resolver_new(&o->dns, &error)) != NULL)
+    if ((resolver = dns_resolver_new(&o->dns, &error)) != NULL) {
         overload_set_resolver(resolver); /* --max-dns-waiting, and its counts in the overload line */
-    else {
+        if (dns_resolver_start(resolver) < 0)
+            log_warnx("DNS resolver: libunbound's worker did not start");
+    } else {
         struct ruleset *rs = rules_holder_acquire();
         bool needed = o->dns_given || ruleset_uses_dns(rs);
         ruleset_unref(rs);

@@ -128,6 +128,37 @@ static int forward_special_zones(struct ub_ctx *ctx)
     return rc;
 }
 
+/*
+ * libunbound starts its worker (its event loop: epoll, a socket pair,
+ * pipes) at the first question. Without a free descriptor then, libevent
+ * ends the process (evsig_init_: socketpair: Too many open files, exit 1):
+ * measured with a burst of sessions holding every descriptor when the
+ * filter's first question came. dns_resolver_start asks this name, which
+ * libunbound answers from a local zone without the network, at start.
+ */
+#define START_NAME "mxguard-start.invalid."
+
+static atomic_int start_answers;
+
+static void on_start_answer(void *arg, int err, struct ub_result *res)
+{
+    (void)arg, (void)err;
+    if (res != NULL)
+        ub_resolve_free(res);
+    atomic_fetch_add(&start_answers, 1);
+}
+
+int dns_resolver_start(struct dns_resolver *r)
+{
+    int before = atomic_load(&start_answers), id;
+
+    if (ub_resolve_async(r->ctx, START_NAME, DNS_TYPE_A, 1, NULL, on_start_answer, &id) != 0)
+        return -1;
+    for (int i = 0; i < 200 && atomic_load(&start_answers) == before; i++)
+        usleep(10000);
+    return atomic_load(&start_answers) != before ? 0 : -1;
+}
+
 static int configure(struct ub_ctx *ctx, const struct dns_config *cfg, const char **error_r)
 {
     int rc = 0;
@@ -183,6 +214,8 @@ static int configure(struct ub_ctx *ctx, const struct dns_config *cfg, const cha
             }
         break;
     }
+    /* A name libunbound answers itself, for dns_resolver_start. */
+    rc |= ub_ctx_zone_add(ctx, START_NAME, "static");
     if (rc != 0)
         *error_r = "invalid resolver settings (a forwarder address, the trust anchor file or resolv.conf)";
     return rc == 0 ? 0 : -1;

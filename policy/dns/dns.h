@@ -43,6 +43,9 @@ struct dns_batch;
 
 struct dns_resolver *dns_resolver_new(const struct dns_config *cfg, const char **error_r);
 void dns_resolver_free(struct dns_resolver *r);
+/* Start libunbound's worker now, while descriptors are free (a daemon's
+   filter process, before it serves): 0, or -1 when it did not answer. */
+int dns_resolver_start(struct dns_resolver *r);
 int dns_resolver_timeout_ms(const struct dns_resolver *r);
 
 /* Questions asked so far, and how many of them the answer memo served

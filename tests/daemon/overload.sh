@@ -2,7 +2,7 @@
 # overload.sh: bounded under overload. A DNS list at connect whose server
 # never answers (dnsfake: every question a timeout), --dns-budget 2000,
 # --max-sessions 250, and bursts of 200 concurrent sessions (against
-# --max-dns-waiting 150) and 500 (against --max-dns-waiting 500) from the
+# --max-dns-waiting 50) and 500 (against --max-dns-waiting 500) from the
 # load generator (milter_load -R):
 #  - inside the filter every stage ends within the budget + 500 ms (the
 #    decision records' us.connect), and as the MTA sees it every session
@@ -34,7 +34,7 @@ LOAD="${BUILDDIR:-.}/tests/bench/milter_load"
 BUDGET_MS=2000
 MARGIN_MS=6000
 MAX_SESSIONS=250
-MAX_DNS=150
+MAX_DNS=50
 
 cat >"$T/dead.spec" <<'EOF2'
 @zone list.test
@@ -78,7 +78,7 @@ sample() {
 }
 peak() { awk -v c="$2" '$c > m { m = $c } END { print m + 0 }' "$1"; }
 
-# Two daemons, started together: A (--max-dns-waiting 150 < the 200 of
+# Two daemons, started together: A (--max-dns-waiting 50 < the 200 of
 # its burst) shows the DNS bound, B (--max-dns-waiting 500: every admitted
 # session waits its budget) the session bound under a burst of 500. A is
 # started with a soft nofile of 300, which it raises to what its bounds need.
