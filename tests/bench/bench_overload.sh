@@ -53,7 +53,8 @@ for c in $CONCS; do
     threads=$(peak "$T/samples-$c" 1)
     rss=$(awk -v k="$(peak "$T/samples-$c" 2)" 'BEGIN { printf "%.1f", k / 1024 }')
     echo "# burst $c: peak threads $threads, RSS $rss MB, descriptors $(peak "$T/samples-$c" 3);" \
-         "421: $(kind "$T/burst-$c" 421_4.3.2 count) sessions, on-error tempfail: $(kind "$T/burst-$c" tempfail count)"
+         "421: $(kind "$T/burst-$c" 421_4.3.2 count | grep . || echo 0) sessions," \
+         "on-error tempfail: $(kind "$T/burst-$c" tempfail count | grep . || echo 0)"
     bench_verdict "overload-c$c-max-session-ms" "$(bench_field "$line" max_ms)" ms "<=" $((BUDGET + 1000))
     bench_verdict "overload-c$c-p99-session-ms" "$(bench_field "$line" p99_ms)" ms "<=" $((BUDGET + 1000))
     refused=$(kind "$T/burst-$c" 421_4.3.2 max_ms)
