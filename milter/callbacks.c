@@ -13,6 +13,10 @@
  * working on it (milter/poison.h); a message the filter crashed on
  * --poison-crashes times is held (451 4.3.0) and the engine sees no more
  * of it.
+ *
+ * A connection past --max-sessions gets no session, only 421 4.3.2
+ * (milter/overload.h); its place, when it has one, is given back in
+ * xxfi_close.
  */
 #include "milter/callbacks.h"
 
@@ -26,6 +30,7 @@
 #include "milter/metrics.h"
 #include "milter/mta_notes.h"
 #include "milter/negotiate.h"
+#include "milter/overload.h"
 #include "milter/poison.h"
 #include "milter/rules_holder.h"
 #include "milter/session.h"
@@ -34,6 +39,7 @@
 
 struct priv {
     struct session *s;
+    bool counted;      /* holds a place among --max-sessions (milter/overload.h) */
     unsigned noreply;  /* STAGE_BIT of the steps negotiated without a reply */
     bool body_noreply; /* SMFIP_NR_BODY negotiated */
     bool leadspace;    /* SMFIP_HDR_LEADSPC negotiated: values keep the space after the colon */
@@ -53,12 +59,13 @@ static struct priv *priv_get(SMFICTX *ctx)
     if (p == NULL) {
         if ((p = calloc(1, sizeof *p)) == NULL)
             return NULL;
-        if ((p->s = session_new(rules_holder_acquire())) == NULL) {
-            free(p);
-            return NULL;
-        }
         smfi_setpriv(ctx, p);
+        p->counted = overload_enter();
     }
+    if (!p->counted)
+        return NULL; /* past --max-sessions: no_session answers 421 */
+    if (p->s == NULL && (p->s = session_new(rules_holder_acquire())) == NULL)
+        return NULL;
     conn_set_macros(p->s->conn, macro_lookup, ctx);
     return p;
 }
@@ -79,6 +86,10 @@ static void log_dns_failure(void *ctx, const char *what, const char *why)
     const struct session *s = ctx;
     char name[LOGFMT_BUF];
 
+    if (strcmp(why, DNS_WHY_BUSY) == 0) {
+        overload_note_dns_busy(); /* counted, and logged every 10 s at most */
+        return;
+    }
     /* The name asked for comes from the client (a sender's domain): escaped. */
     log_warnx("session=%s qid=%s client=%s dns=%s: %s", s->id, s->queue_id[0] ? s->queue_id : "-",
               s->client, logfmt_str(what, name, sizeof name), why);
@@ -173,7 +184,11 @@ static void poison_fold_args(struct priv *p, char tag, char **argv)
 /* No session could be made: tempfail, never continue. */
 static sfsistat no_session(SMFICTX *ctx, enum stage stage)
 {
+    struct priv *p = smfi_getpriv(ctx);
     struct decision d;
+
+    if (p != NULL && !p->counted)
+        return overload_refuse(ctx, stage == STAGE_CONNECT);
 
     decision_internal_error(&d, "out of memory");
     return verdict_answer(ctx, NULL, stage, &d, stage != STAGE_CONNECT);
@@ -467,6 +482,8 @@ static sfsistat cb_close(SMFICTX *ctx)
     if (p != NULL) {
         poison_msg_release(&p->pm);
         session_free(p->s);
+        if (p->counted)
+            overload_leave();
         free(p);
         smfi_setpriv(ctx, NULL);
     }

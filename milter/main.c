@@ -33,6 +33,7 @@
 #include "milter/mta_notes.h"
 #include "milter/notify.h"
 #include "milter/options.h"
+#include "milter/overload.h"
 #include "milter/poison.h"
 #include "milter/privdrop.h"
 #include "milter/records.h"
@@ -423,7 +424,11 @@ static int filter_main(void *arg)
     /* libunbound's threads do not survive a fork: one resolver per filter
        process. Rules without DNS checks can do without one (say, a chroot
        without resolv.conf); their DNS facts then fail temporarily. */
-    if ((resolver = dns_resolver_new(&o->dns, &error)) == NULL) {
+    if ((resolver = dns_resolver_new(&o->dns, &error)) != NULL) {
+        overload_set_resolver(resolver); /* --max-dns-waiting, and its counts in the overload line */
+        if (dns_resolver_start(resolver) < 0)
+            log_warnx("DNS resolver: libunbound's worker did not start");
+    } else {
         struct ruleset *rs = rules_holder_acquire();
         bool needed = o->dns_given || ruleset_uses_dns(rs);
         ruleset_unref(rs);
@@ -549,6 +554,9 @@ int main(int argc, char **argv)
         ready = daemonize();
     if (o.pidfile != NULL)
         write_pidfile(o.pidfile);
+    /* Still root: the descriptor limit can be raised as far as the bounds need. */
+    overload_fit_nofile(&o.max_sessions);
+    overload_init(o.max_sessions, o.max_dns_waiting);
     if (o.user != NULL && privdrop_apply(&who, o.chroot_dir, &error) < 0)
         log_fatal("dropping privileges to %s: %s", o.user, error);
     report_ready(ready);

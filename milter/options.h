@@ -49,6 +49,8 @@ struct options {
     int restart_window;
     int poison_crashes;     /* a message in flight at this many filter crashes is held (451) */
     int milter_timeout;     /* seconds libmilter waits on the MTA */
+    unsigned max_sessions;    /* concurrent milter sessions; past it 421 4.3.2 (milter/overload.h) */
+    unsigned max_dns_waiting; /* sessions waiting on the resolver at once; past it DNS reads as failed */
     const char *test_session; /* client address for --test-session */
     const char *test_client_name;
     const char *test_auth_user;

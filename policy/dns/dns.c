@@ -8,6 +8,13 @@
  * go of it last, its owner or a late answer, so neither can touch freed
  * memory. Answers are attacker input (the names come from clients):
  * every record is bounded before it is kept.
+ *
+ * Must never read a failure as "not found": a question not asked, an
+ * error from libunbound, an answer without the server's packet (what
+ * libunbound makes up when it cannot reach a server, say without a free
+ * descriptor) and SERVFAIL are all DNS_TEMPFAIL. At most max_waiting
+ * batches wait on libunbound at once (--max-dns-waiting): past that a
+ * batch's questions are not asked and read as temporary failures at once.
  */
 #include "policy/dns/dns.h"
 
@@ -35,6 +42,9 @@ struct dns_resolver {
     int timeout_ms;
     atomic_ulong asked, from_memo; /* questions, and those the memo answered */
     atomic_ulong timeouts, servfail; /* questions abandoned at a deadline; SERVFAIL answers */
+    atomic_uint waiting;   /* batches with a question out to libunbound */
+    unsigned max_waiting;  /* 0: no bound */
+    atomic_ulong refused;  /* questions not asked: max_waiting batches were waiting */
 };
 
 struct callback_arg;
@@ -54,6 +64,7 @@ struct dns_batch {
     unsigned refs;        /* the owner, and every question still out */
     unsigned pending;
     unsigned n;
+    bool waiting;         /* counted in r->waiting until the wait ends */
     struct dns_query q[BATCH_MAX];
 };
 
@@ -117,6 +128,37 @@ static int forward_special_zones(struct ub_ctx *ctx)
     return rc;
 }
 
+/*
+ * libunbound starts its worker (its event loop: epoll, a socket pair,
+ * pipes) at the first question. Without a free descriptor then, libevent
+ * ends the process (evsig_init_: socketpair: Too many open files, exit 1):
+ * measured with a burst of sessions holding every descriptor when the
+ * filter's first question came. dns_resolver_start asks this name, which
+ * libunbound answers from a local zone without the network, at start.
+ */
+#define START_NAME "mxguard-start.invalid."
+
+static atomic_int start_answers;
+
+static void on_start_answer(void *arg, int err, struct ub_result *res)
+{
+    (void)arg, (void)err;
+    if (res != NULL)
+        ub_resolve_free(res);
+    atomic_fetch_add(&start_answers, 1);
+}
+
+int dns_resolver_start(struct dns_resolver *r)
+{
+    int before = atomic_load(&start_answers), id;
+
+    if (ub_resolve_async(r->ctx, START_NAME, DNS_TYPE_A, 1, NULL, on_start_answer, &id) != 0)
+        return -1;
+    for (int i = 0; i < 200 && atomic_load(&start_answers) == before; i++)
+        usleep(10000);
+    return atomic_load(&start_answers) != before ? 0 : -1;
+}
+
 static int configure(struct ub_ctx *ctx, const struct dns_config *cfg, const char **error_r)
 {
     int rc = 0;
@@ -172,6 +214,8 @@ static int configure(struct ub_ctx *ctx, const struct dns_config *cfg, const cha
             }
         break;
     }
+    /* A name libunbound answers itself, for dns_resolver_start. */
+    rc |= ub_ctx_zone_add(ctx, START_NAME, "static");
     if (rc != 0)
         *error_r = "invalid resolver settings (a forwarder address, the trust anchor file or resolv.conf)";
     return rc == 0 ? 0 : -1;
@@ -237,6 +281,33 @@ void dns_resolver_stats(struct dns_resolver *r, struct dns_stats *out)
     out->from_memo = atomic_load_explicit(&r->from_memo, memory_order_relaxed);
     out->timeouts = atomic_load_explicit(&r->timeouts, memory_order_relaxed);
     out->servfail = atomic_load_explicit(&r->servfail, memory_order_relaxed);
+    out->waiting = atomic_load_explicit(&r->waiting, memory_order_relaxed);
+    out->refused = atomic_load_explicit(&r->refused, memory_order_relaxed);
+}
+
+void dns_resolver_set_max_waiting(struct dns_resolver *r, unsigned max)
+{
+    r->max_waiting = max;
+}
+
+/* A place among the batches waiting on libunbound, or false at the bound. */
+static bool waiting_enter(struct dns_resolver *r)
+{
+    unsigned cur = atomic_load(&r->waiting);
+
+    do {
+        if (r->max_waiting > 0 && cur >= r->max_waiting)
+            return false;
+    } while (!atomic_compare_exchange_weak(&r->waiting, &cur, cur + 1));
+    return true;
+}
+
+static void waiting_leave(struct dns_batch *b)
+{
+    if (b->waiting) {
+        b->waiting = false;
+        atomic_fetch_sub(&b->r->waiting, 1);
+    }
 }
 
 /* ---- answers ------------------------------------------------------------- */
@@ -313,6 +384,15 @@ static void keep_packet(struct dns_answer *a, const struct ub_result *res)
     a->packet_len = (size_t)res->answer_len;
 }
 
+/* The answer carries a DNS message (at least its 12-byte header) whose
+   RCODE is the one libunbound reports. */
+static bool answer_from_server(const struct ub_result *res)
+{
+    const unsigned char *p = res->answer_packet;
+
+    return p != NULL && res->answer_len >= 12 && (p[3] & 0x0f) == (res->rcode & 0x0f);
+}
+
 static void fill_answer(struct dns_answer *a, int rrtype, bool raw, int err, const struct ub_result *res)
 {
     a->rcode = err == 0 && res != NULL ? res->rcode : -1;
@@ -340,6 +420,11 @@ static void fill_answer(struct dns_answer *a, int rrtype, bool raw, int err, con
             a->status = DNS_TEMPFAIL; /* data we could not read is no "not found" */
             a->why = "malformed answer";
         }
+    } else if ((res->rcode == 0 || res->rcode == 3 || res->nxdomain) && !answer_from_server(res)) {
+        /* "Not found" with no message behind it is libunbound's own
+           making, not a server's word: a temporary failure. */
+        a->status = DNS_TEMPFAIL;
+        a->why = "no answer from the server";
     } else if (res->rcode == 0 || res->rcode == 3 || res->nxdomain) {
         a->status = DNS_NOTFOUND; /* NXDOMAIN, or NODATA */
     } else {
@@ -444,6 +529,11 @@ static int batch_add(struct dns_batch *b, const char *name, int rrtype, bool raw
         q->asked = q->done = true; /* nothing pending: no wait, no callback */
         return i;
     }
+    if (!b->waiting && !(b->waiting = waiting_enter(b->r))) {
+        atomic_fetch_add_explicit(&b->r->refused, 1, memory_order_relaxed);
+        q->answer.why = DNS_WHY_BUSY;
+        return i;
+    }
     size_t nlen = strlen(name) + 1;
     if ((ca = malloc(sizeof *ca + nlen)) == NULL)
         return i;
@@ -510,6 +600,7 @@ void dns_batch_wait(struct dns_batch *b, int deadline_ms)
         }
     }
     pthread_mutex_unlock(&b->lock);
+    waiting_leave(b); /* nothing of ours is waited for any more */
     if (ncancel > 0)
         atomic_fetch_add_explicit(&b->r->timeouts, (unsigned long)ncancel, memory_order_relaxed);
     for (int k = 0; k < ncancel; k++) {
@@ -535,6 +626,7 @@ void dns_batch_free(struct dns_batch *b)
 {
     if (b == NULL)
         return;
+    waiting_leave(b); /* asked, never waited for */
     pthread_mutex_lock(&b->lock);
     batch_unref_locked(b);
 }

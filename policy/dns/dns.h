@@ -45,6 +45,9 @@ struct dns_batch;
 
 struct dns_resolver *dns_resolver_new(const struct dns_config *cfg, const char **error_r);
 void dns_resolver_free(struct dns_resolver *r);
+/* Start libunbound's worker now, while descriptors are free (a daemon's
+   filter process, before it serves): 0, or -1 when it did not answer. */
+int dns_resolver_start(struct dns_resolver *r);
 int dns_resolver_timeout_ms(const struct dns_resolver *r);
 
 /* Questions asked so far, and how many of them the answer memo served
@@ -55,8 +58,21 @@ void dns_resolver_counts(struct dns_resolver *r, unsigned long *asked, unsigned 
    unanswered at their batch's deadline, and answers with RCODE SERVFAIL. */
 struct dns_stats {
     unsigned long asked, from_memo, timeouts, servfail;
+    unsigned long waiting; /* batches waiting on libunbound now */
+    unsigned long refused; /* questions not asked: too many batches were waiting */
 };
 void dns_resolver_stats(struct dns_resolver *r, struct dns_stats *out);
+
+/*
+ * At most max batches (a session's stage each: its thread waits in
+ * dns_batch_wait) wait on libunbound at once; 0: no bound. Past it a
+ * batch's questions are not asked: their answers are DNS_TEMPFAIL at once,
+ * why DNS_WHY_BUSY. Answers the memo holds are still given. Set before
+ * the first question.
+ */
+void dns_resolver_set_max_waiting(struct dns_resolver *r, unsigned max);
+#define DNS_WHY_BUSY "not asked: too many sessions waiting for DNS"
+
 
 /* A set of questions asked together. NULL when out of memory. */
 struct dns_batch *dns_batch_new(struct dns_resolver *r);

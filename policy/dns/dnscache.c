@@ -24,6 +24,7 @@ struct dns_cache {
     long stage_start;      /* ms; 0: not in a stage (each prefetch has its own budget) */
     unsigned overflow;     /* names not asked: the cache was full */
     bool rdns_reported;
+    const char *rdns_why;  /* the PTR question's failure, when it failed */
 };
 
 struct dns_cache *dns_cache_new(struct dns_resolver *r, int budget_ms)
@@ -164,6 +165,7 @@ void dns_cache_prefetch(struct dns_cache *c, const struct ipaddr *client, bool w
             c->rdns.status = RDNS_NONE;
         } else if (ptr->status == DNS_TEMPFAIL) {
             c->rdns.status = RDNS_TEMPFAIL;
+            c->rdns_why = ptr->why;
         } else {
             snprintf(c->rdns.ptr, sizeof c->rdns.ptr, "%s", ptr->text[0]);
             confirm(c, ptr, client, start);
@@ -217,6 +219,7 @@ void dns_cache_report_failures(struct dns_cache *c, void (*fn)(void *ctx, const 
     if (c->rdns_asked && !c->rdns_reported) {
         c->rdns_reported = true;
         if (c->rdns.status == RDNS_TEMPFAIL)
-            fn(ctx, "reverse DNS", "no answer in time, or SERVFAIL");
+            fn(ctx, "reverse DNS", c->rdns_why != NULL && strcmp(c->rdns_why, DNS_WHY_BUSY) == 0
+                                       ? DNS_WHY_BUSY : "no answer in time, or SERVFAIL");
     }
 }

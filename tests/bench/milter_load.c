@@ -11,6 +11,10 @@
  * take without a reply are not waited for, macros follow the lists it
  * asked for (postfix's defaults otherwise).
  *
+ * With -R every session is timed, whatever its end, and the replies are
+ * counted by kind ("421 4.3.2" for a reply code, "tempfail", "ok", ...)
+ * with the time to each: the overload tests' view of what the MTA saw.
+ *
  * Test code: never installed, never run against anything but loopback.
  * It must never wait for a reply without a timeout, and never read more
  * from the filter than its bounded buffer holds.
@@ -61,7 +65,7 @@ static const char *const default_macros[LOAD_NWHERE] = {
 struct load_conf {
     const char *socket, *sender; /* sender: NULL for senderN@outside.example */
     unsigned concurrency, total, per_conn, body_bytes, clients;
-    bool nodelay, verbose;
+    bool nodelay, verbose, replies;
 };
 
 struct load_run {
@@ -69,6 +73,8 @@ struct load_run {
     atomic_uint next;
     atomic_uint ok, rejected, errors;
     double *latency_ms; /* by message number; < 0: not completed */
+    double *session_ms; /* -R: by message number, whatever the end */
+    char (*kind)[24];   /* -R: the final reply's kind, by message number */
     char *body;
     size_t body_len;
     pthread_mutex_t lock;
@@ -92,6 +98,7 @@ struct load_conn {
     unsigned char reply[LOAD_REPLY_MAX];
     uint32_t reply_len;
     char reply_cmd;
+    char final[24]; /* the kind of the last refusal: "421 4.3.2", "tempfail", ... */
 };
 
 /* One message's envelope, for the commands and the macro values. */
@@ -384,6 +391,29 @@ static int conn_send_macros(struct load_conn *c, struct load_pkt *b, const struc
     return any ? pkt_send(c->fd, b) : 0;
 }
 
+/* What a refusal was: a reply code's code and enhanced code, or its kind. */
+static void note_refusal(struct load_conn *c)
+{
+    size_t n = 0;
+
+    switch (c->reply_cmd) {
+    case SMFIR_REPLYCODE:
+        /* "421 4.3.2 text": the first two words, from the bounded reply */
+        for (int words = 0; n < c->reply_len && n + 1 < sizeof c->final && c->reply[n] != '\0'; n++) {
+            if (c->reply[n] == ' ' && ++words == 2)
+                break;
+            c->final[n] = (char)c->reply[n];
+        }
+        c->final[n] = '\0';
+        break;
+    case SMFIR_REJECT: snprintf(c->final, sizeof c->final, "reject"); break;
+    case SMFIR_TEMPFAIL: snprintf(c->final, sizeof c->final, "tempfail"); break;
+    case SMFIR_DISCARD: snprintf(c->final, sizeof c->final, "discard"); break;
+    case SMFIR_SHUTDOWN: snprintf(c->final, sizeof c->final, "shutdown"); break;
+    default: snprintf(c->final, sizeof c->final, "conn_fail"); break;
+    }
+}
+
 /* Read replies to a step until a final one; progress and, at the end
    of the message, modifications come first. */
 static enum load_step conn_await(struct load_conn *c, char cmd, const char **error_r)
@@ -400,6 +430,7 @@ static enum load_step conn_await(struct load_conn *c, char cmd, const char **err
             return STEP_SKIP;
         case SMFIR_REJECT: case SMFIR_TEMPFAIL: case SMFIR_REPLYCODE:
         case SMFIR_DISCARD: case SMFIR_SHUTDOWN: case SMFIR_CONN_FAIL:
+            note_refusal(c);
             return STEP_REJECTED;
         case SMFIR_PROGRESS:
             continue;
@@ -625,6 +656,11 @@ static void *worker(void *arg)
             res = run_message(r, c, &c->out, &m, fresh, &error);
         if (res == LOAD_OK)
             r->latency_ms[n] = now_ms() - t0;
+        if (r->conf.replies) {
+            r->session_ms[n] = now_ms() - t0;
+            snprintf(r->kind[n], sizeof r->kind[n], "%s",
+                     res == LOAD_OK ? "ok" : res == LOAD_REJECTED ? c->final : "error");
+        }
         count(r, res, error);
         if (c->fd >= 0 && (res != LOAD_OK || c->accepted || (n + 1) % r->conf.per_conn == 0))
             conn_close(c, &c->out, res != LOAD_ERROR);
@@ -651,6 +687,43 @@ static double quantile(double *v, size_t n, double q)
     return v[i < n ? i : n - 1];
 }
 
+/* -R: every session's time, then each kind of reply with its count and times. */
+static void report_replies(struct load_run *r)
+{
+    unsigned total = r->conf.total;
+    double *v = malloc(total * sizeof *v);
+    bool *done = calloc(total, sizeof *done);
+    size_t n = 0;
+
+    if (v == NULL || done == NULL) {
+        free(v);
+        free(done);
+        return;
+    }
+    for (unsigned i = 0; i < total; i++)
+        v[n++] = r->session_ms[i];
+    qsort(v, n, sizeof v[0], cmp_double);
+    printf("sessions=%zu p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n", n, quantile(v, n, 0.50),
+           quantile(v, n, 0.99), n ? v[n - 1] : 0);
+    for (unsigned i = 0; i < total; i++) {
+        if (done[i])
+            continue;
+        n = 0;
+        for (unsigned k = i; k < total; k++)
+            if (!done[k] && strcmp(r->kind[k], r->kind[i]) == 0) {
+                done[k] = true;
+                v[n++] = r->session_ms[k];
+            }
+        qsort(v, n, sizeof v[0], cmp_double);
+        for (char *sp = strchr(r->kind[i], ' '); sp != NULL; sp = strchr(sp, ' '))
+            *sp = '_'; /* one word: "421_4.3.2" */
+        printf("reply=%s count=%zu p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n", r->kind[i], n,
+               quantile(v, n, 0.50), quantile(v, n, 0.99), v[n - 1]);
+    }
+    free(v);
+    free(done);
+}
+
 static void report(struct load_run *r, double secs)
 {
     size_t n = 0;
@@ -664,6 +737,8 @@ static void report(struct load_run *r, double secs)
            r->conf.concurrency, secs, secs > 0 ? atomic_load(&r->ok) / secs : 0,
            quantile(r->latency_ms, n, 0.50), quantile(r->latency_ms, n, 0.99),
            n ? r->latency_ms[n - 1] : 0);
+    if (r->conf.replies)
+        report_replies(r);
     if (r->first_error[0])
         fprintf(stderr, "milter_load: first error: %s\n", r->first_error);
 }
@@ -690,11 +765,13 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: milter_load -s SOCKET [-c CONCURRENCY] [-m MESSAGES] [-k PER_CONNECTION]\n"
-            "                   [-l BODY_BYTES] [-a CLIENT_ADDRESSES] [-f SENDER] [-N] [-v]\n"
+            "                   [-l BODY_BYTES] [-a CLIENT_ADDRESSES] [-f SENDER] [-N] [-R] [-v]\n"
             "  SOCKET: unix:/path or inet:PORT@127.0.0.1 (loopback only)\n"
             "  -N: TCP_NODELAY on inet sockets (postfix does not set it)\n"
             "  -v: print what the filter negotiated\n"
-            "prints: msgs= ok= rejected= errors= concurrency= seconds= rate= p50_ms= p99_ms= max_ms=\n");
+            "  -R: also time every session, refused or not, and count the final replies by kind\n"
+            "prints: msgs= ok= rejected= errors= concurrency= seconds= rate= p50_ms= p99_ms= max_ms=\n"
+            "  and with -R: sessions= p50_ms= p99_ms= max_ms=, then reply=KIND count= p50_ms= p99_ms= max_ms=\n");
     exit(64);
 }
 
@@ -712,7 +789,7 @@ static void parse_args(int argc, char **argv, struct load_conf *conf)
     int opt;
     *conf = (struct load_conf){ .concurrency = 1, .total = 1000, .per_conn = 1,
                                 .body_bytes = 2048, .clients = 200 };
-    while ((opt = getopt(argc, argv, "s:c:m:k:l:a:f:Nv")) != -1) {
+    while ((opt = getopt(argc, argv, "s:c:m:k:l:a:f:NRv")) != -1) {
         switch (opt) {
         case 's': conf->socket = optarg; break;
         case 'c': conf->concurrency = num_arg(optarg); break;
@@ -722,6 +799,7 @@ static void parse_args(int argc, char **argv, struct load_conf *conf)
         case 'a': conf->clients = num_arg(optarg); break;
         case 'f': conf->sender = optarg; break;
         case 'N': conf->nodelay = true; break;
+        case 'R': conf->replies = true; break;
         case 'v': conf->verbose = true; break;
         default: usage();
         }
@@ -741,8 +819,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     pthread_mutex_init(&r.lock, NULL);
     r.latency_ms = malloc(r.conf.total * sizeof r.latency_ms[0]);
+    r.session_ms = calloc(r.conf.total, sizeof r.session_ms[0]);
+    r.kind = calloc(r.conf.total, sizeof r.kind[0]);
     threads = calloc(r.conf.concurrency, sizeof *threads);
-    if (r.latency_ms == NULL || threads == NULL || make_body(&r) < 0) {
+    if (r.latency_ms == NULL || r.session_ms == NULL || r.kind == NULL || threads == NULL || make_body(&r) < 0) {
         fprintf(stderr, "milter_load: out of memory\n");
         return 1;
     }
@@ -758,5 +838,7 @@ int main(int argc, char **argv)
     free(threads);
     free(r.body);
     free(r.latency_ms);
+    free(r.session_ms);
+    free(r.kind);
     return started == 0 || atomic_load(&r.errors) > 0 ? 1 : 0;
 }
