@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "policy/auth/sendauth.h"
+#include "policy/content/mime.h"
 #include "policy/monotime.h"
 #include "policy/dns/dnscache.h"
 #include "policy/state/statecheck.h"
@@ -164,6 +165,13 @@ static int conn_setup(struct conn *c, const struct conn_services *svc, const cha
        enables an "off" greylisting line). */
     if (svc->state != NULL && svc->state->store != NULL && (c->env.state = statecheck_new(svc->state)) == NULL)
         return -1;
+    /* The message is kept and parsed only for rules that look inside it. */
+    if (ruleset_uses_mime(rs)) {
+        mime_global_init();
+        if ((c->env.mime = malloc(sizeof *c->env.mime)) == NULL)
+            return -1;
+        mime_init(c->env.mime);
+    }
     return 0;
 }
 
@@ -211,6 +219,17 @@ static void new_message(struct conn *c)
     if (c->env.dns != NULL)
         dns_cache_new_message(c->env.dns);
     sendauth_new_message(c->env.auth);
+    if (c->env.mime != NULL)
+        mime_reset(c->env.mime); /* the spool's memory freed, its file closed (and gone) */
+}
+
+/* Spooling failed (the disk, memory): the message tempfails at its end. */
+static void content_failed(struct conn *c, const char *why)
+{
+    if (!c->failed) {
+        c->failed = true;
+        c->failed_why = why;
+    }
 }
 
 void conn_free(struct conn *c)
@@ -223,6 +242,7 @@ void conn_free(struct conn *c)
     dns_cache_free(c->env.dns);
     sendauth_free(c->env.auth);
     statecheck_free(c->env.state);
+    free(c->env.mime);
     envelope_free(&c->env);
     ruleset_unref(c->rules);
     free(c);
@@ -310,6 +330,11 @@ void conn_header(struct conn *c, const char *name, const char *value, bool answe
         ok = conn_headers_note(&c->headers, name) == 0;
     if (ok && c->env.auth != NULL)
         ok = sendauth_header(c->env.auth, name, value, c->header_leadspace) == 0;
+    if (ok && c->env.mime != NULL) {
+        const char *why;
+        if (mime_add_header(c->env.mime, name, value, c->header_leadspace, &why) < 0)
+            content_failed(c, "the message could not be spooled");
+    }
     evaluate(c, STAGE_HEADER, ok, answered, d);
     recorded(c, STAGE_HEADER, t0, d);
 }
@@ -317,7 +342,10 @@ void conn_header(struct conn *c, const char *name, const char *value, bool answe
 void conn_eoh(struct conn *c, struct decision *d)
 {
     long long t0 = monotime_us();
+    const char *why;
 
+    if (c->env.mime != NULL && mime_end_headers(c->env.mime, &why) < 0)
+        content_failed(c, "the message could not be spooled");
     evaluate(c, STAGE_EOH, true, true, d);
     recorded(c, STAGE_EOH, t0, d);
 }
@@ -327,10 +355,14 @@ void conn_body(struct conn *c, const unsigned char *data, size_t len)
 {
     long long t0 = monotime_us();
 
+    const char *why;
+
     if (c->env.auth != NULL && sendauth_body(c->env.auth, data, len) < 0 && !c->failed) {
         c->failed = true;
         c->failed_why = "the body could not be checked";
     }
+    if (c->env.mime != NULL && mime_add_body(c->env.mime, data, len, &why) < 0)
+        content_failed(c, "the message could not be spooled");
     recorded(c, STAGE_EOM, t0, NULL);
 }
 
@@ -349,6 +381,9 @@ void conn_eom(struct conn *c, struct decision *d, const struct conn_edit **edits
 
     *edits = NULL;
     *nedits = 0;
+    /* The content facts: parsed once, before the end of data's rules. */
+    if (c->env.mime != NULL && !c->failed && mime_parse(c->env.mime, &why) < 0)
+        content_failed(c, "the message could not be parsed");
     evaluate(c, STAGE_EOM, true, true, d);
     /* Edits apply only to a message that is let through. */
     if ((d->answer == ACTION_CONTINUE || d->answer == ACTION_ACCEPT) &&

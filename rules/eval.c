@@ -2,7 +2,9 @@
  * eval.c: run one stage's rules against a session's facts.
  *
  * Reads only the immutable rule set and the envelope: any number of
- * threads may evaluate the same rule set at once without a lock. A fact
+ * threads may evaluate the same rule set at once without a lock. A
+ * multi-valued fact (attachment.name) matches when any of its values
+ * does; the verdict remembers which, for the reply. A fact
  * that cannot be determined makes the whole evaluation fail (the caller
  * tempfails); it never reads as "no match".
  */
@@ -48,25 +50,24 @@ static int over_eval(const struct list *l, const struct envelope *env, bool *out
     return 0;
 }
 
-static int test_eval(const struct cond *c, const struct envelope *env, struct verdict *vd, bool *out)
+/* A words list: entries are lower case; the value is compared in lower case. */
+static bool words_contain(const struct list *l, const char *s, size_t len)
 {
-    struct fact_value v = { 0 };
+    char low[1025];
 
-    if (c->op == COND_TAGGED) {
-        *out = ((env->conn_tags | env->msg_tags | vd->new_tags) & c->tag_bit) != 0;
-        return 0;
-    }
-    if (c->op == COND_OVER)
-        return over_eval(c->list, env, out);
-    if (c->macro_name != NULL)
-        fact_from_macro(env, c->macro_name, FACT_STRING, &v);
-    else if (c->fact->get(env, &v) != FACT_OK)
-        return -1;
-    if (!v.present) {
-        /* An absent fact equals nothing and matches nothing. */
-        *out = c->op == COND_NE || c->op == COND_NOMATCH;
-        return 0;
-    }
+    if (len >= sizeof low)
+        return false; /* longer than any list line */
+    for (size_t i = 0; i < len; i++)
+        low[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+    return strset_contains(l->strs, low, len);
+}
+
+/* One present value against the condition's operator. */
+static int value_test(const struct cond *c, const struct envelope *env, struct verdict *vd,
+                      const struct fact_value *vp, bool *out)
+{
+    const struct fact_value v = *vp;
+
     switch (c->op) {
     case COND_BOOL:
         *out = v.b;
@@ -79,6 +80,8 @@ static int test_eval(const struct cond *c, const struct envelope *env, struct ve
             }
         } else if (c->list->kind == LIST_NETWORKS) {
             *out = cidr_set_contains(c->list->nets, v.ip);
+        } else if (c->list->kind == LIST_WORDS) {
+            *out = words_contain(c->list, v.s, v.len);
         } else if (c->list->kind == LIST_REGEXES) {
             *out = false;
             for (size_t i = 0; i < c->list->nres && !*out; i++) {
@@ -121,6 +124,64 @@ static int test_eval(const struct cond *c, const struct envelope *env, struct ve
         return -1;
     }
     return 0;
+}
+
+/*
+ * A multi-valued fact (attachment.name): the condition holds when it holds
+ * for ANY value, and remembers which for the reply; != and !~ hold when
+ * NO value is equal or matches (so with no values at all they hold).
+ */
+static int multi_test(const struct cond *c, const struct envelope *env, struct verdict *vd, bool *out)
+{
+    bool negated = c->op == COND_NE || c->op == COND_NOMATCH;
+    struct fact_value v;
+    enum fact_result r;
+
+    *out = negated;
+    for (unsigned i = 0;; i++) {
+        bool m;
+        memset(&v, 0, sizeof v);
+        if ((r = c->fact->get_nth(env, i, &v)) == FACT_END)
+            return 0;
+        if (r != FACT_OK)
+            return -1;
+        if (!v.present)
+            continue;
+        if (value_test(c, env, vd, &v, &m) < 0)
+            return -1;
+        if (m != negated) {
+            *out = !negated;
+            if (!negated) {
+                vd->matched_fact = c->fact;
+                vd->matched_index = i;
+            }
+            return 0;
+        }
+    }
+}
+
+static int test_eval(const struct cond *c, const struct envelope *env, struct verdict *vd, bool *out)
+{
+    struct fact_value v = { 0 };
+
+    if (c->op == COND_TAGGED) {
+        *out = ((env->conn_tags | env->msg_tags | vd->new_tags) & c->tag_bit) != 0;
+        return 0;
+    }
+    if (c->op == COND_OVER)
+        return over_eval(c->list, env, out);
+    if (c->macro_name == NULL && c->fact->get_nth != NULL)
+        return multi_test(c, env, vd, out);
+    if (c->macro_name != NULL)
+        fact_from_macro(env, c->macro_name, FACT_STRING, &v);
+    else if (c->fact->get(env, &v) != FACT_OK)
+        return -1;
+    if (!v.present) {
+        /* An absent fact equals nothing and matches nothing. */
+        *out = c->op == COND_NE || c->op == COND_NOMATCH;
+        return 0;
+    }
+    return value_test(c, env, vd, &v, out);
 }
 
 static int cond_eval(const struct cond *c, const struct envelope *env, struct verdict *vd, bool *out)
@@ -173,7 +234,7 @@ static void add_effect(struct verdict *v, const struct rule *r, const struct env
     e->rule = r;
     e->value[0] = '\0';
     if (r->reply.text != NULL)
-        reply_expand(&r->reply, env, e->value, sizeof e->value);
+        reply_expand_matched(&r->reply, env, v, e->value, sizeof e->value);
 }
 
 /*
@@ -202,7 +263,7 @@ static int greylist_eval(const struct ruleset *rs, const struct rule *r, const s
     if (r->has_reply) {
         memcpy(v->code, r->reply.code, sizeof v->code);
         memcpy(v->xcode, r->reply.xcode, sizeof v->xcode);
-        reply_expand(&r->reply, env, v->text, sizeof v->text);
+        reply_expand_matched(&r->reply, env, v, v->text, sizeof v->text);
     } else {
         snprintf(v->code, sizeof v->code, "451");
         snprintf(v->xcode, sizeof v->xcode, "4.7.1");
@@ -221,6 +282,7 @@ int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelo
         bool match = true;
         if (r->off)
             continue;
+        v->matched_fact = NULL; /* what this rule's own conditions match */
         if (r->cond != NULL && cond_eval(r->cond, env, v, &match) < 0) {
             /* A dry run or an effect never refuses mail because a lookup failed. */
             if (v->dns_failure && (r->warn || action_is_effect(r->action))) {
@@ -255,7 +317,7 @@ int ruleset_eval(const struct ruleset *rs, enum stage stage, const struct envelo
             v->has_reply = true;
             memcpy(v->code, r->reply.code, sizeof v->code);
             memcpy(v->xcode, r->reply.xcode, sizeof v->xcode);
-            reply_expand(&r->reply, env, v->text, sizeof v->text);
+            reply_expand_matched(&r->reply, env, v, v->text, sizeof v->text);
         }
         return 0;
     }

@@ -19,6 +19,7 @@
 struct dns_cache;
 struct sendauth;
 struct statecheck;
+struct mime_facts;
 #include "policy/smtp/ipaddr.h"
 
 #define ENVELOPE_NAME_MAX 1024 /* HELO, client name, AUTH user */
@@ -64,6 +65,7 @@ struct envelope {
     struct dns_cache *dns;       /* the session's DNS answers; NULL: no resolver */
     struct sendauth *auth;       /* SPF and DKIM of the session; NULL: not set up */
     struct statecheck *state;    /* greylisting and rate limits; NULL: no state store */
+    struct mime_facts *mime;     /* the message's content (policy/content/mime.h); NULL: no rule asks */
     unsigned msg_seq, rcpt_seq;  /* which message, which RCPT: counted once each */
     /* Summary over every DNS list, filled before a stage that asks for it. */
     int dnsbl_score, dnsbl_count;
