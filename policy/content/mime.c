@@ -120,13 +120,20 @@ int mime_add_header(struct mime_facts *m, const char *name, const char *value, b
     return keep(m, "\r\n", 2, error_r);
 }
 
+/* Once: at the end of the headers, or before the first body chunk (a
+   driver may report the end of headers late). */
 int mime_end_headers(struct mime_facts *m, const char **error_r)
 {
+    if (m->headers_done)
+        return 0;
+    m->headers_done = true;
     return keep(m, "\r\n", 2, error_r);
 }
 
 int mime_add_body(struct mime_facts *m, const void *data, size_t len, const char **error_r)
 {
+    if (mime_end_headers(m, error_r) < 0)
+        return -1;
     return keep(m, data, len, error_r);
 }
 

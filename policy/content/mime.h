@@ -52,6 +52,7 @@ struct mime_facts {
     unsigned long entities;  /* boundary and Content-Type lines seen while spooling */
     unsigned scan_len;       /* bytes of the current line looked at */
     bool scan_line, scan_dash;
+    bool headers_done;       /* the empty line after the headers is spooled */
 };
 
 /* Once, before any thread: GMime's type system and charset tables. */

@@ -74,10 +74,13 @@ static void put_codepoint(struct mime_facts *m, unsigned long c)
 }
 
 static const struct { const char *name; unsigned long c; } entities[] = {
-    { "amp", '&' }, { "apos", '\'' }, { "copy", 0xA9 }, { "euro", 0x20AC }, { "gt", '>' },
+    { "Auml", 0xC4 }, { "Ouml", 0xD6 }, { "Uuml", 0xDC }, { "aacute", 0xE1 }, { "agrave", 0xE0 },
+    { "amp", '&' }, { "apos", '\'' }, { "auml", 0xE4 }, { "ccedil", 0xE7 }, { "copy", 0xA9 },
+    { "eacute", 0xE9 }, { "egrave", 0xE8 }, { "euro", 0x20AC }, { "gt", '>' },
     { "hellip", 0x2026 }, { "laquo", 0xAB }, { "ldquo", 0x201C }, { "lsquo", 0x2018 }, { "lt", '<' },
-    { "mdash", 0x2014 }, { "nbsp", ' ' }, { "ndash", 0x2013 }, { "quot", '"' }, { "raquo", 0xBB },
-    { "rdquo", 0x201D }, { "reg", 0xAE }, { "rsquo", 0x2019 }, { "trade", 0x2122 },
+    { "mdash", 0x2014 }, { "nbsp", ' ' }, { "ndash", 0x2013 }, { "ouml", 0xF6 }, { "quot", '"' },
+    { "raquo", 0xBB }, { "rdquo", 0x201D }, { "reg", 0xAE }, { "rsquo", 0x2019 }, { "szlig", 0xDF },
+    { "trade", 0x2122 }, { "uuml", 0xFC },
 };
 
 /* An entity read up to its ';' (or what ended it): decoded, or kept as written. */
