@@ -53,6 +53,10 @@ struct fact_def {
      * value; != and !~ hold when NO value is equal or matches.
      */
     enum fact_result (*get_nth)(const struct envelope *env, unsigned i, struct fact_value *out);
+    /* Multi-valued facts with the same group count the same things (value i
+       of attachment.ext is the extension of value i of attachment.name):
+       the reply shows the matched index of any fact of the group. */
+    int multi_group;
 };
 
 /* The pseudo-fact behind 'macro "{name}"': any MTA macro, as a string. */

@@ -151,7 +151,8 @@ static size_t put_fact(char *out, size_t used, size_t outsz, const char *name, s
     if ((f = fact_lookup(key)) == NULL)
         return used;
     /* A multi-valued fact the rule matched: the value that matched. */
-    if (vd != NULL && vd->matched_fact == f && f->get_nth != NULL) {
+    if (vd != NULL && vd->matched_fact != NULL && f->get_nth != NULL &&
+        (vd->matched_fact == f || vd->matched_fact->multi_group == f->multi_group)) {
         if (f->get_nth(env, vd->matched_index, &v) != FACT_OK || !v.present)
             return used;
     } else if (f->get(env, &v) != FACT_OK || !v.present) {
