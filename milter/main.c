@@ -34,6 +34,7 @@
 #include "milter/notify.h"
 #include "milter/options.h"
 #include "milter/privdrop.h"
+#include "policy/content/spool.h"
 #include "milter/records.h"
 #include "milter/rules_holder.h"
 #include "milter/summary.h"
@@ -446,6 +447,7 @@ int main(int argc, char **argv)
     case OPTIONS_USAGE: return 2;
     case OPTIONS_RUN: break;
     }
+    spool_set_dir(o.spool_dir); /* made (0700, as the run user) when a message first needs a file */
     if (o.summary || o.check || o.test_session != NULL || o.stats)
         return run_command(&o);
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "milter/listen_addr.h"
+#include "policy/content/spool.h"
 #include "policy/state/store.h"
 
 #define OPTION_DONE 1 /* a setter's "exit 0 now" (--help, --version) */
@@ -142,6 +143,9 @@ static const struct option_desc descs[] = {
     {.name = "stats", .doc = "print the running daemon's counters, from its --metrics-listen endpoint "
                              "(default " LISTEN_ADDR_DEFAULT ")",
      .set = set_flag, FIELD(stats)},
+    {.name = "spool-dir", .arg = "DIR", .default_text = SPOOL_DEFAULT_DIR,
+     .doc = "where messages larger than 256 KiB are kept, unlinked, while rules look inside them "
+            "(created 0700; default %s)", .set = set_string, FIELD(spool_dir)},
     {.name = "verbose", .letter = 'v', .doc = "log more; with -n, print the rules as understood",
      .set = set_count, FIELD(verbose)},
     {.name = "version", .letter = 'V', .doc = "print the version and exit", .set = show_version},

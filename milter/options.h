@@ -52,6 +52,7 @@ struct options {
     int nsummary_files;
     const char *metrics_listen;   /* --metrics-listen ADDR (checked); NULL: no endpoint */
     bool stats;                   /* --stats: print the running daemon's numbers */
+    const char *spool_dir;        /* --spool-dir: unlinked files of messages the content rules read */
 };
 
 enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_USAGE };
