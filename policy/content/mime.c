@@ -153,7 +153,7 @@ static GMimeStream *spool_stream(const struct spool *s, const char **error_r)
     int fd;
 
     if (s->fd < 0)
-        return g_mime_stream_mem_new_with_buffer((const char *)s->mem, s->len);
+        return s->len > 0 ? g_mime_stream_mem_new_with_buffer((const char *)s->mem, s->len) : g_mime_stream_mem_new();
     if ((fd = dup(s->fd)) < 0) {
         *error_r = "no file descriptor for the spool";
         return NULL;
