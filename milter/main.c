@@ -36,6 +36,7 @@
 #include "milter/overload.h"
 #include "milter/poison.h"
 #include "milter/privdrop.h"
+#include "policy/content/spool.h"
 #include "milter/records.h"
 #include "milter/rules_holder.h"
 #include "milter/summary.h"
@@ -514,6 +515,7 @@ int main(int argc, char **argv)
     case OPTIONS_BAD_CONF: return 1; /* as for a broken rule file */
     case OPTIONS_RUN: break;
     }
+    spool_set_dir(o.spool_dir); /* made (0700, as the run user) when a message first needs a file */
     if (o.summary || o.check || o.test_session != NULL || o.stats)
         return run_command(&o);
 

@@ -32,6 +32,7 @@ unsigned long negotiate_protocol_flags(const struct ruleset *rs, unsigned long o
     unsigned long flags = SMFIP_NOUNKNOWN;
     bool dkim = ruleset_uses_dkim(rs) || ruleset_signs_dkim(rs); /* verifying or signing */
     bool virus = ruleset_uses_virus(rs);                           /* the whole message goes to clamd */
+    bool content = ruleset_uses_mime(rs); /* content facts: the whole message is spooled */
 
     if (!(need & STAGE_BIT(STAGE_HELO)))
         flags |= SMFIP_NOHELO;
@@ -42,10 +43,10 @@ unsigned long negotiate_protocol_flags(const struct ruleset *rs, unsigned long o
     if (!(rules & STAGE_BIT(STAGE_EOH)))
         flags |= SMFIP_NOEOH;
     /* Headers: for header rules, to count what delete-header removes, for DKIM. */
-    if (!(need & STAGE_BIT(STAGE_HEADER)) && !ruleset_deletes_headers(rs) && !dkim && !virus)
+    if (!(need & STAGE_BIT(STAGE_HEADER)) && !ruleset_deletes_headers(rs) && !dkim && !virus && !content)
         flags |= SMFIP_NOHDRS;
-    /* The body only for DKIM and clamd, and it never needs an answer: the MTA streams it. */
-    flags |= dkim || virus ? SMFIP_NR_BODY : SMFIP_NOBODY;
+    /* The body only for DKIM, clamd and the content facts, and it never needs an answer: the MTA streams it. */
+    flags |= dkim || virus || content ? SMFIP_NR_BODY : SMFIP_NOBODY;
     if (!(rules & STAGE_BIT(STAGE_HEADER)))
         flags |= SMFIP_NR_HDR;
     /* Steps we take only to record facts need no reply from us. */

@@ -25,6 +25,7 @@
 
 #include "milter/conffile.h"
 #include "milter/listen_addr.h"
+#include "policy/content/spool.h"
 #include "policy/state/store.h"
 #include "rules/suggest.h"
 
@@ -179,6 +180,9 @@ static const struct option_desc descs[] = {
     {.name = "stats", .doc = "print the running daemon's counters, from its --metrics-listen endpoint "
                              "(default " LISTEN_ADDR_DEFAULT ")",
      .set = set_flag, FIELD(stats), .command_only = true},
+    {.name = "spool-dir", .arg = "DIR", .default_text = SPOOL_DEFAULT_DIR,
+     .doc = "where messages larger than 256 KiB are kept, unlinked, while rules look inside them "
+            "(created 0700; default %s)", .set = set_string, FIELD(spool_dir)},
     {.name = "verbose", .letter = 'v', .doc = "log more; with -n, print the settings and the rules as understood",
      .set = set_count, FIELD(verbose), .command_only = true},
     {.name = "version", .letter = 'V', .doc = "print the version and exit", .set = show_version,

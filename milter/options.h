@@ -74,6 +74,7 @@ struct options {
     int nsummary_files;
     const char *metrics_listen;   /* --metrics-listen ADDR (checked); NULL: no endpoint */
     bool stats;                   /* --stats: print the running daemon's numbers */
+    const char *spool_dir;        /* --spool-dir: unlinked files of messages the content rules read */
     struct option_setting settings[OPTIONS_SETTINGS_MAX]; /* what -n -v prints */
     int nsettings;
 };

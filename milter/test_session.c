@@ -13,7 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "milter/logfmt.h"
 #include "policy/auth/sendauth.h"
+#include "policy/content/mime.h"
 #include "policy/state/statecheck.h"
 #include "rules/conn.h"
 
@@ -183,6 +185,34 @@ static void print_auth(struct sim *sim)
     }
 }
 
+/* The MIME tree and the content facts the rules saw (names escaped). */
+static void print_mime(struct sim *sim)
+{
+    const struct mime_facts *m = conn_envelope(sim->conn)->mime;
+    char q[LOGFMT_BUF];
+
+    if (m == NULL || !m->parsed)
+        return;
+    for (unsigned i = 0; i < m->nparts; i++) {
+        const struct mime_part *p = &m->parts[i];
+        fprintf(sim->out, "# mime: %*s%s", (int)(2 * (p->depth > 30 ? 30 : p->depth)), "", p->type);
+        if (p->name != NULL)
+            fprintf(sim->out, " name=%s ext=%s", logfmt_quoted(p->name, q, sizeof q), p->ext[0] ? p->ext : "-");
+        if (p->leaf)
+            fprintf(sim->out, " size=%zu", p->size);
+        if (p->detected_type[0] != '\0')
+            fprintf(sim->out, " detected=%s%s", p->detected_type, p->type_mismatch ? " (mismatch)" : "");
+        for (unsigned k = 0; k < p->nmembers; k++)
+            fprintf(sim->out, " member=%s", logfmt_quoted(p->members[k], q, sizeof q));
+        fprintf(sim->out, "\n");
+    }
+    fprintf(sim->out, "# mime: parts=%u depth=%u attachments=%u text=%zu bytes limit=%s anomalies=",
+            m->nparts, m->depth, mime_attachment_count(m), m->text_len, m->limit[0] ? m->limit : "none");
+    for (unsigned i = 0; i < m->nanomalies; i++)
+        fprintf(sim->out, "%s%s", i ? "," : "", m->anomalies[i]);
+    fprintf(sim->out, "%s\n", m->nanomalies ? "" : "none");
+}
+
 static void print_edits(struct sim *sim, const struct conn_edit *edits, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -249,6 +279,7 @@ static void read_data(struct sim *sim, FILE *in)
         if (!print_decision(sim, STAGE_EOH, &d, NULL)) {
             conn_eom(sim->conn, &d, &edits, &nedits);
             print_auth(sim);
+            print_mime(sim);
             print_edits(sim, edits, nedits);
             print_decision(sim, STAGE_EOM, &d, "250 2.0.0 Ok: queued (test session: nothing delivered)");
         }

@@ -16,14 +16,14 @@
 #include "rules/regex.h"
 #include "rules/strset.h"
 
-enum list_kind { LIST_NETWORKS, LIST_DOMAINS, LIST_ADDRESSES, LIST_REGEXES, LIST_DNS, LIST_RATELIMIT };
+enum list_kind { LIST_NETWORKS, LIST_DOMAINS, LIST_ADDRESSES, LIST_REGEXES, LIST_DNS, LIST_RATELIMIT, LIST_WORDS };
 
 struct list {
     char *name;
     enum list_kind kind;
     struct rules_loc loc;
     struct cidr_set *nets;  /* LIST_NETWORKS */
-    struct strset *strs;    /* LIST_DOMAINS, LIST_ADDRESSES */
+    struct strset *strs;    /* LIST_DOMAINS, LIST_ADDRESSES, LIST_WORDS (lower case) */
     struct regex **res;     /* LIST_REGEXES: any may match */
     size_t nres, capres;
     /* LIST_DNS: a DNS block or allow list; nets holds the return codes that count */
@@ -193,6 +193,7 @@ struct ruleset {
     bool clamd_seen;             /* a clamd { } block was read */
     unsigned nlimits;            /* rate limits declared */
     bool uses_state;             /* some rule greylists or tests a rate limit */
+    bool uses_mime;              /* some rule tests a content fact: the message is spooled and parsed */
     unsigned dns_stages;         /* stages whose rules need DNS answers */
     unsigned rdns_stages;        /* ... reverse DNS among them */
     unsigned score_stages;       /* ... dnsbl.score/count/reason (every DNS list) */
@@ -253,6 +254,9 @@ int reply_check(const struct reply *r, enum action a, struct diag *diag);
 /* A header value or quarantine reason: one line, valid %{fact} references. */
 int reply_check_template(const struct reply *r, size_t max, struct diag *diag);
 void reply_expand(const struct reply *r, const struct envelope *env, char *out, size_t outsz);
+/* The same; %{fact} of the multi-valued fact vd matched is the value that matched. */
+void reply_expand_matched(const struct reply *r, const struct envelope *env, const struct verdict *vd,
+                          char *out, size_t outsz);
 /* The %{fact} names a template uses, for compile-time checks; calls fn for each. */
 void reply_each_ref(const char *text, void (*fn)(void *ctx, const char *name, size_t len), void *ctx);
 

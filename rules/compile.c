@@ -60,13 +60,13 @@ static void unknown_fact(struct diag *diag, const struct rules_loc *loc, const c
 static const char *list_kind_name(enum list_kind k)
 {
     return k == LIST_NETWORKS ? "networks" : k == LIST_DOMAINS ? "domains"
-         : k == LIST_ADDRESSES ? "addresses" : k == LIST_REGEXES ? "regexes" : "DNS answers (an address or a domain)";
+         : k == LIST_ADDRESSES ? "addresses" : k == LIST_REGEXES ? "regexes" : k == LIST_WORDS ? "words" : "DNS answers (an address or a domain)";
 }
 
 static bool list_fits(enum list_kind k, enum fact_type t)
 {
     return (k == LIST_NETWORKS && t == FACT_IP) || (k == LIST_DOMAINS && t == FACT_DOMAIN) ||
-           (k == LIST_ADDRESSES && t == FACT_ADDRESS) ||
+           (k == LIST_ADDRESSES && t == FACT_ADDRESS) || (k == LIST_WORDS && (t == FACT_STRING || t == FACT_RESULT)) ||
            (k == LIST_REGEXES && (t == FACT_STRING || t == FACT_DOMAIN || t == FACT_ADDRESS || t == FACT_RESULT)) ||
            (k == LIST_DNS && (t == FACT_IP || t == FACT_DOMAIN));
 }
@@ -89,6 +89,9 @@ static void note_fact(struct ruleset *rs, const struct fact_def *f, enum stage s
         rs->uses_dmarc = rs->uses_dkim = rs->uses_spf = true;
     if (strncmp(f->name, "virus.", 6) == 0)
         rs->uses_virus = true;
+    if (strncmp(f->name, "attachment.", 11) == 0 || strncmp(f->name, "archive.", 8) == 0 ||
+        strncmp(f->name, "mime.", 5) == 0 || strcmp(f->name, "body.text") == 0)
+        rs->uses_mime = true;
 }
 
 static const struct fact_def *resolve_fact(struct ruleset *rs, const char *name, size_t len,

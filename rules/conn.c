@@ -15,6 +15,7 @@
 
 #include "policy/auth/sendauth.h"
 #include "policy/content/clamd.h"
+#include "policy/content/mime.h"
 #include "policy/monotime.h"
 #include "policy/dns/dnscache.h"
 #include "policy/state/statecheck.h"
@@ -168,6 +169,13 @@ static int conn_setup(struct conn *c, const struct conn_services *svc, const cha
     /* A clamd scan only where a rule reads virus.*; without --clamd it reports that. */
     if (ruleset_uses_virus(rs) && (c->env.virus = clamd_scan_new(svc->clamd, ruleset_virus_tempfail(rs))) == NULL)
         return -1;
+    /* The message is kept and parsed only for rules that look inside it. */
+    if (ruleset_uses_mime(rs)) {
+        mime_global_init();
+        if ((c->env.mime = malloc(sizeof *c->env.mime)) == NULL)
+            return -1;
+        mime_init(c->env.mime);
+    }
     return 0;
 }
 
@@ -216,6 +224,17 @@ static void new_message(struct conn *c)
         dns_cache_new_message(c->env.dns);
     sendauth_new_message(c->env.auth);
     clamd_scan_reset(c->env.virus);
+    if (c->env.mime != NULL)
+        mime_reset(c->env.mime); /* the spool's memory freed, its file closed (and gone) */
+}
+
+/* Spooling failed (the disk, memory): the message tempfails at its end. */
+static void content_failed(struct conn *c, const char *why)
+{
+    if (!c->failed) {
+        c->failed = true;
+        c->failed_why = why;
+    }
 }
 
 void conn_free(struct conn *c)
@@ -229,6 +248,7 @@ void conn_free(struct conn *c)
     sendauth_free(c->env.auth);
     statecheck_free(c->env.state);
     clamd_scan_free(c->env.virus);
+    free(c->env.mime);
     envelope_free(&c->env);
     ruleset_unref(c->rules);
     free(c);
@@ -318,6 +338,11 @@ void conn_header(struct conn *c, const char *name, const char *value, bool answe
         ok = sendauth_header(c->env.auth, name, value, c->header_leadspace) == 0;
     if (c->env.virus != NULL)
         clamd_scan_header(c->env.virus, name, value, c->header_leadspace);
+    if (ok && c->env.mime != NULL) {
+        const char *why;
+        if (mime_add_header(c->env.mime, name, value, c->header_leadspace, &why) < 0)
+            content_failed(c, "the message could not be spooled");
+    }
     evaluate(c, STAGE_HEADER, ok, answered, d);
     recorded(c, STAGE_HEADER, t0, d);
 }
@@ -325,7 +350,10 @@ void conn_header(struct conn *c, const char *name, const char *value, bool answe
 void conn_eoh(struct conn *c, struct decision *d)
 {
     long long t0 = monotime_us();
+    const char *why;
 
+    if (c->env.mime != NULL && mime_end_headers(c->env.mime, &why) < 0)
+        content_failed(c, "the message could not be spooled");
     evaluate(c, STAGE_EOH, true, true, d);
     recorded(c, STAGE_EOH, t0, d);
 }
@@ -335,12 +363,16 @@ void conn_body(struct conn *c, const unsigned char *data, size_t len)
 {
     long long t0 = monotime_us();
 
+    const char *why;
+
     if (c->env.auth != NULL && sendauth_body(c->env.auth, data, len) < 0 && !c->failed) {
         c->failed = true;
         c->failed_why = "the body could not be checked";
     }
     if (c->env.virus != NULL)
         clamd_scan_body(c->env.virus, data, len);
+    if (c->env.mime != NULL && mime_add_body(c->env.mime, data, len, &why) < 0)
+        content_failed(c, "the message could not be spooled");
     recorded(c, STAGE_EOM, t0, NULL);
 }
 
@@ -361,6 +393,9 @@ void conn_eom(struct conn *c, struct decision *d, const struct conn_edit **edits
     *nedits = 0;
     if (c->env.virus != NULL)
         clamd_scan_finish(c->env.virus); /* the verdict virus.* reads */
+    /* The content facts: parsed once, before the end of data's rules. */
+    if (c->env.mime != NULL && !c->failed && mime_parse(c->env.mime, &why) < 0)
+        content_failed(c, "the message could not be parsed");
     evaluate(c, STAGE_EOM, true, true, d);
     if (d->failure == CONN_INTERNAL_ERROR && clamd_scan_verdict(c->env.virus) == CLAMD_ERROR &&
         clamd_scan_tempfail(c->env.virus))

@@ -6,9 +6,10 @@
  * written at one point only: through rules_eval_asking, the first test or
  * reply that reads DNS asks every question the rest of the stage may need
  * (rules_ask_dns), so a rule that decides before it (our own networks)
- * answers without waiting for DNS. A fact that cannot be determined makes
- * the whole evaluation fail (the caller tempfails); it never reads as "no
- * match".
+ * answers without waiting for DNS. A multi-valued fact (attachment.name)
+ * matches when any of its values does; the verdict remembers which, for
+ * the reply. A fact that cannot be determined makes the whole evaluation
+ * fail (the caller tempfails); it never reads as "no match".
  */
 #include <string.h>
 #include <strings.h>
@@ -71,29 +72,24 @@ static void need_dns(struct eval *e)
     rules_ask_dns(e->rs, e->rule, e->ask);
 }
 
-static int test_eval(const struct cond *c, struct eval *e, bool *out)
+/* A words list: entries are lower case; the value is compared in lower case. */
+static bool words_contain(const struct list *l, const char *s, size_t len)
 {
-    const struct envelope *env = e->env;
-    struct verdict *vd = e->v;
-    struct fact_value v = { 0 };
+    char low[1025];
 
-    if (c->op == COND_TAGGED) {
-        *out = ((env->conn_tags | env->msg_tags | vd->new_tags) & c->tag_bit) != 0;
-        return 0;
-    }
-    if (c->dns_needs != 0)
-        need_dns(e);
-    if (c->op == COND_OVER)
-        return over_eval(c->list, env, out);
-    if (c->macro_name != NULL)
-        fact_from_macro(env, c->macro_name, FACT_STRING, &v);
-    else if (c->fact->get(env, &v) != FACT_OK)
-        return -1;
-    if (!v.present) {
-        /* An absent fact equals nothing and matches nothing. */
-        *out = c->op == COND_NE || c->op == COND_NOMATCH;
-        return 0;
-    }
+    if (len >= sizeof low)
+        return false; /* longer than any list line */
+    for (size_t i = 0; i < len; i++)
+        low[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+    return strset_contains(l->strs, low, len);
+}
+
+/* One present value against the condition's operator. */
+static int value_test(const struct cond *c, const struct envelope *env, struct verdict *vd,
+                      const struct fact_value *vp, bool *out)
+{
+    const struct fact_value v = *vp;
+
     switch (c->op) {
     case COND_BOOL:
         *out = v.b;
@@ -106,6 +102,8 @@ static int test_eval(const struct cond *c, struct eval *e, bool *out)
             }
         } else if (c->list->kind == LIST_NETWORKS) {
             *out = cidr_set_contains(c->list->nets, v.ip);
+        } else if (c->list->kind == LIST_WORDS) {
+            *out = words_contain(c->list, v.s, v.len);
         } else if (c->list->kind == LIST_REGEXES) {
             *out = false;
             for (size_t i = 0; i < c->list->nres && !*out; i++) {
@@ -148,6 +146,68 @@ static int test_eval(const struct cond *c, struct eval *e, bool *out)
         return -1;
     }
     return 0;
+}
+
+/*
+ * A multi-valued fact (attachment.name): the condition holds when it holds
+ * for ANY value, and remembers which for the reply; != and !~ hold when
+ * NO value is equal or matches (so with no values at all they hold).
+ */
+static int multi_test(const struct cond *c, const struct envelope *env, struct verdict *vd, bool *out)
+{
+    bool negated = c->op == COND_NE || c->op == COND_NOMATCH;
+    struct fact_value v;
+    enum fact_result r;
+
+    *out = negated;
+    for (unsigned i = 0;; i++) {
+        bool m;
+        memset(&v, 0, sizeof v);
+        if ((r = c->fact->get_nth(env, i, &v)) == FACT_END)
+            return 0;
+        if (r != FACT_OK)
+            return -1;
+        if (!v.present)
+            continue;
+        if (value_test(c, env, vd, &v, &m) < 0)
+            return -1;
+        if (m != negated) {
+            *out = !negated;
+            if (!negated) {
+                vd->matched_fact = c->fact;
+                vd->matched_index = i;
+            }
+            return 0;
+        }
+    }
+}
+
+static int test_eval(const struct cond *c, struct eval *e, bool *out)
+{
+    const struct envelope *env = e->env;
+    struct verdict *vd = e->v;
+    struct fact_value v = { 0 };
+
+    if (c->op == COND_TAGGED) {
+        *out = ((env->conn_tags | env->msg_tags | vd->new_tags) & c->tag_bit) != 0;
+        return 0;
+    }
+    if (c->dns_needs != 0)
+        need_dns(e);
+    if (c->op == COND_OVER)
+        return over_eval(c->list, env, out);
+    if (c->macro_name == NULL && c->fact->get_nth != NULL)
+        return multi_test(c, env, vd, out);
+    if (c->macro_name != NULL)
+        fact_from_macro(env, c->macro_name, FACT_STRING, &v);
+    else if (c->fact->get(env, &v) != FACT_OK)
+        return -1;
+    if (!v.present) {
+        /* An absent fact equals nothing and matches nothing. */
+        *out = c->op == COND_NE || c->op == COND_NOMATCH;
+        return 0;
+    }
+    return value_test(c, env, vd, &v, out);
 }
 
 /* "and" and "or" stop at the side that decides: a DNS test right of a
@@ -202,7 +262,7 @@ static void add_effect(struct verdict *v, const struct rule *r, const struct env
     e->rule = r;
     e->value[0] = '\0';
     if (r->reply.text != NULL)
-        reply_expand(&r->reply, env, e->value, sizeof e->value);
+        reply_expand_matched(&r->reply, env, v, e->value, sizeof e->value);
 }
 
 /*
@@ -231,7 +291,7 @@ static int greylist_eval(const struct ruleset *rs, const struct rule *r, const s
     if (r->has_reply) {
         memcpy(v->code, r->reply.code, sizeof v->code);
         memcpy(v->xcode, r->reply.xcode, sizeof v->xcode);
-        reply_expand(&r->reply, env, v->text, sizeof v->text);
+        reply_expand_matched(&r->reply, env, v, v->text, sizeof v->text);
     } else {
         snprintf(v->code, sizeof v->code, "451");
         snprintf(v->xcode, sizeof v->xcode, "4.7.1");
@@ -254,6 +314,7 @@ static int eval_rules(struct eval *e, enum stage stage)
         if (r->off)
             continue;
         e->rule = r;
+        v->matched_fact = NULL; /* what this rule's own conditions match */
         if (r->cond != NULL && cond_eval(r->cond, e, &match) < 0) {
             /* A dry run or an effect never refuses mail because a lookup failed. */
             if (v->dns_failure && (r->warn || action_is_effect(r->action))) {
@@ -290,7 +351,7 @@ static int eval_rules(struct eval *e, enum stage stage)
             v->has_reply = true;
             memcpy(v->code, r->reply.code, sizeof v->code);
             memcpy(v->xcode, r->reply.xcode, sizeof v->xcode);
-            reply_expand(&r->reply, env, v->text, sizeof v->text);
+            reply_expand_matched(&r->reply, env, v, v->text, sizeof v->text);
         }
         return 0;
     }

@@ -10,6 +10,7 @@
 #include "policy/auth/sendauth.h"
 #include "policy/state/statecheck.h"
 #include "policy/content/clamd.h"
+#include "policy/content/mime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,7 +245,7 @@ static enum fact_result get_no_value(const struct envelope *env, struct fact_val
 }
 
 const struct fact_def fact_macro = { "macro", FACT_STRING, STAGE_CONNECT, get_no_value,
-                                     "an MTA macro by name", NULL, false };
+                                     "an MTA macro by name", NULL, false, NULL, 0 };
 
 #define MACRO_FACT(fn, macro_name, type)                                          \
     static enum fact_result fn(const struct envelope *env, struct fact_value *out) \
@@ -498,146 +499,356 @@ static enum fact_result get_virus_name(const struct envelope *env, struct fact_v
     return r;
 }
 
+/* Content facts (policy/content/mime.h), known at eom once the message was
+   parsed; without a parse (no rule asked, or no message) they are absent. */
+static const struct mime_facts *mime_of(const struct envelope *env)
+{
+    return env->mime != NULL && env->mime->parsed ? env->mime : NULL;
+}
+
+static void cstr_value(struct fact_value *out, const char *s)
+{
+    out->present = s != NULL && s[0] != '\0';
+    out->s = s != NULL ? s : "";
+    out->len = s != NULL ? strlen(s) : 0;
+}
+
+/* A multi-valued fact: value i, and the first present one as its single value. */
+#define MULTI_FACT(nth, first, body)                                                             \
+    static enum fact_result nth(const struct envelope *env, unsigned i, struct fact_value *out)    \
+    {                                                                                            \
+        const struct mime_facts *m = mime_of(env);                                               \
+        out->present = false;                                                                    \
+        if (m == NULL)                                                                           \
+            return FACT_END;                                                                     \
+        body                                                                                     \
+    }                                                                                            \
+    static enum fact_result first(const struct envelope *env, struct fact_value *out)            \
+    {                                                                                            \
+        enum fact_result r;                                                                      \
+        for (unsigned i = 0; (r = nth(env, i, out)) == FACT_OK; i++)                             \
+            if (out->present)                                                                    \
+                return FACT_OK;                                                                  \
+        out->present = false;                                                                    \
+        return r == FACT_END ? FACT_OK : r;                                                      \
+    }
+
+MULTI_FACT(nth_attachment_name, get_attachment_name, {
+    const struct mime_part *p = mime_attachment(m, i);
+    if (p == NULL)
+        return FACT_END;
+    cstr_value(out, p->name);
+    return FACT_OK;
+})
+
+MULTI_FACT(nth_attachment_ext, get_attachment_ext, {
+    const struct mime_part *p = mime_attachment(m, i);
+    if (p == NULL)
+        return FACT_END;
+    cstr_value(out, p->ext);
+    return FACT_OK;
+})
+
+/* Types of every leaf part, named or not: an executable needs no name to run. */
+static const struct mime_part *nth_leaf(const struct mime_facts *m, unsigned i)
+{
+    for (unsigned k = 0; k < m->nparts; k++)
+        if (m->parts[k].leaf && i-- == 0)
+            return &m->parts[k];
+    return NULL;
+}
+
+MULTI_FACT(nth_attachment_type, get_attachment_type, {
+    const struct mime_part *p = nth_leaf(m, i);
+    if (p == NULL)
+        return FACT_END;
+    cstr_value(out, p->type);
+    return FACT_OK;
+})
+
+MULTI_FACT(nth_detected_type, get_detected_type, {
+    const struct mime_part *p = nth_leaf(m, i);
+    if (p == NULL)
+        return FACT_END;
+    cstr_value(out, p->detected_type);
+    return FACT_OK;
+})
+
+MULTI_FACT(nth_member, get_member, {
+    const char *name = mime_member(m, i, NULL);
+    if (name == NULL)
+        return FACT_END;
+    cstr_value(out, name);
+    return FACT_OK;
+})
+
+/* The extension is kept per member name: lower-cased here into a
+   per-message slot, so the getter stays allocation-free. */
+MULTI_FACT(nth_member_ext, get_member_ext, {
+    const char *name = mime_member(m, i, NULL);
+    const char *dot;
+    if (name == NULL)
+        return FACT_END;
+    dot = strrchr(name, '.');
+    out->present = dot != NULL && dot[1] != '\0' && strchr(dot, '/') == NULL;
+    out->s = out->present ? dot + 1 : "";
+    out->len = out->present ? strlen(dot + 1) : 0;
+    return FACT_OK;
+})
+
+MULTI_FACT(nth_anomaly, get_anomaly, {
+    if (i >= m->nanomalies)
+        return FACT_END;
+    cstr_value(out, m->anomalies[i]);
+    return FACT_OK;
+})
+
+static enum fact_result get_attachment_count(const struct envelope *env, struct fact_value *out)
+{
+    const struct mime_facts *m = mime_of(env);
+
+    out->present = m != NULL;
+    out->n = m != NULL ? (long)mime_attachment_count(m) : 0;
+    return FACT_OK;
+}
+
+static enum fact_result get_type_mismatch(const struct envelope *env, struct fact_value *out)
+{
+    const struct mime_facts *m = mime_of(env);
+
+    out->present = false;
+    out->b = false;
+    for (unsigned k = 0; m != NULL && k < m->nparts; k++) {
+        out->present = out->present || m->parts[k].detected_type[0] != '\0';
+        out->b = out->b || m->parts[k].type_mismatch;
+    }
+    return FACT_OK;
+}
+
+static enum fact_result get_archive_encrypted(const struct envelope *env, struct fact_value *out)
+{
+    const struct mime_facts *m = mime_of(env);
+
+    out->present = false;
+    out->b = false;
+    for (unsigned k = 0; m != NULL && k < m->nparts; k++) {
+        out->present = out->present || m->parts[k].nmembers > 0 || m->parts[k].encrypted;
+        out->b = out->b || m->parts[k].encrypted;
+    }
+    return FACT_OK;
+}
+
+static enum fact_result get_mime_parts(const struct envelope *env, struct fact_value *out)
+{
+    const struct mime_facts *m = mime_of(env);
+
+    out->present = m != NULL;
+    out->n = m != NULL ? (long)m->nparts : 0;
+    return FACT_OK;
+}
+
+static enum fact_result get_mime_depth(const struct envelope *env, struct fact_value *out)
+{
+    const struct mime_facts *m = mime_of(env);
+
+    out->present = m != NULL;
+    out->n = m != NULL ? (long)m->depth : 0;
+    return FACT_OK;
+}
+
+static enum fact_result get_mime_limit(const struct envelope *env, struct fact_value *out)
+{
+    const struct mime_facts *m = mime_of(env);
+
+    /* Present with "" when no limit was reached: mime.limit != "" tests for any. */
+    out->present = m != NULL;
+    out->s = m != NULL ? m->limit : "";
+    out->len = strlen(out->s);
+    return FACT_OK;
+}
+
+static enum fact_result get_body_text(const struct envelope *env, struct fact_value *out)
+{
+    const struct mime_facts *m = mime_of(env);
+
+    out->present = m != NULL;
+    out->s = m != NULL && m->text != NULL ? m->text : "";
+    out->len = m != NULL ? m->text_len : 0;
+    return FACT_OK;
+}
+
 /* Sorted by name: fact_lookup bisects. */
 static const struct fact_def facts[] = {
+    { "archive.encrypted", FACT_BOOL, STAGE_EOM, get_archive_encrypted,
+      "true when an attached archive has an encrypted member", NULL, false, NULL, 0 },
+    { "archive.member", FACT_STRING, STAGE_EOM, get_member,
+      "the names of the members of attached archives, one level deep (multi-valued)", NULL, false, nth_member, 3 },
+    { "archive.member_ext", FACT_STRING, STAGE_EOM, get_member_ext,
+      "the last extension of each archive member's name (multi-valued)", NULL, false, nth_member_ext, 3 },
+    { "attachment.count", FACT_NUMBER, STAGE_EOM, get_attachment_count,
+      "how many parts carry a file name", NULL, false, NULL, 0 },
+    { "attachment.detected_type", FACT_STRING, STAGE_EOM, get_detected_type,
+      "the content type of each leaf part as its bytes show it (multi-valued)", NULL, false, nth_detected_type, 2 },
+    { "attachment.ext", FACT_STRING, STAGE_EOM, get_attachment_ext,
+      "the lower-cased last extension of each attachment's name: invoice.pdf.exe gives exe (multi-valued)",
+      NULL, false, nth_attachment_ext, 1 },
+    { "attachment.name", FACT_STRING, STAGE_EOM, get_attachment_name,
+      "the file name of each attachment (Content-Disposition filename, else Content-Type name; "
+      "RFC 2231 and RFC 2047 decoded, UTF-8) (multi-valued)", NULL, false, nth_attachment_name, 1 },
+    { "attachment.type", FACT_STRING, STAGE_EOM, get_attachment_type,
+      "the declared content type of each leaf part, lower case (multi-valued)", NULL, false, nth_attachment_type, 2 },
+    { "attachment.type_mismatch", FACT_BOOL, STAGE_EOM, get_type_mismatch,
+      "true when a part's detected type contradicts its declared type or extension", NULL, false, NULL, 0 },
     { "auth.user", FACT_STRING, STAGE_MAIL, get_auth_user,
-      "the SMTP AUTH user name (MTA macro {auth_authen})", "{auth_authen}", false },
+      "the SMTP AUTH user name (MTA macro {auth_authen})", "{auth_authen}", false, NULL, 0 },
     { "authenticated", FACT_BOOL, STAGE_MAIL, get_authenticated,
-      "true when the client authenticated with SMTP AUTH", NULL, false },
+      "true when the client authenticated with SMTP AUTH", NULL, false, NULL, 0 },
+    { "body.text", FACT_STRING, STAGE_EOM, get_body_text,
+      "the decoded text of the text/plain and text/html parts (UTF-8, HTML reduced to text, at most 1 MiB)",
+      NULL, false, NULL, 0 },
     { "client.address", FACT_IP, STAGE_CONNECT, get_client_address,
-      "the client's IPv4 or IPv6 address", NULL, false },
+      "the client's IPv4 or IPv6 address", NULL, false, NULL, 0 },
     { "client.name", FACT_STRING, STAGE_CONNECT, get_client_name,
-      "the client host name as the MTA reports it ([address] when it has none)", NULL, false },
+      "the client host name as the MTA reports it ([address] when it has none)", NULL, false, NULL, 0 },
     { "daemon.name", FACT_STRING, STAGE_CONNECT, get_daemon_name,
-      "the name of the MTA's listener that took the connection (macro {daemon_name})", "{daemon_name}", false },
+      "the name of the MTA's listener that took the connection (macro {daemon_name})", "{daemon_name}", false, NULL, 0 },
     { "dkim.algorithm", FACT_STRING, STAGE_EOM, get_dkim_algorithm,
-      "the algorithm of the signature that speaks for the message (rsa-sha256, ed25519-sha256; rsa-sha1 never passes)", NULL, false },
+      "the algorithm of the signature that speaks for the message (rsa-sha256, ed25519-sha256; rsa-sha1 never passes)", NULL, false, NULL, 0 },
     { "dkim.domain", FACT_DOMAIN, STAGE_EOM, get_dkim_domain,
-      "the signing domain (d=) of the first signature that passed, else of the first one evaluated", NULL, false },
+      "the signing domain (d=) of the first signature that passed, else of the first one evaluated", NULL, false, NULL, 0 },
     { "dkim.key_bits", FACT_NUMBER, STAGE_EOM, get_dkim_key_bits,
-      "the key size in bits of that signature (absent when its key was not retrieved)", NULL, false },
+      "the key size in bits of that signature (absent when its key was not retrieved)", NULL, false, NULL, 0 },
     { "dkim.passed", FACT_NUMBER, STAGE_EOM, get_dkim_passed,
-      "how many of the evaluated signatures passed", NULL, false },
+      "how many of the evaluated signatures passed", NULL, false, NULL, 0 },
     { "dkim.result", FACT_RESULT, STAGE_EOM, get_dkim_result,
-      "pass if a signature passed, else temperror, fail, policy or permerror; none without signatures", NULL, false },
+      "pass if a signature passed, else temperror, fail, policy or permerror; none without signatures", NULL, false, NULL, 0 },
     { "dkim.selector", FACT_STRING, STAGE_EOM, get_dkim_selector,
-      "the selector (s=) of that signature", NULL, false },
+      "the selector (s=) of that signature", NULL, false, NULL, 0 },
     { "dkim.signatures", FACT_NUMBER, STAGE_EOM, get_dkim_signatures,
-      "DKIM-Signature headers in the message (evaluated or not)", NULL, false },
+      "DKIM-Signature headers in the message (evaluated or not)", NULL, false, NULL, 0 },
     { "dmarc.dkim_aligned", FACT_BOOL, STAGE_EOM, get_dmarc_dkim_aligned,
-      "true when a passing DKIM signature's d= aligns with the From: domain (adkim=)", NULL, false },
+      "true when a passing DKIM signature's d= aligns with the From: domain (adkim=)", NULL, false, NULL, 0 },
     { "dmarc.from_domain", FACT_DOMAIN, STAGE_EOM, get_dmarc_from_domain,
-      "the From: (author) domain DMARC decided on; of several, the one with the worst result", NULL, false },
+      "the From: (author) domain DMARC decided on; of several, the one with the worst result", NULL, false, NULL, 0 },
     { "dmarc.from_problem", FACT_STRING, STAGE_EOM, get_dmarc_from_problem,
-      "what was wrong with the From: fields (no From: field, several, several domains, no usable domain); absent when nothing", NULL, false },
+      "what was wrong with the From: fields (no From: field, several, several domains, no usable domain); absent when nothing", NULL, false, NULL, 0 },
     { "dmarc.org_domain", FACT_DOMAIN, STAGE_EOM, get_dmarc_org_domain,
-      "the organizational domain of the From: domain (by the Public Suffix List)", NULL, false },
+      "the organizational domain of the From: domain (by the Public Suffix List)", NULL, false, NULL, 0 },
     { "dmarc.policy", FACT_STRING, STAGE_EOM, get_dmarc_policy,
-      "what the domain asks for this message after pct=: none, quarantine or reject (none unless dmarc.result is fail)", NULL, false },
+      "what the domain asks for this message after pct=: none, quarantine or reject (none unless dmarc.result is fail)", NULL, false, NULL, 0 },
     { "dmarc.published", FACT_STRING, STAGE_EOM, get_dmarc_published,
-      "the p=, sp= or np= policy that applies, before pct= (absent without a record)", NULL, false },
+      "the p=, sp= or np= policy that applies, before pct= (absent without a record)", NULL, false, NULL, 0 },
     { "dmarc.result", FACT_RESULT, STAGE_EOM, get_dmarc_result,
-      "the DMARC result: pass fail none temperror permerror (a DNS failure is temperror, never none)", NULL, false },
+      "the DMARC result: pass fail none temperror permerror (a DNS failure is temperror, never none)", NULL, false, NULL, 0 },
     { "dmarc.spf_aligned", FACT_BOOL, STAGE_EOM, get_dmarc_spf_aligned,
-      "true when SPF passed for MAIL FROM and its domain aligns with the From: domain (aspf=)", NULL, false },
+      "true when SPF passed for MAIL FROM and its domain aligns with the From: domain (aspf=)", NULL, false, NULL, 0 },
     { "dnsbl.count", FACT_NUMBER, STAGE_CONNECT, get_dnsbl_count,
-      "how many of the declared DNS lists list what they check (allow lists too)", NULL, false },
+      "how many of the declared DNS lists list what they check (allow lists too)", NULL, false, NULL, 0 },
     { "dnsbl.reason", FACT_STRING, STAGE_CONNECT, get_dnsbl_reason,
-      "the TXT reason of the first listing, in declaration order (capped, printable)", NULL, false },
+      "the TXT reason of the first listing, in declaration order (capped, printable)", NULL, false, NULL, 0 },
     { "dnsbl.score", FACT_NUMBER, STAGE_CONNECT, get_dnsbl_score,
-      "the sum of the weights of the DNS lists that list what they check", NULL, false },
+      "the sum of the weights of the DNS lists that list what they check", NULL, false, NULL, 0 },
     { "greylist.wait", FACT_NUMBER, STAGE_RCPT, get_greylist_wait,
-      "seconds until a greylisted recipient may pass (in a greylist rule's reply)", NULL, true },
+      "seconds until a greylisted recipient may pass (in a greylist rule's reply)", NULL, true, NULL, 0 },
     { "header.count", FACT_NUMBER, STAGE_HEADER, get_header_count,
-      "headers of this message so far, counting the one being decided at stage header", NULL, false },
+      "headers of this message so far, counting the one being decided at stage header", NULL, false, NULL, 0 },
     { "header.name", FACT_STRING, STAGE_HEADER, get_header_name,
-      "the name of the header being decided (stage header)", NULL, true },
+      "the name of the header being decided (stage header)", NULL, true, NULL, 0 },
     { "header.value", FACT_STRING, STAGE_HEADER, get_header_value,
-      "the value of the header being decided, as the MTA passes it (stage header; cut at 8192 bytes)", NULL, true },
+      "the value of the header being decided, as the MTA passes it (stage header; cut at 8192 bytes)", NULL, true, NULL, 0 },
     { "helo", FACT_STRING, STAGE_HELO, get_helo,
-      "the HELO or EHLO argument, as sent", NULL, false },
+      "the HELO or EHLO argument, as sent", NULL, false, NULL, 0 },
     { "helo.address", FACT_IP, STAGE_HELO, get_helo_address,
-      "the address in an address-literal HELO ([192.0.2.1]) or a bare IP HELO", NULL, false },
+      "the address in an address-literal HELO ([192.0.2.1]) or a bare IP HELO", NULL, false, NULL, 0 },
     { "helo.address_mismatch", FACT_BOOL, STAGE_HELO, get_helo_mismatch,
-      "true when the HELO is an address (literal or bare) other than the client's", NULL, false },
+      "true when the HELO is an address (literal or bare) other than the client's", NULL, false, NULL, 0 },
     { "helo.bare_ip", FACT_BOOL, STAGE_HELO, get_helo_bare_ip,
-      "true when the HELO is an IP address without the brackets RFC 5321 requires", NULL, false },
+      "true when the HELO is an IP address without the brackets RFC 5321 requires", NULL, false, NULL, 0 },
     { "helo.domain", FACT_DOMAIN, STAGE_HELO, get_helo_domain,
-      "the HELO name in lower case, when it is a valid domain", NULL, false },
+      "the HELO name in lower case, when it is a valid domain", NULL, false, NULL, 0 },
     { "helo.fqdn", FACT_BOOL, STAGE_HELO, get_helo_fqdn,
-      "true when the HELO is a valid domain with at least two labels", NULL, false },
+      "true when the HELO is a valid domain with at least two labels", NULL, false, NULL, 0 },
     { "helo.literal", FACT_BOOL, STAGE_HELO, get_helo_literal,
-      "true when the HELO is an address literal", NULL, false },
+      "true when the HELO is an address literal", NULL, false, NULL, 0 },
     { "helo.present", FACT_BOOL, STAGE_HELO, get_helo_present,
-      "true when the client sent HELO or EHLO with an argument", NULL, false },
+      "true when the client sent HELO or EHLO with an argument", NULL, false, NULL, 0 },
     { "helo.valid", FACT_BOOL, STAGE_HELO, get_helo_valid,
-      "true when the HELO is an RFC 5321 domain or a valid address literal", NULL, false },
+      "true when the HELO is an RFC 5321 domain or a valid address literal", NULL, false, NULL, 0 },
     { "message.size", FACT_NUMBER, STAGE_MAIL, get_declared_size,
-      "the message size the client declared with MAIL FROM SIZE= (absent when it declared none)", NULL, false },
+      "the message size the client declared with MAIL FROM SIZE= (absent when it declared none)", NULL, false, NULL, 0 },
+    { "mime.anomaly", FACT_STRING, STAGE_EOM, get_anomaly,
+      "what is malformed in the MIME structure: missing-boundary, broken-boundary, duplicate-boundary, "
+      "parts-after-end, bad-encoding, ... (multi-valued)", NULL, false, nth_anomaly, 4 },
+    { "mime.depth", FACT_NUMBER, STAGE_EOM, get_mime_depth,
+      "the deepest nesting of multiparts and attached messages (0: a single part)", NULL, false, NULL, 0 },
+    { "mime.limit", FACT_STRING, STAGE_EOM, get_mime_limit,
+      "the limit the message ran into: size, parts, depth, header, or \"\" for none", NULL, false, NULL, 0 },
+    { "mime.parts", FACT_NUMBER, STAGE_EOM, get_mime_parts,
+      "MIME entities in the message, containers included", NULL, false, NULL, 0 },
     { "rdns.confirmed", FACT_BOOL, STAGE_CONNECT, get_rdns_confirmed,
-      "true when a PTR name of the client resolves back to the client's address", NULL, false },
+      "true when a PTR name of the client resolves back to the client's address", NULL, false, NULL, 0 },
     { "rdns.name", FACT_DOMAIN, STAGE_CONNECT, get_rdns_name,
-      "the client's forward-confirmed host name (absent unless confirmed)", NULL, false },
+      "the client's forward-confirmed host name (absent unless confirmed)", NULL, false, NULL, 0 },
     { "rdns.none", FACT_BOOL, STAGE_CONNECT, get_rdns_none,
-      "true when the client's address has no PTR record", NULL, false },
+      "true when the client's address has no PTR record", NULL, false, NULL, 0 },
     { "rdns.ptr", FACT_DOMAIN, STAGE_CONNECT, get_rdns_ptr,
-      "the first PTR name of the client, confirmed or not", NULL, false },
+      "the first PTR name of the client, confirmed or not", NULL, false, NULL, 0 },
     { "rdns.temperror", FACT_BOOL, STAGE_CONNECT, get_rdns_temperror,
-      "true when reverse DNS could not be determined now (timeout, SERVFAIL)", NULL, false },
+      "true when reverse DNS could not be determined now (timeout, SERVFAIL)", NULL, false, NULL, 0 },
     { "rdns.unconfirmed", FACT_BOOL, STAGE_CONNECT, get_rdns_unconfirmed,
-      "true when the client has a PTR name that does not resolve back to it", NULL, false },
+      "true when the client has a PTR name that does not resolve back to it", NULL, false, NULL, 0 },
     { "recipient", FACT_ADDRESS, STAGE_RCPT, get_rcpt,
-      "the recipient as local@domain (local part quoted only where RFC 5321 needs it, domain in lower case)", NULL, true },
+      "the recipient as local@domain (local part quoted only where RFC 5321 needs it, domain in lower case)", NULL, true, NULL, 0 },
     { "recipient.count", FACT_NUMBER, STAGE_RCPT, get_rcpt_count,
-      "recipients of this message so far; at stage rcpt it counts the one being decided", NULL, false },
+      "recipients of this message so far; at stage rcpt it counts the one being decided", NULL, false, NULL, 0 },
     { "recipient.domain", FACT_DOMAIN, STAGE_RCPT, get_rcpt_domain,
-      "the recipient's domain, lower case", NULL, true },
+      "the recipient's domain, lower case", NULL, true, NULL, 0 },
     { "recipient.fqdn", FACT_BOOL, STAGE_RCPT, get_rcpt_fqdn,
-      "true when the recipient's domain is a name with at least two labels", NULL, true },
+      "true when the recipient's domain is a name with at least two labels", NULL, true, NULL, 0 },
     { "recipient.local", FACT_STRING, STAGE_RCPT, get_rcpt_local,
-      "the recipient's local part, dequoted", NULL, true },
+      "the recipient's local part, dequoted", NULL, true, NULL, 0 },
     { "recipient.routed", FACT_BOOL, STAGE_RCPT, get_rcpt_routed,
-      "true when the recipient carries sender-specified routing (%, ! or @ in the local part, a source route) or cannot be parsed", NULL, true },
+      "true when the recipient carries sender-specified routing (%, ! or @ in the local part, a source route) or cannot be parsed", NULL, true, NULL, 0 },
     { "recipient.valid", FACT_BOOL, STAGE_RCPT, get_rcpt_valid,
-      "true when the recipient path is a syntactically valid RFC 5321 address", NULL, true },
+      "true when the recipient path is a syntactically valid RFC 5321 address", NULL, true, NULL, 0 },
     { "sender", FACT_ADDRESS, STAGE_MAIL, get_sender,
-      "the envelope sender as local@domain, in the same canonical form (empty for <>)", NULL, false },
+      "the envelope sender as local@domain, in the same canonical form (empty for <>)", NULL, false, NULL, 0 },
     { "sender.domain", FACT_DOMAIN, STAGE_MAIL, get_sender_domain,
-      "the sender's domain, lower case", NULL, false },
+      "the sender's domain, lower case", NULL, false, NULL, 0 },
     { "sender.fqdn", FACT_BOOL, STAGE_MAIL, get_sender_fqdn,
-      "true when the sender's domain is a name with at least two labels (false for <>)", NULL, false },
+      "true when the sender's domain is a name with at least two labels (false for <>)", NULL, false, NULL, 0 },
     { "sender.local", FACT_STRING, STAGE_MAIL, get_sender_local,
-      "the sender's local part, dequoted", NULL, false },
+      "the sender's local part, dequoted", NULL, false, NULL, 0 },
     { "sender.null", FACT_BOOL, STAGE_MAIL, get_sender_null,
-      "true for the null sender <>", NULL, false },
+      "true for the null sender <>", NULL, false, NULL, 0 },
     { "sender.valid", FACT_BOOL, STAGE_MAIL, get_sender_valid,
-      "true when the sender path is a syntactically valid RFC 5321 address or <>", NULL, false },
+      "true when the sender path is a syntactically valid RFC 5321 address or <>", NULL, false, NULL, 0 },
     { "spf.domain", FACT_DOMAIN, STAGE_MAIL, get_spf_domain,
-      "the domain SPF checked for MAIL FROM (the HELO name for the null sender)", NULL, false },
+      "the domain SPF checked for MAIL FROM (the HELO name for the null sender)", NULL, false, NULL, 0 },
     { "spf.explanation", FACT_STRING, STAGE_MAIL, get_spf_explanation,
-      "on fail: the explanation the domain publishes (exp=), printable, capped", NULL, false },
+      "on fail: the explanation the domain publishes (exp=), printable, capped", NULL, false, NULL, 0 },
     { "spf.helo.result", FACT_RESULT, STAGE_HELO, get_spf_helo_result,
-      "the SPF result for the HELO identity", NULL, false },
+      "the SPF result for the HELO identity", NULL, false, NULL, 0 },
     { "spf.result", FACT_RESULT, STAGE_MAIL, get_spf_result,
       "the SPF result for MAIL FROM (postmaster@HELO for the null sender): pass fail softfail neutral none temperror permerror",
-      NULL, false },
+      NULL, false, NULL, 0 },
     { "tls", FACT_BOOL, STAGE_HELO, get_tls,
-      "true when the session is encrypted with STARTTLS (macro {tls_version} is set)", "{tls_version}", false },
+      "true when the session is encrypted with STARTTLS (macro {tls_version} is set)", "{tls_version}", false, NULL, 0 },
     { "tls.cipher", FACT_STRING, STAGE_HELO, get_tls_cipher,
-      "the TLS cipher (macro {cipher})", "{cipher}", false },
+      "the TLS cipher (macro {cipher})", "{cipher}", false, NULL, 0 },
     { "tls.cipher_bits", FACT_NUMBER, STAGE_HELO, get_tls_bits,
-      "the TLS cipher's key size in bits (macro {cipher_bits})", "{cipher_bits}", false },
+      "the TLS cipher's key size in bits (macro {cipher_bits})", "{cipher_bits}", false, NULL, 0 },
     { "tls.client_issuer", FACT_STRING, STAGE_HELO, get_tls_issuer,
-      "the issuer of the client's TLS certificate (macro {cert_issuer})", "{cert_issuer}", false },
+      "the issuer of the client's TLS certificate (macro {cert_issuer})", "{cert_issuer}", false, NULL, 0 },
     { "tls.client_subject", FACT_STRING, STAGE_HELO, get_tls_subject,
-      "the subject of the client's TLS certificate (macro {cert_subject})", "{cert_subject}", false },
+      "the subject of the client's TLS certificate (macro {cert_subject})", "{cert_subject}", false, NULL, 0 },
     { "tls.version", FACT_STRING, STAGE_HELO, get_tls_version,
-      "the TLS protocol version, e.g. TLSv1.3 (macro {tls_version})", "{tls_version}", false },
+      "the TLS protocol version, e.g. TLSv1.3 (macro {tls_version})", "{tls_version}", false, NULL, 0 },
     { "virus.found", FACT_BOOL, STAGE_EOM, get_virus_found,
       "true when clamd found a virus in the message (--clamd; a failed scan follows clamd { on-error })",
-      NULL, false },
+      NULL, false, NULL, 0 },
     { "virus.name", FACT_STRING, STAGE_EOM, get_virus_name,
-      "the name clamd gave the virus it found, sanitised (letters, digits and . - _ +)", NULL, false },
+      "the name clamd gave the virus it found, sanitised (letters, digits and . - _ +)", NULL, false, NULL, 0 },
 };
 
 const char *fact_value_text(const struct fact_def *f, const struct fact_value *v,

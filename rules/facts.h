@@ -35,7 +35,7 @@ struct fact_value {
 };
 
 /* Three outcomes, as for every lookup: the value, or an error (tempfail). */
-enum fact_result { FACT_OK = 0, FACT_ERROR = -1 };
+enum fact_result { FACT_OK = 0, FACT_ERROR = -1, FACT_END = 1 /* get_nth: no value i or later */ };
 
 struct fact_def {
     const char *name;
@@ -45,6 +45,18 @@ struct fact_def {
     const char *doc;
     const char *macro;        /* the MTA macro it reads, requested at negotiation; or NULL */
     bool own_stage_only;      /* describes one RCPT or header: known at first_stage only */
+    /*
+     * Multi-valued facts (a message has several attachments): value i, or
+     * FACT_END past the last (a value may be absent: the next one is
+     * asked). NULL for single-valued facts; get then gives the first value.
+     * A condition on a multi-valued fact holds when it holds for ANY
+     * value; != and !~ hold when NO value is equal or matches.
+     */
+    enum fact_result (*get_nth)(const struct envelope *env, unsigned i, struct fact_value *out);
+    /* Multi-valued facts with the same group count the same things (value i
+       of attachment.ext is the extension of value i of attachment.name):
+       the reply shows the matched index of any fact of the group. */
+    int multi_group;
 };
 
 /* The pseudo-fact behind 'macro "{name}"': any MTA macro, as a string. */

@@ -126,6 +126,26 @@ static int add_regex(struct list *l, const char *entry, const char **error_r)
     return 0;
 }
 
+/* A word (a file extension, a content type): kept in lower case, compared so. */
+static int add_word(struct list *l, const char *entry, const char **error_r)
+{
+    char low[LIST_LINE_MAX + 1];
+    size_t n = 0;
+
+    for (; entry[n] != '\0' && n < LIST_LINE_MAX; n++) {
+        if (isspace((unsigned char)entry[n])) {
+            *error_r = "expected one word a line, without blanks";
+            return -1;
+        }
+        low[n] = (char)tolower((unsigned char)entry[n]);
+    }
+    if (strset_add(l->strs, low, n) < 0) {
+        *error_r = "out of memory";
+        return -1;
+    }
+    return 0;
+}
+
 int list_add_entry(struct list *l, const char *entry, const struct rules_loc *loc, struct diag *diag)
 {
     struct idn_error err = { NULL, "" }; /* text, when set, says more than reason */
@@ -154,6 +174,9 @@ int list_add_entry(struct list *l, const char *entry, const struct rules_loc *lo
         break;
     case LIST_ADDRESSES:
         rc = add_address(l, entry, &err);
+        break;
+    case LIST_WORDS:
+        rc = add_word(l, entry, &error);
         break;
     default:
         /* A rate limit holds settings, not entries: a block mistyped

@@ -20,7 +20,7 @@ void list_begin(struct parser *p, char *name, char *kind, const struct rules_loc
 {
     static const struct { const char *word; enum list_kind kind; } kinds[] = {
         { "networks", LIST_NETWORKS }, { "domains", LIST_DOMAINS }, { "addresses", LIST_ADDRESSES },
-        { "regexes", LIST_REGEXES },
+        { "regexes", LIST_REGEXES }, { "words", LIST_WORDS },
     };
     /* A declaration cut short by a syntax error never reached list_end. */
     list_free(p->list);
@@ -40,7 +40,7 @@ void list_begin(struct parser *p, char *name, char *kind, const struct rules_loc
             goto out;
         }
     }
-    diag_error(p->diag, kind_loc, "expected list type networks, domains, addresses or regexes, found \"%s\"", kind);
+    diag_error(p->diag, kind_loc, "expected list type networks, domains, addresses, regexes or words, found \"%s\"", kind);
 out:
     free(name);
     free(kind);

@@ -136,7 +136,7 @@ static size_t put_clean(char *out, size_t used, size_t outsz, const char *src, s
 }
 
 static size_t put_fact(char *out, size_t used, size_t outsz, const char *name, size_t nlen,
-                       const struct envelope *env)
+                       const struct envelope *env, const struct verdict *vd)
 {
     char key[64], buf[FACT_TEXT_MAX];
     const struct fact_def *f;
@@ -148,20 +148,34 @@ static size_t put_fact(char *out, size_t used, size_t outsz, const char *name, s
         return used;
     memcpy(key, name, nlen);
     key[nlen] = '\0';
-    if ((f = fact_lookup(key)) == NULL || f->get(env, &v) != FACT_OK || !v.present)
+    if ((f = fact_lookup(key)) == NULL)
         return used;
+    /* A multi-valued fact the rule matched: the value that matched. */
+    if (vd != NULL && vd->matched_fact != NULL && f->get_nth != NULL &&
+        (vd->matched_fact == f || vd->matched_fact->multi_group == f->multi_group)) {
+        if (f->get_nth(env, vd->matched_index, &v) != FACT_OK || !v.present)
+            return used;
+    } else if (f->get(env, &v) != FACT_OK || !v.present) {
+        return used;
+    }
     text = fact_value_text(f, &v, buf, &len);
     return put_clean(out, used, outsz, text, len, EXPAND_VALUE_MAX);
 }
 
 void reply_expand(const struct reply *r, const struct envelope *env, char *out, size_t outsz)
 {
+    reply_expand_matched(r, env, NULL, out, outsz);
+}
+
+void reply_expand_matched(const struct reply *r, const struct envelope *env, const struct verdict *vd,
+                          char *out, size_t outsz)
+{
     size_t used = 0;
 
     for (const char *p = r->text; *p != '\0' && used + 1 < outsz; p++) {
         if (p[0] == '%' && p[1] == '{') {
             const char *end = strchr(p + 2, '}');
-            used = put_fact(out, used, outsz, p + 2, (size_t)(end - p - 2), env);
+            used = put_fact(out, used, outsz, p + 2, (size_t)(end - p - 2), env, vd);
             p = end;
         } else if (p[0] == '%' && p[1] == '%') {
             out[used++] = '%';

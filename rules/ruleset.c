@@ -135,6 +135,7 @@ bool ruleset_virus_tempfail(const struct ruleset *rs) { return rs->virus_tempfai
 bool ruleset_uses_dmarc(const struct ruleset *rs) { return rs->uses_dmarc; }
 bool ruleset_adds_authres(const struct ruleset *rs) { return rs->adds_authres; }
 bool ruleset_uses_state(const struct ruleset *rs) { return rs->uses_state; }
+bool ruleset_uses_mime(const struct ruleset *rs) { return rs->uses_mime; }
 bool ruleset_uses_dns(const struct ruleset *rs)
 {
     return (rs->dns_stages | rs->rdns_stages | rs->score_stages) != 0 || rs->uses_spf || rs->uses_dkim;

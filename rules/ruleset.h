@@ -72,6 +72,9 @@ struct verdict {
     unsigned effects_dropped;       /* past VERDICT_EFFECTS_MAX: logged */
     unsigned long long new_tags;    /* tags set at this stage */
     bool dns_failure;               /* evaluation failed on a DNS list with on-error tempfail */
+    /* A multi-valued fact that matched in the deciding rule, and which of its values: %{fact} in the reply shows that one. */
+    const struct fact_def *matched_fact;
+    unsigned matched_index;
 };
 
 /*
@@ -131,6 +134,8 @@ const char *rule_sign_selector(const struct rule *r);
 
 /* True when a rule greylists or tests a rate limit: the daemon needs its state store. */
 bool ruleset_uses_state(const struct ruleset *rs);
+/* A content fact (attachment.*, archive.*, mime.*, body.text): the message is spooled and parsed at eom. */
+bool ruleset_uses_mime(const struct ruleset *rs);
 
 /* True when a rule tests authentication facts (needs {auth_authen}). */
 bool ruleset_uses_auth(const struct ruleset *rs);

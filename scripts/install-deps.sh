@@ -9,7 +9,7 @@ set -eu
 BUILD="build-essential autoconf automake pkg-config bison
   libmilter-dev libspf2-dev libopendkim-dev libunbound-dev libevent-dev
   libpcre2-dev liblmdb-dev libhiredis-dev libcmocka-dev libidn2-dev libjson-c-dev libmicrohttpd-dev libssl-dev libopendmarc-dev publicsuffix
-  libmagic-dev libarchive-dev
+  libmagic-dev libarchive-dev libgmime-3.0-dev
   libsystemd-dev debhelper"
 TEST="postfix miltertest swaks libio-socket-inet6-perl sasl2-bin libsasl2-modules
   redis-server nsd python3-dnslib python3-yaml python3-spf jq clang libclang-rt-14-dev valgrind procps iproute2 m4 util-linux openssl

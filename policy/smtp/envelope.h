@@ -20,6 +20,7 @@ struct dns_cache;
 struct sendauth;
 struct statecheck;
 struct clamd_scan;
+struct mime_facts;
 #include "policy/smtp/ipaddr.h"
 
 #define ENVELOPE_NAME_MAX 1024 /* HELO, client name, AUTH user */
@@ -66,6 +67,7 @@ struct envelope {
     struct sendauth *auth;       /* SPF and DKIM of the session; NULL: not set up */
     struct statecheck *state;    /* greylisting and rate limits; NULL: no state store */
     struct clamd_scan *virus;    /* the message's clamd scan; NULL: no rule reads virus.* */
+    struct mime_facts *mime;     /* the message's content (policy/content/mime.h); NULL: no rule asks */
     unsigned msg_seq, rcpt_seq;  /* which message, which RCPT: counted once each */
     /* Summary over every DNS list, filled before a stage that asks for it. */
     int dnsbl_score, dnsbl_count;

@@ -5,7 +5,7 @@
 . "$SRCDIR/tests/lib/common.sh"
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 
-for h in rules authres spf dkim dkim_key dmarc_from conn; do
+for h in rules authres spf dkim dkim_key dmarc_from conn mime; do
     bin="$BUILDDIR/tests/fuzz/fuzz_$h"
     [ -x "$bin" ] || skip "fuzz_$h not built (needs clang)"
     mkdir -p "$T/corpus-$h" "$T/artifacts-$h"

@@ -402,6 +402,7 @@ static const char *const documented[] = {
     "--store NAME=VALUE",
     "--metrics-listen ADDR",
     "--stats",
+    "--spool-dir DIR",
     "-v, --verbose",
     "-V, --version",
     "-h, --help",

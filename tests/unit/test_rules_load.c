@@ -445,7 +445,7 @@ static void test_BUG_list_type_column(void **state)
     write_tmp(path, sizeof path, "list-type-column.rules", "list foo  bar { x };\n");
     assert_null(ruleset_load(path, &cur.diag));
     snprintf(want, sizeof want,
-             "%s:1:11: expected list type networks, domains, addresses or regexes, found \"bar\"", path);
+             "%s:1:11: expected list type networks, domains, addresses, regexes or words, found \"bar\"", path);
     assert_int_equal(cur.diag.count, 1);
     assert_string_equal(cur.diag.lines[0], want);
 }
