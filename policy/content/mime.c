@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "policy/content/filetype.h"
 #include "policy/content/mime_walk.h"
 
 static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
@@ -36,6 +37,10 @@ static void gmime_start(void)
 void mime_global_init(void)
 {
     pthread_once(&gmime_once, gmime_start);
+    /* libmagic's database: the daemon loaded it before any chroot, so this
+       is a no-op there; rule-file tests and the simulator load it here. A
+       failure leaves attachment.detected_type absent. */
+    (void)filetype_init();
 }
 
 void mime_init(struct mime_facts *m)
@@ -274,14 +279,20 @@ static const char *ext_type(const char *ext)
     return NULL;
 }
 
+/* One program type under libmagic's two names: a bare MZ stub, and a PE file (libmagic 5.44). */
+static const char *canonical_type(const char *t)
+{
+    return strcmp(t, "application/vnd.microsoft.portable-executable") == 0 ? "application/x-dosexec" : t;
+}
+
 bool mime_type_mismatch(const struct mime_part *p)
 {
-    const char *d = p->detected_type, *by_ext = ext_type(p->ext);
+    const char *d = canonical_type(p->detected_type), *by_ext = ext_type(p->ext);
 
     /* What libmagic cannot tell apart says nothing. */
     if (d[0] == '\0' || strcmp(d, "application/octet-stream") == 0 || strncmp(d, "text/", 5) == 0)
         return false;
-    if (strcmp(p->type, "application/octet-stream") != 0 && strcmp(p->type, d) != 0)
+    if (strcmp(p->type, "application/octet-stream") != 0 && strcmp(canonical_type(p->type), d) != 0)
         return true;
     return by_ext != NULL && strcmp(by_ext, d) != 0;
 }

@@ -30,7 +30,7 @@ struct mime_part {
     size_t size;             /* decoded bytes */
     unsigned depth;          /* 0 for the message itself */
     bool leaf;               /* not a multipart or message/rfc822 */
-    /* Filled by the content hook in mime_walk.c (libmagic, libarchive): */
+    /* From the decoded bytes (mime_leaf.c: libmagic, libarchive): */
     char detected_type[128]; /* "" until filled: attachment.detected_type absent */
     bool type_mismatch;
     bool encrypted;          /* an archive with an encrypted member */

@@ -1,7 +1,7 @@
 /*
  * mime_leaf.c: one leaf part: its file name and extension, its decoded
- * size, its text for body.text, and the content hook where the detected
- * type and archive members are filled in.
+ * size, its text for body.text, the type its bytes show (libmagic) and,
+ * for an archive, its members' names (libarchive).
  *
  * The contents are decoded through GMime's filters a buffer at a time,
  * from the spool: never held whole in memory. Must never let a name
@@ -11,8 +11,12 @@
 #include "policy/content/mime_walk.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
+
+#include "policy/content/archive_scan.h"
+#include "policy/content/filetype.h"
 
 #define READ_CHUNK 16384
 
@@ -22,30 +26,6 @@ struct leaf_read {
     size_t headlen;
     size_t size;
 };
-
-/*
- * ===== THE CONTENT HOOK =====
- * Called once for every leaf part after its decoded bytes were read:
- * head/headlen are its first MIME_HEAD_MAX decoded bytes. Fill in here,
- * once policy/content/filetype.h and archive_scan.h exist:
- *
- *   filetype_detect(head, headlen, p->detected_type, sizeof p->detected_type);
- *   p->type_mismatch = mime_type_mismatch(p);
- *   archive members (one level deep), through mime_member_add(p, ...):
- *   archive_scan_mem(head, headlen, MIME_MEMBERS_MAX, mime_member_add, p)
- *   when p->size == headlen, else from a decoded copy of the part.
- *
- * Until then detected_type stays "" and members empty: the facts
- * attachment.detected_type, attachment.type_mismatch, archive.member,
- * archive.member_ext and archive.encrypted read as absent.
- */
-static void content_hook(struct mime_facts *m, struct mime_part *p, const unsigned char *head, size_t headlen)
-{
-    (void)m;
-    (void)p;
-    (void)head;
-    (void)headlen;
-}
 
 static bool is_text(const char *type, bool *html)
 {
@@ -109,6 +89,77 @@ static void read_leaf(struct mime_facts *m, GMimePart *part, const char *type, b
     g_object_unref(st);
 }
 
+/* Types whose members libarchive lists (libmagic's names for them). */
+static bool archive_type(const char *t)
+{
+    static const char *const types[] = { "application/zip", "application/x-7z-compressed", "application/x-tar",
+                                         "application/gzip", "application/x-gzip", "application/x-bzip2",
+                                         "application/x-xz", "application/x-rar", "application/vnd.rar" };
+
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(t, types[i]) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The members of an archive part. Its decoded bytes are read again into a
+ * spool of their own (memory, then an unlinked file: never the whole part
+ * in memory), because libarchive reads a zip from its end.
+ */
+static enum archive_scan_result scan_members(GMimePart *part, struct mime_part *p)
+{
+    GMimeDataWrapper *content = g_mime_part_get_content(part);
+    enum archive_scan_result r = ARCHIVE_SCAN_ERROR;
+    struct spool s;
+    GMimeStream *st;
+    char buf[READ_CHUNK];
+    ssize_t n = 0;
+    const char *why;
+
+    if (content == NULL || (st = decoded_stream(part, content, false)) == NULL)
+        return ARCHIVE_SCAN_ERROR;
+    spool_init(&s);
+    while (!s.over && (n = g_mime_stream_read(st, buf, sizeof buf)) > 0)
+        if (spool_write(&s, buf, (size_t)n, &why) < 0)
+            break;
+    g_object_unref(st);
+    if (s.over)
+        r = ARCHIVE_SCAN_LIMIT;
+    else if (n == 0 && s.fd < 0)
+        r = archive_scan_mem(s.mem, s.len, MIME_MEMBERS_MAX, mime_member_add, p);
+    else if (n == 0 && lseek(s.fd, 0, SEEK_SET) == 0)
+        r = archive_scan_fd(s.fd, MIME_MEMBERS_MAX, mime_member_add, p);
+    spool_reset(&s);
+    return r;
+}
+
+/*
+ * What the bytes are (libmagic, from the first MIME_HEAD_MAX decoded
+ * bytes) and, for an archive, its members one level deep (libarchive).
+ * A type libmagic cannot give leaves the fact absent; an archive that
+ * cannot be read to its end is an anomaly the rules can see.
+ */
+static void content_hook(struct mime_facts *m, struct mime_part *p, GMimePart *part, const struct leaf_read *r)
+{
+    if (filetype_detect(r->head, r->headlen, p->detected_type, sizeof p->detected_type) < 0)
+        p->detected_type[0] = '\0';
+    p->type_mismatch = mime_type_mismatch(p);
+    if (!archive_type(p->detected_type))
+        return;
+    switch (scan_members(part, p)) {
+    case ARCHIVE_SCAN_OK:
+    case ARCHIVE_SCAN_NOT_ARCHIVE:
+        break;
+    case ARCHIVE_SCAN_ERROR:
+        mime_anomaly(m, "broken-archive");
+        break;
+    case ARCHIVE_SCAN_LIMIT:
+        mime_anomaly(m, "archive-limit");
+        break;
+    }
+}
+
 void mime_walk_leaf(struct mime_facts *m, unsigned index, GMimePart *part)
 {
     struct leaf_read *r = malloc(sizeof *r);
@@ -128,6 +179,6 @@ void mime_walk_leaf(struct mime_facts *m, unsigned index, GMimePart *part)
     read_leaf(m, part, p->type, !attached && p->name == NULL, r);
     p = &m->parts[index];
     p->size = r->size;
-    content_hook(m, p, r->head, r->headlen);
+    content_hook(m, p, part, r);
     free(r);
 }

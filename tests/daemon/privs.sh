@@ -59,7 +59,7 @@ stop_mxguard
 # files it names inside it, readable by the run user; nothing else.
 jail="$T/jail"
 mkdir -p "$jail/etc/mxguard"
-cp "$SRCDIR"/rules/examples/gateway.rules "$SRCDIR"/rules/examples/{trusted-networks,local-domains,our-names,our-addresses,dkim-keys} \
+cp "$SRCDIR"/rules/examples/gateway.rules "$SRCDIR"/rules/examples/{trusted-networks,local-domains,our-names,our-addresses,dkim-keys,executable-exts,executable-types} \
     "$jail/etc/mxguard/"
 chmod -R a+rX "$jail"
 

@@ -92,7 +92,7 @@ check "mxguard(8), mxguard.conf(5) and mxguard.rules(5)" test -f /usr/share/man/
     -a -f /usr/share/man/man5/mxguard.conf.5.gz -a -f /usr/share/man/man5/mxguard.rules.5.gz
 check "/etc/mxguard/mxguard.conf is the shipped settings" cmp -s /etc/mxguard/mxguard.conf "$SRCDIR/milter/mxguard.conf"
 check "/etc/mxguard/mxguard.rules is the gateway rules" cmp -s /etc/mxguard/mxguard.rules "$SRCDIR/rules/examples/gateway.rules"
-for f in mxguard.conf mxguard.rules trusted-networks local-domains our-names our-addresses dkim-keys; do
+for f in mxguard.conf mxguard.rules trusted-networks local-domains our-names our-addresses dkim-keys executable-exts executable-types; do
     check "/etc/mxguard/$f: root, 0644" is "/etc/mxguard/$f" "root:root 644"
     check "... a conffile" is_conffile "/etc/mxguard/$f"
 done

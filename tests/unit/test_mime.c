@@ -105,30 +105,42 @@ static void test_encoded_word(void **state)
 static void test_archives_and_disguise(void **state)
 {
     struct mime_facts m;
+    const struct mime_part *in;
 
     (void)state;
-    /* Detected types and archive members come from the content hook
-       (libmagic, libarchive): until it is filled they are absent. */
+    /* The detected type (libmagic) and an archive's members (libarchive). */
     parse_file(&m, "zip_exe.eml");
     assert_string_equal(mime_attachment(&m, 0)->name, "files.zip");
     assert_string_equal(mime_attachment(&m, 0)->type, "application/zip");
+    assert_string_equal(mime_attachment(&m, 0)->detected_type, "application/zip");
+    assert_false(mime_attachment(&m, 0)->type_mismatch);
     assert_int_equal(mime_attachment(&m, 0)->size, 285);
-    assert_null(mime_member(&m, 0, NULL));
+    assert_string_equal(mime_member(&m, 0, &in), "payload.exe");
+    assert_ptr_equal(in, mime_attachment(&m, 0));
+    assert_string_equal(mime_member(&m, 1, NULL), "readme.txt");
+    assert_null(mime_member(&m, 2, NULL));
+    assert_false(mime_attachment(&m, 0)->encrypted);
     mime_reset(&m);
     parse_file(&m, "zip_encrypted.eml");
     assert_string_equal(mime_attachment(&m, 0)->ext, "zip");
+    assert_string_equal(mime_member(&m, 0, NULL), "payload.exe");
+    assert_true(mime_attachment(&m, 0)->encrypted);
     mime_reset(&m);
+    /* A program named scan.pdf, declared application/pdf. */
     parse_file(&m, "exe_as_pdf.eml");
     assert_string_equal(mime_attachment(&m, 0)->ext, "pdf");
     assert_int_equal(mime_attachment(&m, 0)->size, 88);
-    /* What the hook will do with a detected type: */
-    snprintf(m.parts[1].detected_type, sizeof m.parts[1].detected_type, "application/x-dosexec");
-    assert_true(mime_type_mismatch(&m.parts[1]));
+    assert_string_equal(mime_attachment(&m, 0)->detected_type, "application/vnd.microsoft.portable-executable");
+    assert_true(mime_attachment(&m, 0)->type_mismatch);
+    assert_null(mime_member(&m, 0, NULL));
+    /* libmagic's other name for a program is the same type. */
     snprintf(m.parts[1].detected_type, sizeof m.parts[1].detected_type, "application/pdf");
     assert_false(mime_type_mismatch(&m.parts[1]));
-    assert_int_equal(mime_member_add(&m.parts[1], "a/b.exe", 7, true), 0);
-    assert_string_equal(mime_member(&m, 0, NULL), "a/b.exe");
-    assert_true(m.parts[1].encrypted);
+    snprintf(m.parts[1].detected_type, sizeof m.parts[1].detected_type,
+             "application/vnd.microsoft.portable-executable");
+    snprintf(m.parts[1].type, sizeof m.parts[1].type, "application/x-dosexec");
+    snprintf(m.parts[1].ext, sizeof m.parts[1].ext, "exe");
+    assert_false(mime_type_mismatch(&m.parts[1]));
     mime_reset(&m);
 }
 
