@@ -47,12 +47,17 @@ RULES
     "$MXGUARD" -n -c "$T/rules/load.rules" >"$T/check.out" 2>&1
 }
 
-# kl_source PORT: the load against 127.0.0.1:PORT in the background
-# (KL_SRC_PID); a line a session in $T/load.out.
+# kl_source PORT [MESSAGES]: the load (KL_MESSAGES messages unless
+# said) against 127.0.0.1:PORT in the background (KL_SRC_PID); a line a
+# session appended to $T/load.out; KL_SENT counts the sessions of every
+# load started so far.
+KL_SENT=0
 kl_source() {
-    : >"$T/load.out"
-    python3 "$SRCDIR/tests/lib/smtp_load.py" 127.0.0.1 "$1" "$KL_MESSAGES" "$KL_CONC" \
-        "$T/load.out" "$TEST_NAME-$$" >"$T/load.err" 2>&1 </dev/null &
+    local n=${2:-$KL_MESSAGES}
+    KL_SENT=$((KL_SENT + n))
+    touch "$T/load.out"
+    python3 "$SRCDIR/tests/lib/smtp_load.py" 127.0.0.1 "$1" "$n" "$KL_CONC" \
+        "$T/load.out" "$TEST_NAME-$$-$KL_SENT" >>"$T/load.err" 2>&1 </dev/null &
     KL_SRC_PID=$!
     track_pid "$KL_SRC_PID"
 }
@@ -163,4 +168,46 @@ kl_pf_accounts() {
     grep -E '(milter-)?reject: ' "$PF_LOG" | grep -E ': 4[0-9][0-9] 4\.|: 4\.[0-9]+\.[0-9]+ ' >"$T/pf-4xx"
     grep -E '(milter-)?reject: ' "$PF_LOG" | grep -E ': 5[0-9][0-9] 5\.|: 5\.[0-9]+\.[0-9]+ ' >"$T/pf-5xx"
     return 0
+}
+
+# kl_no_dups: the sink holds no message twice, and as many as the MTA queued.
+kl_no_dups() { [ "$(kl_dups "$T/sink-ids")" -eq 0 ] && [ "$(wc -l <"$T/sink-ids")" -eq "$1" ]; }
+
+# kl_check_accounts MTA QUEUED: the accounting once the MTA's queue is
+# empty. QUEUED is a file of the Message-IDs of the messages the MTA
+# queued (from its own log), one a line: they are at the sink, each
+# once, stamped by mxguard, and they are the messages the clients got a
+# 250 for; every other session got a 4xx (some did: the kills cost the
+# sessions under way theirs). Prints the numbers.
+kl_check_accounts() {
+    local mta=$1 queued_file=$2 queued at_sink dups ok tempfailed
+    kl_sink_ids >"$T/sink-ids"
+    kl_client_ids 250 >"$T/client-250"
+    queued=$(wc -l <"$queued_file")
+    at_sink=$(wc -l <"$T/sink-ids")
+    dups=$(kl_dups "$T/sink-ids")
+    ok=$(wc -l <"$T/client-250")
+    tempfailed=$(kl_client_count '4[0-9][0-9]')
+    echo "# sent $(kl_ended), 250 to the client $ok, queued by $mta $queued, at the sink $at_sink ($(sort -u "$T/sink-ids" | wc -l) distinct), duplicates $dups, 4xx $tempfailed"
+    echo "# how the sessions ended (reply, then the stage): $(kl_client_summary)"
+    check "every session ended" [ "$(kl_ended)" -eq "$KL_SENT" ]
+    check "$mta queued most messages" [ "$queued" -ge $((KL_SENT / 2)) ]
+    check "the sink holds every message $mta queued" kl_same_sets "$queued_file" "$T/sink-ids" "$mta" sink
+    check "... and those are the messages the clients got 250 for" kl_same_sets "$T/client-250" "$T/sink-ids" clients sink
+    check "no message twice at the sink" kl_no_dups "$queued"
+    check "every message at the sink has mxguard's end-of-message stamp" [ -z "$(kl_sink_unstamped)" ]
+    check "the kills cost some sessions a 4xx (those under way)" [ "$tempfailed" -gt 0 ]
+    check "every other session got a 4xx: none a 5xx or a dropped connection" \
+        [ $((ok + tempfailed)) -eq "$KL_SENT" ]
+}
+
+# kl_pf_check_accounts: kl_check_accounts for the private postfix, and
+# postfix's own view: every queued message sent, nothing refused for good.
+kl_pf_check_accounts() {
+    kl_pf_accounts
+    echo "# postfix logged $(wc -l <"$T/pf-4xx") temporary refusals (a session can have two), $(wc -l <"$T/pf-5xx") permanent ones"
+    check "every message postfix queued has one Message-ID" [ "$(wc -l <"$T/pf-msgids")" -eq "$(wc -l <"$T/pf-queued")" ]
+    check "every message postfix queued was sent" [ "$(wc -l <"$T/pf-sent")" -eq "$(wc -l <"$T/pf-queued")" ]
+    kl_check_accounts postfix "$T/pf-msgids"
+    check "postfix refused nothing permanently" [ ! -s "$T/pf-5xx" ] || show "$T/pf-5xx"
 }

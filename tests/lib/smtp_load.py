@@ -2,7 +2,8 @@
 # smtp_load.py: an SMTP load generator for the kill -9 tests
 # (tests/e2e/kill_load_*.sh): MESSAGES sessions, one message each, at
 # CONCURRENCY, to an MTA on loopback; unlike smtp-source it goes on after
-# a refusal and says, for every session, what the client saw.
+# a refusal and says, for every session, what the client saw (appended
+# to OUT).
 #
 #   smtp_load.py HOST PORT MESSAGES CONCURRENCY OUT [TAG]
 #
@@ -77,7 +78,7 @@ def main():
     tag = sys.argv[6] if len(sys.argv) == 7 else "load"
     lock = threading.Lock()
     state = {"next": 0}
-    out = open(sys.argv[5], "w", buffering=1)
+    out = open(sys.argv[5], "a", buffering=1)
 
     def worker():
         while True:
