@@ -23,6 +23,10 @@
 . "$SRCDIR/tests/lib/kill_load.sh"
 need_postfix
 kl_need
+# Long queue ids: a short one is unique only while its file exists, and
+# the accounting follows each message by its queue id through the log.
+PF_MAIN_EXTRA="enable_long_queue_ids = yes
+$PF_MAIN_EXTRA"
 RESTART_SEC=5 # RestartSec= of debian/mxguard.service
 
 # A zombie (exited, not yet reaped by its new parent) no longer serves.
@@ -45,7 +49,18 @@ wait "$sup" 2>/dev/null # reaped here: no "Killed" notice from the shell
 untrack_pid "$sup"
 [ -n "$filter" ] && track_pid "$filter"
 echo "# killed the supervisor $sup after $(kl_ended) sessions; its filter was $filter"
-check "the orphaned filter process ends by itself" wait_for 10 proc_gone "$filter"
+# threads_of PID: what each thread of PID waits in, if it still runs.
+threads_of() {
+    local t
+    for t in /proc/"$1"/task/*; do
+        [ -d "$t" ] && echo "#   thread ${t##*/}: state $(awk '{ print $3 }' "$t/stat" 2>/dev/null), in $(cat "$t/wchan" 2>/dev/null)"
+    done
+}
+if ! wait_for 7 proc_gone "$filter"; then
+    echo "# the orphaned filter $filter still runs 7 s after the kill; its threads:"
+    threads_of "$filter"
+fi
+check "the orphaned filter process ends by itself" wait_for 30 proc_gone "$filter"
 gone_ms=$(($(kl_now_ms) - t0))
 echo "# the orphaned filter ended $gone_ms ms after its supervisor was killed"
 check "... within postfix's milter_command_timeout (10 s) and 20 s" [ "$gone_ms" -le 30000 ]
