@@ -98,9 +98,24 @@ read -r slope fd_spread thr_spread n <<<"$(awk -v from="$((SOAK_SECONDS / 5))" '
 echo "# after the warm-up: $n samples; RSS slope $slope kB per 1,000 messages, descriptors $(awk -v f="$((SOAK_SECONDS / 5))" '$1 >= f { printf "%s ", $4 }' "$T/samples")(spread $fd_spread), threads $(awk -v f="$((SOAK_SECONDS / 5))" '$1 >= f { printf "%s ", $5 }' "$T/samples")(spread $thr_spread)"
 bench_stop "$MXG"
 [ "$n" -ge 3 ] || { echo "bench: soak: only $n samples after the warm-up"; exit 1; }
-v1=$(bench_verdict soak-rss-slope "$slope" "kB/1000 msgs" "<" "$SOAK_SLOPE_TARGET")
+if grep -q __asan_init "$MXGUARD"; then
+    # ASan keeps freed memory in its quarantine (256 MB) and never gives
+    # it back: there RSS grows by design, and only LeakSanitizer (at the
+    # filter's exit, in the log finish() checks) can say what leaked.
+    v1="# sanitizer build: RSS slope $slope kB per 1,000 messages, not judged (ASan's quarantine)"
+else
+    v1=$(bench_verdict soak-rss-slope "$slope" "kB/1000 msgs" "<" "$SOAK_SLOPE_TARGET")
+fi
 v2=$(bench_verdict soak-fd-spread "$fd_spread" fds "<=" "$SOAK_FD_SLACK")
 v3=$(bench_verdict soak-thread-spread "$thr_spread" threads "<=" "$SOAK_THREAD_SLACK")
 printf '%s\n' "$v1" "$v2" "$v3"
-case "$v1$v2$v3" in *MISS*) exit 1 ;; esac
+# A sanitizer build reports into the daemon's log (the filter's exit,
+# LeakSanitizer's check, is in it: the daemon was stopped above).
+if grep -Eq "Sanitizer|runtime error:" "$T"/mxguard-*.log; then
+    echo "# a sanitizer report in the daemon's log:"
+    grep -E -A20 "Sanitizer|runtime error:" "$T"/mxguard-*.log | head -n 60 | sed 's/^/#   /'
+    FAILURES=1 # keep the files
+    exit 1
+fi
+case "$v1$v2$v3" in *MISS*) FAILURES=1; exit 1 ;; esac
 exit 0
