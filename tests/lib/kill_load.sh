@@ -109,8 +109,8 @@ kl_answers() {
 }
 
 # kl_kill_filter: SIGKILL the filter process (the supervisor's child);
-# prints the milliseconds from the kill until a new filter process has
-# answered a milter session. Fails if none answered within 20 s.
+# prints "OLD NEW MS": the pids and the milliseconds from the kill until
+# the new filter process answered a milter session (fails after 30 s).
 kl_kill_filter() {
     local old new t0 t1
     old=$(filter_pid)
