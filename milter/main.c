@@ -43,6 +43,7 @@
 #include "milter/supervisor.h"
 #include "milter/test_session.h"
 #include "milter/auth_setup.h"
+#include "milter/spool_setup.h"
 #include "milter/state_setup.h"
 #include "milter/stats.h"
 #include "policy/content/clamd.h"
@@ -403,6 +404,30 @@ static int observe_setup(const struct options *o, struct dns_resolver *resolver)
     return 0;
 }
 
+/*
+ * libunbound's threads do not survive a fork: one resolver per filter
+ * process. Rules without DNS checks can do without one (say, a chroot
+ * without resolv.conf); their DNS facts then fail temporarily. -1: fatal.
+ */
+static int resolver_setup(const struct options *o, struct dns_resolver **out)
+{
+    const char *error;
+    struct ruleset *rs;
+    bool needed;
+
+    if ((*out = dns_resolver_new(&o->dns, &error)) != NULL) {
+        overload_set_resolver(*out); /* --max-dns-waiting, and its counts in the overload line */
+        if (dns_resolver_start(*out) < 0)
+            log_warnx("DNS resolver: libunbound's worker did not start");
+        return 0;
+    }
+    rs = rules_holder_acquire();
+    needed = o->dns_given || ruleset_uses_dns(rs);
+    ruleset_unref(rs);
+    log_warnx("DNS resolver: %s%s", error, needed ? "" : "; running without DNS");
+    return needed ? -1 : 0;
+}
+
 static int filter_main(void *arg)
 {
     const struct options *o = arg;
@@ -422,21 +447,8 @@ static int filter_main(void *arg)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    /* libunbound's threads do not survive a fork: one resolver per filter
-       process. Rules without DNS checks can do without one (say, a chroot
-       without resolv.conf); their DNS facts then fail temporarily. */
-    if ((resolver = dns_resolver_new(&o->dns, &error)) != NULL) {
-        overload_set_resolver(resolver); /* --max-dns-waiting, and its counts in the overload line */
-        if (dns_resolver_start(resolver) < 0)
-            log_warnx("DNS resolver: libunbound's worker did not start");
-    } else {
-        struct ruleset *rs = rules_holder_acquire();
-        bool needed = o->dns_given || ruleset_uses_dns(rs);
-        ruleset_unref(rs);
-        log_warnx("DNS resolver: %s%s", error, needed ? "" : "; running without DNS");
-        if (needed)
-            return SUPERVISOR_EXIT_FATAL;
-    }
+    if (resolver_setup(o, &resolver) < 0)
+        return SUPERVISOR_EXIT_FATAL;
     if (auth_setup(o, resolver, &auth, &error) < 0) {
         log_warnx("sender authentication: %s", error);
         return SUPERVISOR_EXIT_FATAL;
@@ -499,6 +511,22 @@ static int run_command(const struct options *o)
     return stats_run(o->metrics_listen, stdout);
 }
 
+/* Who the daemon will run as, and in which root: refused at start when unsound. */
+static void check_identity(const struct options *o, struct run_as *who)
+{
+    const char *error;
+
+    if (o->chroot_dir != NULL && o->user == NULL)
+        log_fatalx("--chroot needs --user: a chroot is no boundary for root");
+    notify_check_chroot(o->chroot_dir);
+    if (o->user != NULL && privdrop_lookup(o->user, who, &error) < 0)
+        log_fatalx("--user %s: %s", o->user, error);
+    if (geteuid() == 0 && o->user == NULL && !o->allow_root)
+        log_fatalx("refusing to run as root: give --user USER (or --allow-root to insist)");
+    if (geteuid() != 0 && (o->user != NULL || o->chroot_dir != NULL))
+        log_fatalx("--user and --chroot need mxguard to be started as root");
+}
+
 int main(int argc, char **argv)
 {
     struct options o;
@@ -530,15 +558,7 @@ int main(int argc, char **argv)
             log_fatal("cannot make the rule file path absolute");
         o.config = config_abs;
     }
-    if (o.chroot_dir != NULL && o.user == NULL)
-        log_fatalx("--chroot needs --user: a chroot is no boundary for root");
-    notify_check_chroot(o.chroot_dir);
-    if (o.user != NULL && privdrop_lookup(o.user, &who, &error) < 0)
-        log_fatalx("--user %s: %s", o.user, error);
-    if (geteuid() == 0 && o.user == NULL && !o.allow_root)
-        log_fatalx("refusing to run as root: give --user USER (or --allow-root to insist)");
-    if (geteuid() != 0 && (o.user != NULL || o.chroot_dir != NULL))
-        log_fatalx("--user and --chroot need mxguard to be started as root");
+    check_identity(&o, &who);
     if ((rs = load_rules(o.config, true)) == NULL)
         log_fatalx("%s: rules not loaded; not starting", o.config);
     rules_holder_init(rs, path_in_chroot(o.config, o.chroot_dir));
@@ -558,6 +578,9 @@ int main(int argc, char **argv)
         write_pidfile(o.pidfile);
     /* Still root: the descriptor limit can be raised as far as the bounds need. */
     overload_fit_nofile(&o.max_sessions);
+    if (spool_setup(spool_dir(), o.chroot_dir, o.user ? &who : NULL, &error) < 0 && ruleset_uses_mime(rs))
+        log_warnx("spool directory %s: %s: messages the content rules read past %u KiB will be tempfailed",
+                  spool_dir(), error, SPOOL_MEM_MAX / 1024);
     overload_init(o.max_sessions, o.max_dns_waiting);
     if (o.user != NULL && privdrop_apply(&who, o.chroot_dir, &error) < 0)
         log_fatal("dropping privileges to %s: %s", o.user, error);

@@ -45,7 +45,7 @@ path, test_id, what = sys.argv[1:4]
 data = os.environ["EICAR"].encode() if what == "eicar" else b"quarterly figures\n" * 20
 buf = io.BytesIO()
 with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-    z.writestr("report.com" if what == "eicar" else "report.txt", data)
+    z.writestr("report.txt", data)  # not a program: the virus rule, not [exe-in-archive], decides
 b64 = base64.encodebytes(buf.getvalue()).decode().replace("\n", "\r\n")
 msg = ("From: someone@outside.example\r\nTo: user@example.org\r\nSubject: the report\r\n"
        "X-Test-Id: %s\r\nMIME-Version: 1.0\r\n"

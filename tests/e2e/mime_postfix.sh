@@ -1,7 +1,9 @@
 #!/bin/bash
 # mime_postfix.sh: the content facts through a private postfix. An .exe
 # attachment (its name RFC 2231 encoded) is refused 554 5.7.1 with the
-# file name; a clean message with a PDF is delivered; and a 50 MB message
+# file name, so is a zip with a program inside (with the member's name)
+# and a program named like a PDF (by its detected type); a clean message
+# with a PDF is delivered; and a 50 MB message
 # with 10 attachments passes through the spool file (the filter's spool
 # directory stays empty: the file had no name) while the filter's peak
 # RSS (VmHWM, from /proc) rises by less than 8 MB: the number is printed.
@@ -10,12 +12,15 @@
 need_postfix
 
 mkdir -p "$T/rules" "$T/spool"
-cp "$SRCDIR/rules/examples/executable-exts" "$T/rules/"
+cp "$SRCDIR/rules/examples/executable-exts" "$SRCDIR/rules/examples/executable-types" "$T/rules/"
 cat >"$T/rules/mime.rules" <<'RULES'
 list executable_exts words file "executable-exts";
+list executable_types words file "executable-types";
 on eom {
     [mime-limit] reject 552 5.3.4 "Message too complex to be checked (%{mime.limit} limit)" if mime.limit != "";
     [exe-attachment] reject 554 5.7.1 "Attachment %{attachment.name} refused: executable files are not accepted here" if attachment.ext in <executable_exts>;
+    [exe-type] reject 554 5.7.1 "Attachment of type %{attachment.detected_type} refused: executable files are not accepted here" if attachment.detected_type in <executable_types>;
+    [exe-in-archive] reject 554 5.7.1 "Attachment %{archive.member} (in an archive) refused: executable files are not accepted here" if archive.member_ext in <executable_exts>;
 }
 RULES
 chmod -R go+rX "$T/rules"
@@ -40,6 +45,17 @@ def att(name, data, ctype="application/octet-stream", disp=None):
     return "--b\r\nContent-Type: %s\r\nContent-Disposition: %s\r\nContent-Transfer-Encoding: base64\r\n\r\n%s" % (ctype, disp, body)
 if kind == "exe":
     parts.append(att(None, b"MZ\x90\x00" + b"\x00" * 60, disp="attachment; filename*=UTF-8''invoice.pdf.exe"))
+elif kind == "zip":
+    import io, zipfile
+    z = io.BytesIO()
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("readme.txt", "hello")
+        zf.writestr("tools/setup.exe", b"MZ" + b"\x00" * 200)
+    parts.append(att("files.zip", z.getvalue(), "application/zip"))
+elif kind == "disguised":
+    pe = bytearray(256)
+    pe[0:2] = b"MZ"; pe[0x3c] = 0x80; pe[0x80:0x84] = b"PE\x00\x00"; pe[0x84:0x86] = b"\x4c\x01"
+    parts.append(att("scan.pdf", bytes(pe), "application/pdf"))
 elif kind == "big":
     for i in range(10):   # 10 x 3.8 MB, base64: 50 MB on the wire
         parts.append(att("data%d.bin" % i, os.urandom(3_800_000)))
@@ -60,6 +76,20 @@ send "$T/1.out" "$T/exe.eml"
 check "an .exe attachment is refused with its name" \
     reply_matches "$T/1.out" "554 5\.7\.1 Attachment invoice\.pdf\.exe refused: executable files are not accepted here"
 check "the .exe message is not delivered" sink_never_got "$id1"
+
+idz=$(test_id)
+message "$idz" "$T/zip.eml" zip
+send "$T/z.out" "$T/zip.eml"
+check "a zip with a program inside is refused with the member's name" \
+    reply_matches "$T/z.out" "554 5\.7\.1 Attachment tools/setup\.exe \(in an archive\) refused"
+check "the zip message is not delivered" sink_never_got "$idz"
+
+idd=$(test_id)
+message "$idd" "$T/disguised.eml" disguised
+send "$T/d.out" "$T/disguised.eml"
+check "a program named scan.pdf is refused by its detected type" \
+    reply_matches "$T/d.out" "554 5\.7\.1 Attachment of type application/(vnd\.microsoft\.portable-executable|x-dosexec) refused"
+check "the disguised program is not delivered" sink_never_got "$idd"
 
 id2=$(test_id)
 message "$id2" "$T/clean.eml"

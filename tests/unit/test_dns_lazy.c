@@ -84,7 +84,7 @@ static unsigned rounds(void)
 /* Loads text and connects client; d holds the connect decision. */
 static void connect_with(const char *text, const char *client, struct decision *d)
 {
-    const struct conn_services svc = { cur.resolver, 2000, NULL, NULL };
+    const struct conn_services svc = { .resolver = cur.resolver, .dns_budget_ms = 2000 };
     struct diag diag;
     struct ipaddr ip;
     const char *error;
