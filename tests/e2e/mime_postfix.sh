@@ -107,6 +107,13 @@ after=$(hwm)
 echo "# 50 MB message ($size bytes, 10 attachments): filter VmHWM ${before} kB before, ${after} kB after: +$((after - before)) kB"
 check "the 50 MB message is accepted" reply_matches "$T/3.out" "250 "
 check "the 50 MB message is delivered" sink_wait_for "$id3" 60
-check "the filter's peak RSS rose by less than 8 MB" test $((after - before)) -lt 8192
+# AddressSanitizer keeps freed memory in quarantine (256 MB by default):
+# the 50 MB body's packets, freed as they pass, count in its peak.
+rise_max=8192
+if ldd "$MXGUARD" 2>/dev/null | grep -q libasan; then
+    rise_max=$((2 * 52 * 1024 + 8192))
+    echo "# an AddressSanitizer build: its quarantine of freed memory counts; at most $rise_max kB"
+fi
+check "the filter's peak RSS rose by less than $rise_max kB" test $((after - before)) -lt "$rise_max"
 check "the spool directory holds no file (unlinked)" test -z "$(ls -A "$T/spool")"
 finish

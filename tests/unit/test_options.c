@@ -814,7 +814,9 @@ static void test_conf_listing_reads_back(void **state)
         snprintf(want, sizeof want, "authserv-id = mx.example.org                    # %s:6\n", path);
         assert_non_null(strstr(first, want));
     }
-    assert_null(strstr(first, "check")); /* command-line options are no settings */
+    /* Command-line options are no settings (a bare "check" would match a path under /check/). */
+    assert_null(strstr(first, "\ncheck "));
+    assert_null(strstr(first, "\n#check "));
     /* Fed back as a settings file, it gives the same settings. */
     write_conf(first);
     parse(&q, "-C", conf_path, NULL);
