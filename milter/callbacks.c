@@ -156,8 +156,10 @@ static bool poison_enter(SMFICTX *ctx, struct priv *p, enum stage stage, sfsista
     char hex[POISON_HEX_LEN + 1];
 
     if (!p->pm.held) {
-        if ((crashes = poison_msg_enter(&p->pm, p->s->qid_raw, time(NULL))) == 0)
+        if ((crashes = poison_msg_enter(&p->pm, p->s->qid_raw, time(NULL))) == 0) {
+            overload_step_begin(); /* a stop waits for it (main.c, drain_sessions) */
             return false;
+        }
         poison_hex(p->pm.digest, hex);
         log_warnx("session=%s qid=%s client=%s stage=%s digest=%s crashes=%u: poison message: the filter "
                   "crashed %u times while working on it; holding it (451 4.3.0)", p->s->id,
@@ -172,6 +174,15 @@ static bool poison_enter(SMFICTX *ctx, struct priv *p, enum stage stage, sfsista
 static sfsistat poison_leave(struct priv *p, sfsistat rc)
 {
     poison_msg_leave(&p->pm);
+    overload_step_end();
+    return rc;
+}
+
+/* The end of message's callback is done: the message is out of flight. */
+static sfsistat eom_done(struct priv *p, sfsistat rc)
+{
+    poison_msg_end(&p->pm);
+    overload_step_end();
     return rc;
 }
 
@@ -452,14 +463,12 @@ static sfsistat cb_eom(SMFICTX *ctx)
             decision_internal_error(&d, "the MTA refused a header edit");
             rc = verdict_answer(ctx, p->s, STAGE_EOM, &d, true);
             conn_end_message(p->s->conn, &d);
-            poison_msg_end(&p->pm);
-            return rc;
+            return eom_done(p, rc);
         }
         log_edit(p->s, &edits[i]);
     }
     conn_end_message(p->s->conn, NULL);
-    poison_msg_end(&p->pm);
-    return rc;
+    return eom_done(p, rc);
 }
 
 static sfsistat cb_abort(SMFICTX *ctx)

@@ -44,6 +44,7 @@
 #include "milter/test_session.h"
 #include "milter/auth_setup.h"
 #include "milter/spool_setup.h"
+#include "milter/memtrim.h"
 #include "milter/state_setup.h"
 #include "milter/stats.h"
 #include "policy/content/clamd.h"
@@ -428,6 +429,26 @@ static int resolver_setup(const struct options *o, struct dns_resolver **out)
     return needed ? -1 : 0;
 }
 
+/* A stop while a message step is in its callback (an end of message
+   waiting for DNS): its verdict goes out rather than being cut at exit,
+   which the MTA would tempfail and the client send again. Past
+   DRAIN_SECONDS (the default DNS budget and a margin; within the
+   supervisor's 30 s and the unit's TimeoutStopSec) it is cut. */
+#define DRAIN_SECONDS 10
+static void drain_sessions(void)
+{
+    unsigned n = overload_steps(), left;
+
+    if (n == 0)
+        return;
+    log_info("stopping: waiting up to %d s for %u message step%s under way", DRAIN_SECONDS, n, n == 1 ? "" : "s");
+    if ((left = overload_drain(DRAIN_SECONDS)) > 0)
+        log_warnx("stopping with %u message step%s unfinished after %d s: cut (the MTA tempfails them)", left,
+                  left == 1 ? "" : "s", DRAIN_SECONDS);
+    else
+        log_info("stopping: the message steps under way have answered");
+}
+
 static int filter_main(void *arg)
 {
     const struct options *o = arg;
@@ -476,6 +497,8 @@ static int filter_main(void *arg)
         log_warnx("cannot start the reload thread");
         return 1;
     }
+    if (memtrim_start() < 0)
+        log_warnx("cannot start the heap-trimming thread: RSS will fall more slowly after a peak");
     {
         struct ruleset *rs = rules_holder_acquire();
         notify_ready(rs); /* the socket is open, the rules loaded, the checks set up */
@@ -486,6 +509,7 @@ static int filter_main(void *arg)
         metrics_http_stop();
         return 1;
     }
+    drain_sessions();
     records_close();
     dmarc_history_close();
     metrics_http_stop();

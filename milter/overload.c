@@ -26,6 +26,7 @@
 static unsigned max_sessions, max_dns_waiting;
 static struct dns_resolver *resolver;
 static atomic_uint sessions;
+static atomic_uint steps; /* message steps in their callbacks (overload_step_begin) */
 static atomic_ulong refused, refused_logged; /* sessions refused; as of the last line */
 static atomic_ulong dns_busy_logged; /* the resolver's refusals as of the last line */
 static atomic_llong last_log_ms = -1;
@@ -63,6 +64,34 @@ void overload_leave(void)
 unsigned overload_sessions(void)
 {
     return atomic_load(&sessions);
+}
+
+void overload_step_begin(void)
+{
+    atomic_fetch_add(&steps, 1);
+}
+
+void overload_step_end(void)
+{
+    atomic_fetch_sub(&steps, 1);
+}
+
+unsigned overload_steps(void)
+{
+    return atomic_load(&steps);
+}
+
+unsigned overload_drain(unsigned seconds)
+{
+    unsigned left = atomic_load(&steps);
+
+    for (unsigned tick = 0; left > 0 && tick < seconds * 10; tick++) {
+        usleep(100 * 1000);
+        left = atomic_load(&steps);
+    }
+    /* The last step's reply is written after its callback returns. */
+    usleep(50 * 1000);
+    return left;
 }
 
 /* The first refusal of each kind, then at most a line every LOG_EVERY_MS, with counts. */

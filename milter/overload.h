@@ -34,6 +34,18 @@ void overload_set_resolver(struct dns_resolver *r);
 bool overload_enter(void);
 void overload_leave(void);
 unsigned overload_sessions(void);
+/*
+ * At a stop, libmilter's listener returns without waiting for the sessions
+ * it started, and libmilter 8.17 ends each at its next command (without
+ * the close callback). What can still finish is a message step already in
+ * its callback (an end of message waiting for DNS): callbacks bracket such
+ * steps with overload_step_begin/end, and overload_drain waits up to
+ * seconds for none to be left. Returns how many were left.
+ */
+void overload_step_begin(void);
+void overload_step_end(void);
+unsigned overload_steps(void);
+unsigned overload_drain(unsigned seconds);
 
 /* A session that got no place: 421 4.3.2 at once. */
 sfsistat overload_refuse(SMFICTX *ctx, bool first);

@@ -18,7 +18,8 @@
 # SOAK_FD_SLACK (2) and SOAK_THREAD_SLACK (2) between samples taken with
 # no session open. With no session open the filter holds its listening
 # socket, its log and the resolver's sockets, and runs its main thread,
-# libmilter's listener and signal threads and libunbound's; a session
+# libmilter's listener and signal threads, libunbound's, and the heap
+# trimmer (milter/memtrim.c, which keeps RSS to what is in use); a session
 # that ended is gone once libmilter's thread for it has returned, which
 # the pause before each sample waits for. The slack is for that last
 # step and for a libunbound query that a prefetch has in flight.

@@ -241,7 +241,7 @@ low_burst "user, bound lowered"
 # Every way a connection can end gives its place back: 20 of each of five
 # kinds (100 connections, one after the other) against a bound of 36; a
 # place kept by any kind would leave later sessions refused.
-wait_for 10 [ "$(ls "/proc/$(filter_pid)/task" | wc -l)" -le 8 ]
+wait_for 10 [ "$(ls "/proc/$(filter_pid)/task" | wc -l)" -le 9 ]
 check "100 connections ending every way (none, after negotiation, after connect, abort, quit)" \
     python3 "$SRCDIR/tests/lib/milter_paths.py" "$MXG_SOCK" 20
 refusals_before=$(grep -o "refused=[0-9]*" "$MXG_LOG" | tail -n 1)

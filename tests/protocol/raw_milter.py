@@ -9,17 +9,24 @@
 #                                  without a value (SMFIC_MACRO with an odd
 #                                  number of strings); prints the reply letter
 #                                  to MAIL, or "closed" if the filter hung up
+#   raw_milter.py SOCKET paused S  a session that stops for S seconds after
+#                                  its local RCPT (printing "rcpt=LETTER"
+#                                  at once), then sends its message; prints
+#                                  the final reply letter to end of message
+#                                  ("eom=a"), or "closed" if the filter hung
+#                                  up (tests/daemon/graceful_stop.sh)
 #
 # It must never wait forever: every read has a timeout. Exit 0 when it got
 # the replies it printed, 1 on a protocol problem.
 import socket
 import struct
 import sys
+import time
 
 OFFERED_ACTIONS = 0x1FF
 OFFERED_PROTOCOL = 0x1FFFFF   # what postfix offers: NR_* and NO* steps
-NR_BITS = {'C': 0x1000, 'H': 0x2000, 'M': 0x4000, 'R': 0x8000}
-NO_BITS = {'C': 0x1, 'H': 0x2, 'M': 0x4, 'R': 0x8}
+NR_BITS = {'C': 0x1000, 'H': 0x2000, 'M': 0x4000, 'R': 0x8000, 'L': 0x80, 'N': 0x40000, 'B': 0x80000}
+NO_BITS = {'C': 0x1, 'H': 0x2, 'M': 0x4, 'R': 0x8, 'L': 0x20, 'N': 0x40, 'B': 0x10}
 
 
 class Closed(Exception):
@@ -118,11 +125,41 @@ def odd_macro(path):
     return 0
 
 
+FINAL = 'acdrty'  # accept, continue, discard, reject, tempfail, reply code
+
+
+def paused(path, seconds):
+    m = Milter(path)
+    m.s.settimeout(seconds + 15)
+    m.start('203.0.113.9')
+    m.macro('M', 'i', 'RAWQ2', '{mail_addr}', 'sender@outside.example')
+    m.step('M', b'<sender@outside.example>\0')
+    print('rcpt=%s' % m.step('R', b'<user@example.org>\0'), flush=True)
+    time.sleep(seconds)
+    try:
+        m.step('L', b'From\0<sender@outside.example>\0')
+        m.step('L', b'Subject\0paused\0')
+        m.step('N', b'')
+        m.step('B', b'a message sent while the filter stops\r\n')
+        m.send('E')
+        letter = m.reply()[0]
+        while letter not in FINAL:  # header edits come first
+            letter = m.reply()[0]
+        print('eom=%s' % letter)
+    except (Closed, ConnectionError, socket.timeout):
+        print('closed')
+    m.close()
+    return 0
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[2] not in ('normal', 'odd-macro'):
-        print('usage: raw_milter.py SOCKET normal|odd-macro', file=sys.stderr)
+    modes = ('normal', 'odd-macro', 'paused')
+    if len(sys.argv) < 3 or sys.argv[2] not in modes or (sys.argv[2] == 'paused') != (len(sys.argv) == 4):
+        print('usage: raw_milter.py SOCKET normal|odd-macro|paused SECONDS', file=sys.stderr)
         return 2
     try:
+        if sys.argv[2] == 'paused':
+            return paused(sys.argv[1], float(sys.argv[3]))
         return normal(sys.argv[1]) if sys.argv[2] == 'normal' else odd_macro(sys.argv[1])
     except (Closed, OSError) as e:
         print('protocol: %r' % e, file=sys.stderr)
