@@ -137,7 +137,7 @@ start_mxguard() {
     MXG_LOG="$T/mxguard-$MXG_STARTS.log"
     # Tests never ask the system's resolver (SPF, DKIM, DNS lists would):
     # without a --dns of the test's own, DNS goes to a closed loopback port.
-    case " $* " in *" --dns"*) ;; *) set -- "$@" --dns=127.0.0.1@9 ;; esac
+    case " $* " in *" --dns="* | *" --dns "*) ;; *) set -- "$@" --dns=127.0.0.1@9 ;; esac
     "$MXGUARD" -f -c "$rules" -p "unix:$MXG_SOCK" -u mxguard --umask 0111 \
         -P "$T/mxguard.pid" "$@" >"$MXG_LOG" 2>&1 </dev/null &
     MXG_PID=$!
@@ -146,6 +146,11 @@ start_mxguard() {
         echo "# mxguard did not start; its log:"; sed 's/^/#   /' "$MXG_LOG"
         return 1
     fi
+    # The socket listens before the filter process has set up (its
+    # resolver, libmagic, the rules: seconds under ASan); an MTA with a
+    # short read timeout connecting meanwhile would time out on the
+    # negotiation. The filter logs its rules just before it serves.
+    wait_for 20 contains "$MXG_LOG" "filter start: loaded" || true
 }
 
 # The filter process: the supervisor's child.
