@@ -99,7 +99,7 @@ read -r slope fd_spread thr_spread n <<<"$(awk -v from="$((SOAK_SECONDS / 5))" '
 echo "# after the warm-up: $n samples; RSS slope $slope kB per 1,000 messages, descriptors $(awk -v f="$((SOAK_SECONDS / 5))" '$1 >= f { printf "%s ", $4 }' "$T/samples")(spread $fd_spread), threads $(awk -v f="$((SOAK_SECONDS / 5))" '$1 >= f { printf "%s ", $5 }' "$T/samples")(spread $thr_spread)"
 bench_stop "$MXG"
 [ "$n" -ge 3 ] || { echo "bench: soak: only $n samples after the warm-up"; exit 1; }
-if grep -q __asan_init "$MXGUARD"; then
+if asan_build; then
     # ASan keeps freed memory in its quarantine (256 MB) and never gives
     # it back: there RSS grows by design, and only LeakSanitizer (at the
     # filter's exit, in the log finish() checks) can say what leaked.

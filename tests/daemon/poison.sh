@@ -22,7 +22,7 @@ SHIM="$BUILDDIR/tests/lib/crash_shim.so"
 # that execs it, so the supervisor's pid and name stay mxguard's.
 preload=$SHIM
 asan_opts=""
-if ldd "$MXGUARD" | grep -q libasan; then
+if asan_build; then
     # ASan insists on coming first and would turn the SIGSEGV into its own
     # report and exit status 1: preload it first, and let the signal kill.
     libasan=$(ldd "$MXGUARD" | awk '/libasan/ { print $3 }')

@@ -195,7 +195,7 @@ check "no sanitizer report in any session" not_contains "$T/all.out" "Sanitizer|
 
 # --- valgrind: libopendmarc is not instrumented, so ASan does not see into
 # it; the plain build runs the record parser path under valgrind.
-if ldd "$MXGUARD" | grep -q libasan; then
+if asan_build; then
     echo "# sanitizer build: valgrind cannot run it; the plain build runs the valgrind checks"
 elif command -v valgrind >/dev/null 2>&1; then
     vg_bad=""

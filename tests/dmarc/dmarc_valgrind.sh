@@ -64,7 +64,7 @@ run() {
     "$@" "$DRIVER" --record "$R"/* >"$T/records.out" 2>"$T/records.err" &&
         "$@" "$DRIVER" --fuzz "$SRCDIR"/tests/fuzz/corpus/dmarc_from/* >"$T/fuzz.out" 2>"$T/fuzz.err"
 }
-if grep -q __asan_init "$DRIVER"; then
+if asan_build "$DRIVER"; then
     echo "# sanitizer build: valgrind cannot run it; the plain build runs the valgrind checks"
     check "the records and the corpus through the driver" run
 elif ! command -v valgrind >/dev/null 2>&1; then

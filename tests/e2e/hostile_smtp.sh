@@ -207,7 +207,7 @@ echo "# filter RSS: $first kB before the first session, $last kB after the last"
 # AddressSanitizer keeps freed memory in quarantine (256 MB by default):
 # the body's 64 KB packets, freed as they pass, show there as RSS.
 grow_max=32768
-if ldd "$MXGUARD" 2>/dev/null | grep -q libasan; then
+if asan_build; then
     grow_max=$((BODY_MB * 2048 + 32768))
     echo "# an AddressSanitizer build: its quarantine of freed memory counts in RSS; at most $grow_max kB more"
 fi

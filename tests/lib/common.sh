@@ -80,6 +80,11 @@ check() {
     fi
 }
 
+# asan_build [BINARY]: BINARY (mxguard) is built with AddressSanitizer,
+# whose quarantine of freed memory counts in RSS and which valgrind
+# cannot run.
+asan_build() { grep -q __asan_init "${1:-$MXGUARD}"; }
+
 # contains FILE PATTERN (extended regex)
 contains() { grep -Eq -- "$2" "$1"; }
 not_contains() { ! grep -Eq -- "$2" "$1"; }

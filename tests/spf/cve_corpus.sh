@@ -12,7 +12,7 @@ run_spf_suite "$SRCDIR/tests/spf/cve/cve.yml"
 # libspf2 itself is not built with the sanitizers, so they cannot see a bad
 # access inside it. In the plain build the cases run again with spf_eval
 # under valgrind, which sees every library (it cannot run a sanitizer build).
-if grep -q __asan_init "$SPF_EVAL"; then
+if asan_build "$SPF_EVAL"; then
     echo "# sanitizer build: the plain build runs these cases under valgrind"
 elif ! command -v valgrind >/dev/null 2>&1; then
     check "valgrind is installed (scripts/install-deps.sh)" false
