@@ -161,6 +161,7 @@ static bool poison_enter(SMFICTX *ctx, struct priv *p, enum stage stage, sfsista
             return false;
         }
         poison_hex(p->pm.digest, hex);
+        metrics_note_poison_held();
         log_warnx("session=%s qid=%s client=%s stage=%s digest=%s crashes=%u: poison message: the filter "
                   "crashed %u times while working on it; holding it (451 4.3.0)", p->s->id,
                   p->s->queue_id[0] ? p->s->queue_id : "-", p->s->client, stage_name(stage), hex, crashes,

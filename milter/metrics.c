@@ -32,11 +32,14 @@ int metrics_init(void)
 {
     struct dns_resolver *resolver = metrics.resolver;
     struct store *store = metrics.store;
+    unsigned max_sessions = metrics.max_sessions, max_dns_waiting = metrics.max_dns_waiting;
 
     /* Nothing counts yet (the filter starts it before its first session). */
     memset(&metrics, 0, sizeof metrics);
     metrics.resolver = resolver;
     metrics.store = store;
+    metrics.max_sessions = max_sessions;
+    metrics.max_dns_waiting = max_dns_waiting;
     metrics.start = time(NULL);
     metrics_rules_reset();
     return 0;
@@ -44,6 +47,15 @@ int metrics_init(void)
 
 void metrics_set_resolver(struct dns_resolver *r) { metrics.resolver = r; }
 void metrics_set_store(struct store *s) { metrics.store = s; }
+
+void metrics_set_limits(unsigned max_sessions, unsigned max_dns_waiting)
+{
+    metrics.max_sessions = max_sessions;
+    metrics.max_dns_waiting = max_dns_waiting;
+}
+
+void metrics_note_refused(void) { INC(metrics.sessions_refused); }
+void metrics_note_poison_held(void) { INC(metrics.poison_held); }
 
 void metrics_session_open(void)
 {

@@ -69,6 +69,18 @@ int metrics_attach_rules(struct ruleset *rs);
 void metrics_set_resolver(struct dns_resolver *r);
 void metrics_set_store(struct store *s);
 
+/*
+ * The overload bounds in force (--max-sessions after the descriptor
+ * limit, --max-dns-waiting; 0: none), exported as gauges so that an
+ * alert can compare the open sessions with their limit. Kept by
+ * metrics_init, like the resolver.
+ */
+void metrics_set_limits(unsigned max_sessions, unsigned max_dns_waiting);
+/* A session refused with 421 4.3.2 at --max-sessions (milter/overload.c). */
+void metrics_note_refused(void);
+/* A message held (451 4.3.0) by the poison guard. */
+void metrics_note_poison_held(void);
+
 /* The Prometheus text exposition (0.0.4) into a new buffer (free it). 0, or -1 out of memory. */
 int metrics_render(char **out, size_t *len);
 

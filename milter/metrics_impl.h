@@ -48,6 +48,8 @@ struct metrics {
     atomic_ulong greylist[MG_COUNT];
     atomic_ulong store_errors_seen;
     atomic_ulong reloads[2]; /* ok, refused */
+    atomic_ulong sessions_refused, poison_held;
+    unsigned max_sessions, max_dns_waiting; /* 0: no bound */
     struct m_histogram stage_us[STAGE_COUNT], check_us[CHECK_COUNT];
     struct dns_resolver *resolver;
     struct store *store;

@@ -145,6 +145,12 @@ static void render_sessions(struct buf *b)
     put(b, "mxguard_sessions_open %ld\n", atomic_load_explicit(&metrics.sessions_open, memory_order_relaxed));
     scalar(b, "mxguard_sessions_total", "counter", "SMTP sessions (milter connections) started.",
            get(&metrics.sessions_total));
+    scalar(b, "mxguard_sessions_limit", "gauge", "Sessions served at once (--max-sessions); 0: no bound.",
+           metrics.max_sessions);
+    scalar(b, "mxguard_sessions_refused_total", "counter", "Sessions refused with 421 4.3.2 at --max-sessions.",
+           get(&metrics.sessions_refused));
+    scalar(b, "mxguard_poison_held_total", "counter", "Messages held (451 4.3.0) by the poison guard.",
+           get(&metrics.poison_held));
     family(b, "mxguard_reloads_total", "counter", "Rule reloads by signal: ok (swapped in) or refused (the old rules kept serving).");
     put(b, "mxguard_reloads_total{result=\"ok\"} %lu\n", get(&metrics.reloads[0]));
     put(b, "mxguard_reloads_total{result=\"refused\"} %lu\n", get(&metrics.reloads[1]));
@@ -205,6 +211,12 @@ static void render_services(struct buf *b)
                d.timeouts);
         scalar(b, "mxguard_dns_servfail_total", "counter", "DNS answers with RCODE SERVFAIL.",
                d.servfail);
+        scalar(b, "mxguard_dns_waiting", "gauge", "Sessions waiting for DNS answers now.",
+               d.waiting);
+        scalar(b, "mxguard_dns_waiting_limit", "gauge", "Sessions allowed to wait for DNS at once (--max-dns-waiting); 0: no bound.",
+               metrics.max_dns_waiting);
+        scalar(b, "mxguard_dns_not_asked_total", "counter", "DNS questions not asked at --max-dns-waiting (they read as lookup failures).",
+               d.refused);
     }
     if (metrics.store != NULL) {
         struct store_stats st;

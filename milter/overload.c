@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "milter/log.h"
+#include "milter/metrics.h"
 #include "policy/monotime.h"
 
 #define LOG_EVERY_MS 10000
@@ -119,8 +120,10 @@ static void log_maybe(bool first)
 
 sfsistat overload_refuse(SMFICTX *ctx, bool first)
 {
-    if (first)
+    if (first) {
         log_maybe(atomic_fetch_add(&refused, 1) == 0);
+        metrics_note_refused();
+    }
     /* 421: the MTA closes the client's connection. Should libmilter
        refuse the reply (it cannot: the text is ours and valid), the
        tempfail stands with the MTA's own text; not logged, as above. */

@@ -177,9 +177,33 @@ static void print_traffic(const struct scrape *sc, FILE *out)
         }
         fputc('\n', out);
     }
-    fprintf(out, "%-16sdns %.0f, internal %.0f\n", "engine failures",
+    fprintf(out, "%-16sdns %.0f, internal %.0f (poison messages held %.0f)\n", "engine failures",
             val0(sc, "mxguard_engine_failures_total", "kind", "dns"),
-            val0(sc, "mxguard_engine_failures_total", "kind", "internal"));
+            val0(sc, "mxguard_engine_failures_total", "kind", "internal"),
+            val0(sc, "mxguard_poison_held_total", NULL, NULL));
+}
+
+/* A bound as the admin gave it: 0 is none. */
+static void print_limit(FILE *out, double limit)
+{
+    if (limit > 0)
+        fprintf(out, "limit %.0f", limit);
+    else
+        fputs("no limit", out);
+}
+
+static void print_overload(const struct scrape *sc, FILE *out)
+{
+    fprintf(out, "%-16s%.0f sessions refused (", "overload", val0(sc, "mxguard_sessions_refused_total", NULL, NULL));
+    print_limit(out, val0(sc, "mxguard_sessions_limit", NULL, NULL));
+    if (val(sc, "mxguard_dns_waiting", NULL, NULL, NULL, NULL) >= 0) {
+        fprintf(out, "), %.0f waiting for DNS (", val0(sc, "mxguard_dns_waiting", NULL, NULL));
+        print_limit(out, val0(sc, "mxguard_dns_waiting_limit", NULL, NULL));
+        fprintf(out, "), %.0f DNS questions not asked", val0(sc, "mxguard_dns_not_asked_total", NULL, NULL));
+    } else {
+        fputc(')', out);
+    }
+    fputc('\n', out);
 }
 
 static int by_value(const void *a, const void *b)
@@ -318,6 +342,7 @@ int stats_print(char *text, const char *from, FILE *out)
     }
     fprintf(out, "mxguard at %s: filter process up %.0f s\n", from, difftime(time(NULL), (time_t)start));
     print_traffic(&sc, out);
+    print_overload(&sc, out);
     top_rules(&sc, out, "decided", "mxguard_rule_decided_total");
     top_rules(&sc, out, "warned (would have decided)", "mxguard_rule_warned_total");
     print_services(&sc, out);

@@ -74,6 +74,8 @@ rc=$?
 sed 's/^/#   /' "$T/stats.out" "$T/stats.err"
 check "--stats succeeds" test $rc -eq 0
 check "--stats: sessions" grep -qxF "sessions        0 open, 3 in all" "$T/stats.out"
+check "--stats: the overload bounds (the default 500 sessions, 200 waiting for DNS)" grep -qxF \
+    "overload        0 sessions refused (limit 500), 0 waiting for DNS (limit 200), 0 DNS questions not asked" "$T/stats.out"
 check "--stats: reloads" grep -qxF "reloads         1 ok, 1 refused" "$T/stats.out"
 check "--stats: a latency section" grep -qxF "latency per stage: p50 / p99 (messages and connections)" "$T/stats.out"
 

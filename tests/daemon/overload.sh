@@ -38,7 +38,7 @@ MAX_DNS=50
 # Resident memory allowed: 64 MB and 128 kB a session; twice that under
 # ASan (its shadow memory and quarantine: 124 MB measured at 500).
 RSS_BASE_KB=65536 RSS_SESSION_KB=128
-if grep -aq AddressSanitizer "$MXGUARD"; then RSS_BASE_KB=131072 RSS_SESSION_KB=256; fi
+if asan_build; then RSS_BASE_KB=131072 RSS_SESSION_KB=256; fi
 
 cat >"$T/dead.spec" <<'EOF2'
 @zone list.test
@@ -87,13 +87,16 @@ peak() { awk -v c="$2" '$c > m { m = $c } END { print m + 0 }' "$1"; }
 # session waits its budget) the session bound under a burst of 500. A is
 # started with a soft nofile of 300, which it raises to what its bounds need.
 soft=$(ulimit -Sn)
+A_PORT=$(free_port) B_PORT=$(free_port) || { check "two free ports" false; finish; }
 ulimit -Sn 300
 MXG_SOCK_NAME=a.sock start_mxguard "$T/list.rules" --dns="127.0.0.1@$FAKE_PORT" --dns-budget "$BUDGET_MS" \
-    --max-sessions "$MAX_SESSIONS" --max-dns-waiting "$MAX_DNS" || { check "daemon A starts" false; finish; }
+    --max-sessions "$MAX_SESSIONS" --max-dns-waiting "$MAX_DNS" --metrics-listen "127.0.0.1:$A_PORT" ||
+    { check "daemon A starts" false; finish; }
 ulimit -Sn "$soft"
 A_PID=$MXG_PID A_SOCK=$MXG_SOCK A_LOG=$MXG_LOG A_FILTER=$(filter_pid)
 MXG_SOCK_NAME=b.sock start_mxguard "$T/list.rules" --dns="127.0.0.1@$FAKE_PORT" --dns-budget "$BUDGET_MS" \
-    --max-sessions "$MAX_SESSIONS" --max-dns-waiting 500 || { check "daemon B starts" false; finish; }
+    --max-sessions "$MAX_SESSIONS" --max-dns-waiting 500 --metrics-listen "127.0.0.1:$B_PORT" ||
+    { check "daemon B starts" false; finish; }
 B_PID=$MXG_PID B_SOCK=$MXG_SOCK B_LOG=$MXG_LOG B_FILTER=$(filter_pid)
 check "a soft nofile of 300 is raised to what the bounds need (2 x 250 + 128)" \
     contains "$A_LOG" "descriptors: soft limit raised from 300 to 628 for --max-sessions $MAX_SESSIONS"
@@ -159,12 +162,24 @@ check "burst 200: past --max-dns-waiting sessions asked nothing and were answere
     le "$fast" "$((BUDGET_MS - 1))"
 check "... and the questions not asked are logged with the counts" contains "$A_LOG" "dns-not-asked=[1-9]"
 check "... but not a line a session" not_contains "$A_LOG" "dns=.*not asked: too many sessions"
+# scrape PORT: the endpoint's text into $T/scrape.txt; metric NAME: its value there
+scrape() { curl -sf --max-time 5 "http://127.0.0.1:$1/metrics" >"$T/scrape.txt"; }
+metric() { awk -v n="$1" '$1 == n { print $2 }' "$T/scrape.txt"; }
+scrape "$A_PORT"
+grep -E '^mxguard_(sessions_(limit|refused)|dns_(waiting|not_asked))' "$T/scrape.txt" | sed 's/^/#   /'
+check "metrics: the bounds are exported (sessions $MAX_SESSIONS, DNS waiting $MAX_DNS)" \
+    [ "$(metric mxguard_sessions_limit)/$(metric mxguard_dns_waiting_limit)" = "$MAX_SESSIONS/$MAX_DNS" ]
+dns_counted() { [ "$(metric mxguard_dns_not_asked_total)" -ge 1 ] && [ "$(metric mxguard_dns_waiting)" = 0 ]; }
+check "metrics: the questions not asked are counted, and nobody waits for DNS any more" dns_counted
 
 burst 500 "$B_SOCK" "$B_FILTER" "$B_LOG"
 check "burst 500: past --max-sessions new sessions get 421 4.3.2 ($R421)" [ "$R421" -ge 1 ]
 p50=$(awk '$1 == "reply=421_4.3.2" { split($3, a, "="); print a[2] }' "$T/burst-500.out")
 check "burst 500: ... at once, never waiting for DNS (median refusal ${p50:-?} ms < the budget)" \
     le "${p50:-99999}" "$((BUDGET_MS - 1))"
+scrape "$B_PORT"
+check "metrics: every refusal counted (mxguard_sessions_refused_total $(metric mxguard_sessions_refused_total))" \
+    [ "$(metric mxguard_sessions_refused_total)" = "$R421" ]
 check "the refusals are logged" contains "$B_LOG" "overload: sessions=[0-9]+ max-sessions=$MAX_SESSIONS refused=[1-9]"
 check "the session count never passed --max-sessions (the overload lines)" sessions_le_max "$B_LOG"
 nlines=$(cat "$A_LOG" "$B_LOG" | grep -c "overload: sessions=")

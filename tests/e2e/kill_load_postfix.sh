@@ -28,19 +28,7 @@ start_sink || setup_failed "smtp-sink did not start"
 start_postfix "unix:$MXG_SOCK" || setup_failed "postfix did not start"
 
 kl_source "$PF_PORT"
-: >"$T/restarts"
-for pct in 20 45 70; do
-    at=$((KL_MESSAGES * pct / 100))
-    if ! wait_for 60 kl_past kl_ended "$at"; then
-        echo "# only $(kl_ended) sessions ended, waiting for $at"
-        break
-    fi
-    r=$(kl_kill_filter) || { echo "# kill after $at sessions: no restart"; break; }
-    read -r old new ms <<<"$r"
-    echo "# killed filter $old after $at sessions; filter $new answered $ms ms later"
-    echo "$r" >>"$T/restarts"
-done
-check "three kills, each followed by a new filter process answering" [ "$(wc -l <"$T/restarts")" -eq 3 ]
+kl_kill_three
 check "the load finished" kl_source_wait 80
 check "postfix's queue drained" wait_for 40 pf_queue_empty || pf_queue_show
 

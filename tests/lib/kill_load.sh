@@ -125,6 +125,26 @@ kl_kill_filter() {
     echo "$old $new $((t1 - t0))"
 }
 
+# kl_kill_three: kill the filter process at 20, 45 and 70% of the
+# load's sessions (kl_kill_filter); each kill's "OLD NEW MS" is a line
+# of $T/restarts. Checks that all three were followed by a new filter.
+kl_kill_three() {
+    local pct at r old new ms
+    : >"$T/restarts"
+    for pct in 20 45 70; do
+        at=$((KL_MESSAGES * pct / 100))
+        if ! wait_for 60 kl_past kl_ended "$at"; then
+            echo "# only $(kl_ended) sessions ended, waiting for $at"
+            break
+        fi
+        r=$(kl_kill_filter) || { echo "# kill after $at sessions: no restart"; break; }
+        read -r old new ms <<<"$r"
+        echo "# killed filter $old after $at sessions; filter $new answered $ms ms later"
+        echo "$r" >>"$T/restarts"
+    done
+    check "three kills, each followed by a new filter process answering" [ "$(wc -l <"$T/restarts")" -eq 3 ]
+}
+
 # kl_sink_ids: the Message-Id of every message at the sink (the first
 # one in its header), one a line, sorted, duplicates kept.
 kl_sink_ids() {

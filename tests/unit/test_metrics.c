@@ -405,6 +405,31 @@ static void test_label_values_are_escaped(void **state)
     ruleset_unref(rs);
 }
 
+/* The bounds stay across metrics_init (a filter restart); the counts start afresh. */
+static void test_overload_limits_and_refusals(void **state)
+{
+    char *text;
+
+    (void)state;
+    metrics_set_limits(250, 50);
+    metrics_note_refused();
+    metrics_note_refused();
+    metrics_note_poison_held();
+    text = render();
+    assert_line(text, "mxguard_sessions_limit 250");
+    assert_line(text, "mxguard_sessions_refused_total 2");
+    assert_line(text, "mxguard_poison_held_total 1");
+    assert_false(has_line(text, "mxguard_dns_waiting_limit 50")); /* no resolver: no DNS family */
+    free(text);
+    metrics_init();
+    text = render();
+    assert_line(text, "mxguard_sessions_limit 250");
+    assert_line(text, "mxguard_sessions_refused_total 0");
+    assert_line(text, "mxguard_poison_held_total 0");
+    free(text);
+    metrics_set_limits(0, 0);
+}
+
 static void test_store_and_its_outages(void **state)
 {
     struct store_config cfg;
@@ -455,6 +480,8 @@ static void test_stats_reads_the_text_back(void **state)
     (void)state;
     snprintf(path, sizeof path, "%s/stats.rules", dir);
     rs = load_file(path, relay_rules);
+    metrics_set_limits(250, 50);
+    metrics_note_refused();
     metrics_session_open();
     for (int i = 0; i < 3; i++)
         decide(STAGE_RCPT, ACTION_REJECT, nth_rule(rs, STAGE_RCPT, 2), FLOW_EVALUATED);
@@ -479,11 +506,14 @@ static void test_stats_reads_the_text_back(void **state)
         strstr(out, "top rules, warned (would have decided): none\n") == NULL ||
         /* p50 within the 1 to 2.5 ms bucket; p99 within 2.5 to 5 s */
         strstr(out, "  rcpt          1.8 ms / 3.75 s  (100)\n") == NULL ||
-        strstr(out, "store           none open\n") == NULL)
+        strstr(out, "store           none open\n") == NULL ||
+        strstr(out, "overload        1 sessions refused (limit 250)\n") == NULL ||
+        strstr(out, "engine failures dns 0, internal 0 (poison messages held 0)\n") == NULL)
         fail_msg("unexpected --stats output:\n%s", out);
     free(out);
     free(text);
     ruleset_unref(rs);
+    metrics_set_limits(0, 0);
     /* Not mxguard's text: an error, not a summary of nothing. */
     assert_int_equal(stats_print((char[]){ "<html>hello</html>\n" }, "x", stderr), -1);
 }
@@ -495,6 +525,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_records, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_rule_counters_across_a_reload, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_label_values_are_escaped, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_overload_limits_and_refusals, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_store_and_its_outages, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_stats_reads_the_text_back, make_dir, remove_dir),
     };
