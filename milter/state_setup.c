@@ -31,6 +31,8 @@ int state_config(const struct options *o, struct store_config *sc, const char **
     for (int i = 0; i < o->nstore_settings; i++)
         if (store_config_set_pair(sc, o->store_settings[i], error_r) < 0)
             return -1;
+    /* A reader slot for each session's thread, and the sweep's and the metrics'. */
+    sc->readers = o->max_sessions + 16;
     sc->log = store_log;
     return 0;
 }

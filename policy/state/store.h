@@ -62,6 +62,7 @@ struct store_config {
     int retry_max_ms; /* the wait doubles up to this */
     int pool_size;    /* connections shared by the threads */
     /* Not settings: set by the program. */
+    unsigned readers; /* LMDB: threads that may read at once (the session bound); at least 512 */
     store_log_fn *log;
     void *log_ctx;
 };

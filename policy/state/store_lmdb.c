@@ -23,6 +23,9 @@
 #include <string.h>
 
 #define HEADER 8 /* the expiry time, in front of every value */
+/* Each call holds a reader slot while it reads (MDB_NOTLS): a thread a
+   session, and a table too small would fail reads with MDB_READERS_FULL. */
+#define READERS_MIN 512
 
 struct store_lmdb {
     struct store base;
@@ -304,7 +307,7 @@ static int lmdb_env_open(struct store_lmdb *l, const struct store_config *cfg, c
     int dead, rc;
 
     if ((rc = mdb_env_create(&l->env)) != 0 || (rc = mdb_env_set_mapsize(l->env, cfg->map_size)) != 0 ||
-        (rc = mdb_env_set_maxreaders(l->env, 512)) != 0 ||
+        (rc = mdb_env_set_maxreaders(l->env, cfg->readers > READERS_MIN ? cfg->readers : READERS_MIN)) != 0 ||
         (rc = mdb_env_open(l->env, cfg->path, MDB_NOSUBDIR | MDB_NOTLS | (cfg->sync_data_only ? MDB_NOMETASYNC : 0),
                            0600)) != 0) {
         *error_r = mdb_strerror(rc);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -222,6 +223,36 @@ static void test_lmdb_map_full(void **state)
         assert_int_not_equal(store_expire(s, T0 + 60, 10, &removed, &why), STORE_ERROR);
     assert_int_equal(store_set(s, key, strlen(key), val, sizeof val, T0 + 120, T0 + 60, &why), STORE_FOUND);
     store_close(s);
+}
+
+static off_t lock_size(const char *name, unsigned readers)
+{
+    struct store_config cfg;
+    struct store *s;
+    const char *error = NULL;
+    char lock[STORE_PATH_MAX + 8];
+    struct stat st;
+
+    store_config_init(&cfg);
+    snprintf(cfg.path, sizeof cfg.path, "%s/%s", tmpdir, name);
+    cfg.readers = readers;
+    assert_non_null(s = store_open(&cfg, &error));
+    snprintf(lock, sizeof lock, "%s-lock", cfg.path);
+    assert_int_equal(stat(lock, &st), 0);
+    store_close(s);
+    return st.st_size;
+}
+
+/* The reader table holds a slot for each session's thread: at least 512. */
+static void test_lmdb_readers(void **state)
+{
+    (void)state;
+    if (!on_lmdb())
+        skip();
+    assert_int_equal(lock_size("r0.lmdb", 0), lock_size("r512.lmdb", 512));
+    assert_int_equal(lock_size("r100.lmdb", 100), lock_size("r512.lmdb", 512));
+    assert_true(lock_size("r2000.lmdb", 2000) > lock_size("r1000.lmdb", 1000));
+    assert_true(lock_size("r1000.lmdb", 1000) > lock_size("r512.lmdb", 512));
 }
 
 static void test_config(void **state)
@@ -514,6 +545,7 @@ static int run(const char *name)
         CASE(test_bounds),
         CASE(test_expiry_and_sweep),
         cmocka_unit_test(test_lmdb_map_full),
+        cmocka_unit_test(test_lmdb_readers),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_key),
         cmocka_unit_test(test_redis_down),
