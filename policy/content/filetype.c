@@ -55,6 +55,23 @@ out:
     return rc;
 }
 
+/*
+ * libmagic calls a DOS program application/x-dosexec: an MZ header, but
+ * also data that merely starts with a jump instruction (its "DOS
+ * executable (COM)" guess, one random binary file in about 300) or a
+ * device driver's header. Those guesses get a type of their own, so that
+ * a list of executable types refuses real programs, not arbitrary binary
+ * data; .COM programs do not run on 64-bit Windows anyway.
+ */
+static const char *refine(const char *type, const unsigned char *buf, size_t len)
+{
+    if (strcmp(type, "application/x-dosexec") != 0)
+        return type;
+    if (len >= 2 && ((buf[0] == 'M' && buf[1] == 'Z') || (buf[0] == 'Z' && buf[1] == 'M')))
+        return type;
+    return FILETYPE_DOS_GUESS;
+}
+
 int filetype_detect(const void *buf, size_t len, char *out, size_t outsz)
 {
     const char *type;
@@ -76,6 +93,7 @@ int filetype_detect(const void *buf, size_t len, char *out, size_t outsz)
         filetype_last_error = "filetype: libmagic could not type the bytes";
         goto out;
     }
+    type = refine(type, buf, len);
     n = strlen(type);
     if (n >= outsz) {
         filetype_last_error = "filetype: the type is longer than the caller's buffer";

@@ -20,6 +20,10 @@
 /* The longest type filetype_detect writes, with its NUL. */
 #define FILETYPE_TYPE_MAX 128
 
+/* What libmagic calls application/x-dosexec without an MZ header: its
+   guess that data starting with a jump instruction is a DOS .COM program. */
+#define FILETYPE_DOS_GUESS "application/x-dosexec-guess"
+
 /* 0, or -1 with a message (filetype_error). A second call does nothing. */
 int filetype_init(void);
 

@@ -290,7 +290,8 @@ bool mime_type_mismatch(const struct mime_part *p)
     const char *d = canonical_type(p->detected_type), *by_ext = ext_type(p->ext);
 
     /* What libmagic cannot tell apart says nothing. */
-    if (d[0] == '\0' || strcmp(d, "application/octet-stream") == 0 || strncmp(d, "text/", 5) == 0)
+    if (d[0] == '\0' || strcmp(d, "application/octet-stream") == 0 || strcmp(d, FILETYPE_DOS_GUESS) == 0 ||
+        strncmp(d, "text/", 5) == 0)
         return false;
     if (strcmp(p->type, "application/octet-stream") != 0 && strcmp(canonical_type(p->type), d) != 0)
         return true;

@@ -18,7 +18,7 @@
 
 #include "policy/content/filetype.h"
 
-static unsigned char mz[260], pe[512], elf[64], ole[512];
+static unsigned char mz[260], com[256], pe[512], elf[64], ole[512];
 static const char pdf[] = "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n";
 static const char zip[22] = "PK\x05\x06";
 static const char text[] = "Hello,\nthis is plain text.\n";
@@ -29,6 +29,10 @@ static void put32(unsigned char *p, unsigned v) { put16(p, v & 0xffff); put16(p 
 static void build(void)
 {
     memcpy(mz, "MZ\x90", 3);
+    /* Random bytes that happened to begin with a short jump (0xeb): libmagic
+       reads the instruction it jumps to as well. */
+    memcpy(com, "\xeb\x10\xcf\xba\x70\xeb\x30\xb1\xea\xca\xda\xac\x14\x9f\xe1\x52"
+                "\xd9\x44\x99\x9b\xe1\x75\x44\x5b\xde\x75\xf4\x6b\xeb\x36\x2f\xe9", 32);
     memcpy(pe, "MZ", 2);
     put32(pe + 0x3c, 0x80);        /* e_lfanew */
     memcpy(pe + 0x80, "PE\0\0", 4);
@@ -54,6 +58,7 @@ static const struct {
     const char *type;
 } cases[] = {
     { "MZ", mz, sizeof mz, "application/x-dosexec" },
+    { "a jump instruction, then data (libmagic's DOS .COM guess)", com, sizeof com, FILETYPE_DOS_GUESS },
     { "PE", pe, sizeof pe, "application/vnd.microsoft.portable-executable" },
     { "PDF", pdf, sizeof pdf - 1, "application/pdf" },
     { "zip", zip, sizeof zip, "application/zip" },
