@@ -216,6 +216,12 @@ static void put_auth(json_object *o, const struct record *r)
         put(o, "dmarc", dmarc);
     }
     put(o, "greylist", r->greylist ? jstr(r->greylist) : NULL);
+    if (r->virus != NULL) {
+        json_object *virus = json_object_new_object();
+        put(virus, "result", jstr(r->virus));
+        put(virus, "name", r->virus_name ? jstr(r->virus_name) : NULL);
+        put(o, "virus", virus);
+    }
     put(o, "store_errors", json_object_new_int64(r->store_errors));
 }
 

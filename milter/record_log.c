@@ -236,6 +236,11 @@ static void kv_auth(struct kvline *l, const struct record *r)
     }
     if (r->greylist != NULL)
         kv_raw(l, "greylist", r->greylist);
+    if (r->virus != NULL) {
+        kv_raw(l, "virus", r->virus);
+        if (r->virus_name != NULL)
+            kv_str(l, "virus.name", r->virus_name);
+    }
     if (r->store_errors > 0)
         kv_num(l, "store.errors", r->store_errors);
 }

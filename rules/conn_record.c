@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "policy/auth/sendauth.h"
+#include "policy/content/clamd.h"
 #include "policy/dns/dnscache.h"
 #include "policy/state/statecheck.h"
 
@@ -220,6 +221,19 @@ static void settle_message(struct conn_record *cr)
     r->outcome.reply[0] = '\0';
 }
 
+/* clamd's verdict on the message, when a scan was made and ended (not for an aborted one). */
+static void virus_facts(struct record *r, const struct envelope *env)
+{
+    enum clamd_verdict v = clamd_scan_verdict(env->virus);
+
+    r->virus = r->virus_name = NULL;
+    if (r->kind != RECORD_MESSAGE || env->virus == NULL || v == CLAMD_PENDING)
+        return;
+    r->virus = v == CLAMD_CLEAN ? "clean" : v == CLAMD_FOUND ? "found" : "error";
+    if (v != CLAMD_CLEAN)
+        r->virus_name = clamd_scan_name(env->virus);
+}
+
 static void facts(struct conn_record *cr, const struct envelope *env)
 {
     struct record *r = &cr->r;
@@ -243,6 +257,7 @@ static void facts(struct conn_record *cr, const struct envelope *env)
     r->greylist = NULL;
     if (statecheck_greylist_checks(env->state) > cr->mark_greylist)
         r->greylist = greylist_verdict_name(statecheck_last_greylist(env->state)->verdict);
+    virus_facts(r, env);
 }
 
 void conn_record_emit(struct conn_record *cr, const struct envelope *env, const struct ruleset *rs)

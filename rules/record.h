@@ -92,6 +92,8 @@ struct record {
     const struct dkim_sign_outcome *dkim_sign; /* the signatures dkim-sign made or why none, if it ran */
     const struct dmarc_outcome *dmarc;    /* DMARC of the message, if evaluated */
     const char *greylist;                 /* "pass", "tempfail", "error", ... of the last check; NULL: none */
+    const char *virus;                    /* clamd's verdict: "clean", "found" or "error"; NULL: not scanned */
+    const char *virus_name;               /* found: the virus; error: why; NULL otherwise */
     unsigned store_errors;                /* store calls that failed */
 };
 

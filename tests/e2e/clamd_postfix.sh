@@ -74,9 +74,12 @@ check "EICAR in a zip from outside: 554 5.7.1 with the virus's name" \
     end_reply 1 "^554 5\.7\.1 Virus found: $EICAR_NAME$"
 check "... and not delivered" sink_never_got "$ID_1"
 check "... mxguard logs the deciding rule" wait_for 5 grep -q "rule=.*virus" "$MXG_LOG"
+check "... its record names the virus" \
+    wait_for 5 grep -q "record=message .* virus=found virus.name=$EICAR_NAME" "$MXG_LOG"
 send 2 203.0.113.7 clean
 check "a clean zip from outside: accepted" end_reply 2 "^250 "
 check "... and delivered" sink_wait_for "$ID_2" 15
+check "... its record says clean" wait_for 5 grep -q "record=message .* virus=clean" "$MXG_LOG"
 send 3 127.0.0.1 eicar
 check "our own users' mail is not scanned ([auth-exempt] first): accepted" end_reply 3 "^250 "
 check "... and delivered" sink_wait_for "$ID_3" 15
@@ -94,6 +97,7 @@ send 5 203.0.113.7 clean
 check "clamd stopped, on-error tempfail: 451 4.3.0" end_reply 5 "^451 4\.3\.0 "
 check "... and not delivered" sink_never_got "$ID_5"
 check "... the log says the clamd scan failed" wait_for 5 grep -q "clamd scan failed" "$MXG_LOG"
+check "... and its record says why" wait_for 5 grep -q "record=message .* virus=error virus.name=" "$MXG_LOG"
 
 start_clamd || setup_failed "clamd did not come back"
 send 6 203.0.113.7 eicar

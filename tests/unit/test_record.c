@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "milter/record_text.h"
+#include "policy/content/clamd.h"
 #include "rules/conn.h"
 
 #define MAX_RECORDS 8
@@ -94,6 +95,94 @@ static const char *jfield(unsigned i, const char *key)
         snprintf(out, sizeof out, "%s", json_object_get_string(v));
     json_object_put(o);
     return out;
+}
+
+/* One message through rules that read virus.*, scanned by clamd (the test
+   world's in-process scanner: EICAR only) or, with scanner NULL, by none. */
+static void virus_message(const struct clamd_config *scanner, const char *body)
+{
+    static const char vrules[] = "on eom { [virus] reject 554 5.7.1 \"Virus found: %{virus.name}\" if virus.found; }\n";
+    struct conn_services svc = { .clamd = scanner };
+    struct diag diag;
+    struct ruleset *rs;
+    struct conn *c;
+    struct decision d;
+    struct ipaddr ip;
+    const struct conn_edit *edits;
+    size_t n;
+    const char *error;
+
+    diag_init(&diag);
+    rs = ruleset_load_buffer("virus.rules", vrules, strlen(vrules), &diag);
+    diag_free(&diag);
+    assert_non_null(rs);
+    assert_int_equal(ipaddr_parse("203.0.113.5", &ip), 0);
+    assert_non_null(c = conn_new(rs, &svc, &error));
+    conn_set_record_sink(c, sink, NULL);
+    conn_connect(c, "mail.client.example", &ip, &d);
+    conn_helo(c, "mail.client.example", true, &d);
+    conn_mail(c, "<a@outside.example>", NULL, NULL, true, &d);
+    conn_rcpt(c, "<u@example.org>", true, &d);
+    conn_data(c, &d);
+    conn_header(c, "Subject", "test", true, &d);
+    conn_eoh(c, &d);
+    conn_body(c, (const unsigned char *)body, strlen(body));
+    conn_eom(c, &d, &edits, &n);
+    conn_end_message(c, NULL);
+    conn_free(c); /* and its rule set: conn_new took the load's reference */
+}
+
+/* JSON: the record's virus object's KEY ("" when absent). */
+static const char *jvirus(unsigned i, const char *key)
+{
+    static char out[256];
+    json_object *o = json_tokener_parse(jsons[i]), *v, *f;
+
+    assert_non_null(o);
+    out[0] = '\0';
+    if (json_object_object_get_ex(o, "virus", &v) && json_object_object_get_ex(v, key, &f) && f != NULL)
+        snprintf(out, sizeof out, "%s", json_object_get_string(f));
+    json_object_put(o);
+    return out;
+}
+
+/* clamd's verdict is in the record: found with the name, clean, or error with why. */
+static void test_virus_verdicts(void **state)
+{
+    static const struct clamd_config eicar = { .eicar_only = true };
+
+    (void)state;
+    virus_message(&eicar, "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*\r\n");
+    virus_message(&eicar, "Hello.\r\n");
+    virus_message(NULL, "Hello.\r\n");
+    assert_int_equal(nrecords, 3);
+    assert_non_null(strstr(lines[0], " outcome=reject "));
+    assert_non_null(strstr(lines[0], " virus=found virus.name=" CLAMD_EICAR_NAME));
+    assert_string_equal(jvirus(0, "result"), "found");
+    assert_string_equal(jvirus(0, "name"), CLAMD_EICAR_NAME);
+    assert_non_null(strstr(lines[1], " virus=clean "));
+    assert_null(strstr(lines[1], "virus.name="));
+    assert_string_equal(jvirus(1, "result"), "clean");
+    assert_string_equal(jvirus(1, "name"), "");
+    assert_non_null(strstr(lines[2], " virus=error virus.name="));
+    assert_string_equal(jvirus(2, "result"), "error");
+    /* Rules that read no virus fact scan nothing, and say nothing of it. */
+    reset(NULL);
+    {
+        struct conn *c = open_conn("mail.client.example");
+        struct decision d;
+        const struct conn_edit *edits;
+        size_t n;
+        conn_mail(c, "<a@outside.example>", NULL, NULL, true, &d);
+        conn_rcpt(c, "<u@example.org>", true, &d);
+        conn_data(c, &d);
+        conn_eom(c, &d, &edits, &n);
+        conn_end_message(c, NULL);
+        conn_free(c);
+    }
+    assert_int_equal(nrecords, 1);
+    assert_null(strstr(lines[0], "virus"));
+    assert_string_equal(jfield(0, "virus"), "");
 }
 
 static void test_message_with_a_refused_recipient(void **state)
@@ -227,6 +316,7 @@ int main(void)
         cmocka_unit_test_teardown(test_connection_without_a_message, reset),
         cmocka_unit_test_teardown(test_client_text_stays_inside_its_value, reset),
         cmocka_unit_test_teardown(test_long_record_is_cut_by_whole_fields, reset),
+        cmocka_unit_test_teardown(test_virus_verdicts, reset),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
