@@ -138,7 +138,9 @@ static void walk_object(struct walk *w, GMimeObject *obj, unsigned depth);
 
 static void walk_multipart(struct walk *w, GMimeMultipart *mp, unsigned depth)
 {
-    const char *b = g_mime_multipart_get_boundary(mp);
+    /* The parameter as sent: g_mime_multipart_get_boundary would make one
+       up (glib's random source, /dev/urandom, absent in a chroot). */
+    const char *b = g_mime_object_get_content_type_parameter(GMIME_OBJECT(mp), "boundary");
     int count = g_mime_multipart_get_count(mp);
 
     if (b == NULL || b[0] == '\0') {
