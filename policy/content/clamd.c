@@ -290,10 +290,14 @@ static int send_all(struct clamd_scan *s, const void *buf, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (wait_fd(s, POLLOUT) > 0)
+            int ready = wait_fd(s, POLLOUT);
+            if (ready > 0)
                 continue;
-            fail(s, "clamd did not read the stream in time", 0);
-            return -1;
+            if (ready == 0) {
+                fail(s, "clamd did not read the stream in time", 0);
+                return -1;
+            }
+            return -1; /* closed while we waited (POLLERR): the caller reads why */
         }
         /* clamd closed (its StreamMaxLength, say): what it said, if it said anything. */
         return -1;

@@ -334,9 +334,26 @@ static void test_timeout(void **state)
     clamd_scan_free(s);
 }
 
+/* What a scan that clamd cut off may say: clamd's words when they arrived
+   before the close, else the close itself, seen while writing or reading
+   (which one depends on when the peer's close lands). */
+static bool cut_off(const char *why)
+{
+    static const char *const words[] = {
+        "INSTREAM_size_limit_exceeded", "closed the stream", "reading clamd's verdict failed",
+        "closed the connection without a verdict",
+    };
+
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strstr(why, words[i]) != NULL)
+            return true;
+    return false;
+}
+
 static void test_size_limits(void **state)
 {
-    struct clamd_config cfg = fake_config(2000);
+    /* 5 s: a loaded sanitizer run must not turn the close into a timeout. */
+    struct clamd_config cfg = fake_config(5000);
     struct clamd_scan *s = clamd_scan_new(&cfg, false);
 
     /* clamd's StreamMaxLength: it says so and closes while we still write. */
@@ -345,10 +362,8 @@ static void test_size_limits(void **state)
     stream_message(s, 4 * 1024 * 1024);
     assert_int_equal(clamd_scan_finish(s), CLAMD_ERROR);
     fake_stop();
-    /* Its words when they arrived before the close, else the close itself. */
-    assert_true(strstr(clamd_scan_name(s), "INSTREAM_size_limit_exceeded") != NULL ||
-                strstr(clamd_scan_name(s), "closed the stream") != NULL ||
-                strstr(clamd_scan_name(s), "reading clamd's verdict failed") != NULL);
+    if (!cut_off(clamd_scan_name(s)))
+        fail_msg("a scan clamd cut off says \"%s\"", clamd_scan_name(s));
     clamd_scan_free(s);
     /* Ours: past max_stream nothing more is sent and the verdict is an error. */
     cfg.max_stream = 5000;
