@@ -395,7 +395,6 @@ static int observe_setup(const struct options *o, struct dns_resolver *resolver)
     }
     metrics_init();
     metrics_set_resolver(resolver);
-    metrics_set_limits(o->max_sessions, o->max_dns_waiting);
     metrics_set_store(state.store);
     if (o->metrics_listen != NULL) {
         struct listen_addr la;

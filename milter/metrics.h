@@ -72,8 +72,9 @@ void metrics_set_store(struct store *s);
 /*
  * The overload bounds in force (--max-sessions after the descriptor
  * limit, --max-dns-waiting; 0: none), exported as gauges so that an
- * alert can compare the open sessions with their limit. Kept by
- * metrics_init, like the resolver.
+ * alert can compare the open sessions with their limit. Set by
+ * overload_init (milter/overload.c), before the filter process starts;
+ * kept by metrics_init, like the resolver.
  */
 void metrics_set_limits(unsigned max_sessions, unsigned max_dns_waiting);
 /* A session refused with 421 4.3.2 at --max-sessions (milter/overload.c). */

@@ -37,6 +37,7 @@ void overload_init(unsigned max_s, unsigned max_dns)
 {
     max_sessions = max_s;
     max_dns_waiting = max_dns;
+    metrics_set_limits(max_s, max_dns); /* kept across the filter's metrics_init */
 }
 
 void overload_set_resolver(struct dns_resolver *r)

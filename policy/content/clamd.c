@@ -293,11 +293,9 @@ static int send_all(struct clamd_scan *s, const void *buf, size_t len)
             int ready = wait_fd(s, POLLOUT);
             if (ready > 0)
                 continue;
-            if (ready == 0) {
+            if (ready == 0)
                 fail(s, "clamd did not read the stream in time", 0);
-                return -1;
-            }
-            return -1; /* closed while we waited (POLLERR): the caller reads why */
+            return -1; /* else closed while we waited (POLLERR): the caller reads why */
         }
         /* clamd closed (its StreamMaxLength, say): what it said, if it said anything. */
         return -1;

@@ -109,7 +109,7 @@ send "$T/3.out" "$T/big.eml"
 after=$(hwm)
 echo "# 50 MB message ($size bytes, 10 attachments): filter VmHWM ${before} kB before, ${after} kB after: +$((after - before)) kB"
 check "the 50 MB message is accepted" reply_matches "$T/3.out" "250 2\.0\.0 Ok: queued"
-check "the 50 MB message is delivered" sink_wait_for "$id3" 120
+check "the 50 MB message is delivered" sink_wait_for "$id3" 60
 # AddressSanitizer keeps freed memory in quarantine (256 MB by default):
 # the body's packets, freed as they pass, count in its peak: at most
 # twice the message more.

@@ -60,9 +60,11 @@ static const char rules[] =
     "    [relay] reject 554 5.7.1 \"relay denied\";\n"
     "}\n";
 
-static struct conn *open_conn(const char *helo)
+/* A session on rules TEXT (named NAME) with services SVC, connected from
+   203.0.113.5, its records written by sink; HELO sent unless NULL. */
+static struct conn *open_conn_on(const char *name, const char *text, const struct conn_services *svc,
+                                 const char *helo)
 {
-    static const struct conn_services none = { 0 };
     struct diag diag;
     struct ruleset *rs;
     struct conn *c;
@@ -71,16 +73,23 @@ static struct conn *open_conn(const char *helo)
     const char *error;
 
     diag_init(&diag);
-    rs = ruleset_load_buffer("rec.rules", rules, strlen(rules), &diag);
+    rs = ruleset_load_buffer(name, text, strlen(text), &diag);
     diag_free(&diag);
     assert_non_null(rs);
     assert_int_equal(ipaddr_parse("203.0.113.5", &ip), 0);
-    assert_non_null(c = conn_new(rs, &none, &error));
+    assert_non_null(c = conn_new(rs, svc, &error)); /* it takes the load's reference */
     conn_set_record_sink(c, sink, NULL);
     conn_connect(c, "mail.client.example", &ip, &d);
     if (helo != NULL)
         conn_helo(c, helo, true, &d);
     return c;
+}
+
+static struct conn *open_conn(const char *helo)
+{
+    static const struct conn_services none = { 0 };
+
+    return open_conn_on("rec.rules", rules, &none, helo);
 }
 
 /* The value of key in the record's JSON object, as a string ("" when absent). */
@@ -103,24 +112,11 @@ static void virus_message(const struct clamd_config *scanner, const char *body)
 {
     static const char vrules[] = "on eom { [virus] reject 554 5.7.1 \"Virus found: %{virus.name}\" if virus.found; }\n";
     struct conn_services svc = { .clamd = scanner };
-    struct diag diag;
-    struct ruleset *rs;
-    struct conn *c;
+    struct conn *c = open_conn_on("virus.rules", vrules, &svc, "mail.client.example");
     struct decision d;
-    struct ipaddr ip;
     const struct conn_edit *edits;
     size_t n;
-    const char *error;
 
-    diag_init(&diag);
-    rs = ruleset_load_buffer("virus.rules", vrules, strlen(vrules), &diag);
-    diag_free(&diag);
-    assert_non_null(rs);
-    assert_int_equal(ipaddr_parse("203.0.113.5", &ip), 0);
-    assert_non_null(c = conn_new(rs, &svc, &error));
-    conn_set_record_sink(c, sink, NULL);
-    conn_connect(c, "mail.client.example", &ip, &d);
-    conn_helo(c, "mail.client.example", true, &d);
     conn_mail(c, "<a@outside.example>", NULL, NULL, true, &d);
     conn_rcpt(c, "<u@example.org>", true, &d);
     conn_data(c, &d);
@@ -129,7 +125,7 @@ static void virus_message(const struct clamd_config *scanner, const char *body)
     conn_body(c, (const unsigned char *)body, strlen(body));
     conn_eom(c, &d, &edits, &n);
     conn_end_message(c, NULL);
-    conn_free(c); /* and its rule set: conn_new took the load's reference */
+    conn_free(c);
 }
 
 /* JSON: the record's virus object's KEY ("" when absent). */
